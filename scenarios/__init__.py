@@ -1,0 +1,1 @@
+"""Scenario files shipped with caseload (TOML). See README 'Scenario files'."""

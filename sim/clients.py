@@ -1,0 +1,223 @@
+"""Clients and their state, held column-wise (one numpy array per attribute) for speed.
+
+A client (bijstandscliënt) exists from notification (melding) on. Every client is in exactly
+one `State` at a time; only `ON_BENEFIT` counts in the caseload.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import numpy as np
+
+from sim.calendar import DAYS_PER_YEAR
+from sim.parameters import CATEGORIES, DURATION_CLASSES, Region
+
+
+class State(IntEnum):
+    WAITING_MEETING = 0  # notified, waiting for the information meeting
+    IN_INTAKE = 1  # seated: diagnosis, intake and the dream-job period until the benefit starts
+    ON_BENEFIT = 4
+    TEMPORARY_WORK = 5
+    LEFT = 6
+    GATEKEPT = 7
+    REFUSED = 8
+    WORK_BEFORE_BENEFIT = 9
+
+
+class Route(IntEnum):
+    NONE = 0
+    DIRECT = 1  # direct mediation by the employer service point (WSP)
+    MEDIATION = 2  # 1A: "Focus on work", then mediation
+    DEVELOPMENT = 3  # 1B, 1C: development route with trajectories
+    SHELTERED = 4  # 2B: sheltered work / jobs agreement
+    PARTICIPATION = 5  # 2A, 3A, 3B
+
+
+class Category(IntEnum):
+    C1A = 0
+    C1B = 1
+    C1C = 2
+    C2A = 3
+    C2B = 4
+    C3A = 5
+    C3B = 6
+
+
+class Exit(IntEnum):
+    NONE = 0
+    WORK_FULLTIME = 1
+    WORK_TEMPORARY = 2
+    SELF_EMPLOYMENT = 3
+    EDUCATION = 4
+    PENSION = 5
+    OTHER = 6
+
+
+class Group(IntEnum):
+    """Target groups with special routes (doelgroepen)."""
+
+    YOUNG = 0
+    OLDER = 1
+    REFUGEE = 2
+    OTHER = 3
+
+
+_FIELDS: dict[str, tuple[type, float]] = {
+    "state": (np.int8, -1),
+    "route": (np.int8, 0),
+    "category": (np.int8, -1),
+    "birth_day": (np.float64, 0.0),
+    "refugee": (np.bool_, False),
+    "sheltered": (np.bool_, False),
+    "community_service": (np.bool_, False),
+    "distance_true": (np.float64, 0.0),
+    "distance_diag": (np.float64, 0.0),
+    "notification_day": (np.float64, np.nan),
+    "grant_day": (np.float64, np.nan),
+    "spell_start_day": (np.float64, np.nan),
+    "route_start_day": (np.float64, np.nan),
+    "parttime": (np.bool_, False),
+    "trajectory_type": (np.int16, -1),
+    "trajectory_end_day": (np.float64, -np.inf),
+    "trajectories_started": (np.int16, 0),
+    "contacts": (np.float64, 0.0),
+    "guided_until_day": (np.float64, -np.inf),
+    "contract_end_day": (np.float64, np.inf),
+    "exit_day": (np.float64, np.nan),
+    "exit_reason": (np.int8, 0),
+    "returns": (np.int16, 0),
+    # personal draws made at notification, the same in every scenario (common random numbers)
+    "u_gate": (np.float64, 1.0),
+    "u_refuse": (np.float64, 1.0),
+    "u_dream": (np.float64, 1.0),
+    "u_dream_days": (np.float64, 0.0),
+    "z_diag": (np.float64, 0.0),
+    "u_guided": (np.float64, 1.0),
+}
+
+
+class ClientTable:
+    """Column store of all clients ever notified; ids are row numbers, in order of arrival."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self.n = 0
+        self._capacity = max(16, capacity)
+        for name, (dtype, fill) in _FIELDS.items():
+            setattr(self, name, np.full(self._capacity, fill, dtype=dtype))
+
+    def add(self, count: int) -> np.ndarray:
+        """Reserve `count` new rows and return their ids."""
+        if self.n + count > self._capacity:
+            new_capacity = max(self._capacity * 2, self.n + count)
+            for name, (dtype, fill) in _FIELDS.items():
+                old = getattr(self, name)
+                grown = np.full(new_capacity, fill, dtype=dtype)
+                grown[: self.n] = old[: self.n]
+                setattr(self, name, grown)
+            self._capacity = new_capacity
+        ids = np.arange(self.n, self.n + count, dtype=np.int64)
+        self.n += count
+        return ids
+
+    def view(self, name: str) -> np.ndarray:
+        """The used part of one column."""
+        return getattr(self, name)[: self.n]
+
+    def in_state(self, state: State) -> np.ndarray:
+        return np.flatnonzero(self.view("state") == state)
+
+    def ages(self, ids: np.ndarray, day: float) -> np.ndarray:
+        return (day - self.birth_day[ids]) / DAYS_PER_YEAR
+
+    def groups(self, ids: np.ndarray, day: float) -> np.ndarray:
+        """Target group of each client on `day` (refugee status first, then age)."""
+        age = self.ages(ids, day)
+        group = np.where(age < 27, Group.YOUNG, np.where(age >= 50, Group.OLDER, Group.OTHER))
+        return np.where(self.refugee[ids], Group.REFUGEE, group).astype(np.int8)
+
+
+_CATEGORY_BOUNDS = np.array([3.0, 12.0, 24.0, 48.0])
+_CATEGORY_BY_BAND = np.array([Category.C1A, Category.C1B, Category.C1C, Category.C2A, Category.C3B], dtype=np.int8)
+_ROUTE_BY_CATEGORY = np.array(
+    [Route.MEDIATION, Route.DEVELOPMENT, Route.DEVELOPMENT, Route.PARTICIPATION,
+     Route.SHELTERED, Route.PARTICIPATION, Route.PARTICIPATION],
+    dtype=np.int8,
+)
+_C2A, _C2B, _C3A, _C3B = int(Category.C2A), int(Category.C2B), int(Category.C3A), int(Category.C3B)
+_DIRECT = int(Route.DIRECT)
+
+
+def category_of(distance_months: np.ndarray, sheltered: np.ndarray, community_service: np.ndarray) -> np.ndarray:
+    """Category from the diagnosed distance (DOMAIN.md routing table)."""
+    cat = _CATEGORY_BY_BAND[np.searchsorted(_CATEGORY_BOUNDS, distance_months, side="right")]
+    cat[(cat == _C2A) & sheltered] = _C2B
+    cat[(cat == _C3B) & community_service] = _C3A
+    return cat
+
+
+def route_of(category: np.ndarray, distance_months: np.ndarray) -> np.ndarray:
+    """Route for a category; under one month goes to direct mediation."""
+    route = _ROUTE_BY_CATEGORY[category]
+    route[distance_months < 1] = _DIRECT
+    return route
+
+
+# distance range in months that each category covers (48+ drawn as 48 + exponential)
+_CATEGORY_RANGE = {0: (0, 3), 1: (3, 12), 2: (12, 24), 3: (24, 48), 4: (24, 48), 5: (48, None), 6: (48, None)}
+_DURATION_RANGE = {"lt1": (0, 1), "1_2": (1, 2), "2_4": (2, 4), "4plus": (4, None)}
+_AGE_RANGE = {"under27": (18, 27), "27_49": (27, 50), "50plus": (50, 65)}
+
+
+def _from_ranges(rng: np.random.Generator, labels: np.ndarray, ranges: dict, tail_mean: float) -> np.ndarray:
+    out = np.empty(len(labels))
+    for label, (low, high) in ranges.items():
+        mask = labels == label
+        k = int(mask.sum())
+        if high is None:
+            out[mask] = low + rng.exponential(tail_mean, k)
+        else:
+            out[mask] = rng.uniform(low, high, k)
+    return out
+
+
+def _pick(rng: np.random.Generator, shares: dict, n: int) -> np.ndarray:
+    keys = list(shares)
+    p = np.array([shares[k] for k in keys], dtype=float)
+    return np.array(keys, dtype=object)[rng.choice(len(keys), size=n, p=p / p.sum())] if n else np.array([], dtype=object)
+
+
+def add_initial_stock(
+    table: ClientTable, region: Region, rng: np.random.Generator, day0: float, pension_age: float
+) -> np.ndarray:
+    """The December stock: on benefit at day 0 with composition by category, duration and age."""
+    n = region.initial_stock
+    ids = table.add(n)
+    if n == 0:
+        return ids
+    cats = np.array([CATEGORIES.index(c) for c in _pick(rng, region.stock_category_shares, n)], dtype=np.int8)
+    distance = _from_ranges(rng, cats, _CATEGORY_RANGE, tail_mean=24.0)
+    durations = _from_ranges(rng, _pick(rng, region.stock_duration_shares, n), _DURATION_RANGE, tail_mean=4.0)
+    age_range = {**_AGE_RANGE, "50plus": (50, pension_age)}
+    ages = _from_ranges(rng, _pick(rng, region.stock_age_shares, n), age_range, tail_mean=0.0)
+    ages = np.maximum(ages, 18 + durations)  # nobody received assistance before 18
+    ages = np.minimum(ages, pension_age - 1e-3)
+    table.birth_day[ids] = day0 - ages * DAYS_PER_YEAR
+    table.refugee[ids] = rng.random(n) < region.refugee_share_of_stock
+    table.sheltered[ids] = cats == Category.C2B
+    table.community_service[ids] = cats == Category.C3A
+    table.distance_true[ids] = distance
+    table.distance_diag[ids] = distance
+    table.category[ids] = cats
+    route = route_of(cats, np.full(n, 99.0))
+    table.route[ids] = route
+    table.state[ids] = State.ON_BENEFIT
+    spell_start = day0 - durations * DAYS_PER_YEAR
+    table.spell_start_day[ids] = spell_start
+    table.grant_day[ids] = spell_start
+    table.notification_day[ids] = spell_start
+    # time already spent on the current route: uniform over the route's allowed length
+    route_months = np.where(route == Route.MEDIATION, 3.0, np.where(route == Route.DEVELOPMENT, 24.0, 12.0))
+    table.route_start_day[ids] = np.maximum(spell_start, day0 - rng.random(n) * route_months * DAYS_PER_YEAR / 12)
+    table.u_guided[ids] = rng.random(n)
+    return ids

@@ -1,0 +1,56 @@
+"""Work consultants as a limited resource: who is served, the caseload, and contacts it allows.
+
+The team (werkconsulenten) is a number of staff; a policy says whom they serve and the most
+clients one may hold (caseload norm). Contacts per served client follow from capacity over the
+caseload, so the same team spread over more clients gives each one less contact (MODEL.md).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.parameters import Contact, Policy
+
+
+@dataclass(frozen=True)
+class Guidance:
+    """Result of assigning consultants for one month."""
+
+    served: np.ndarray  # bool per client asked
+    caseload_per_consultant: float  # served clients per work consultant (inf with no staff)
+    contacts_per_served_per_year: float
+
+
+def assign_consultants(distance_diag: np.ndarray, eligible_route: np.ndarray, policy: Policy, contact: Contact) -> Guidance:
+    """Serve eligible clients closest to the labour market first, up to staff x norm."""
+    eligible = eligible_route & (distance_diag <= policy.served_max_distance_months)
+    capacity = policy.work_consultants * policy.caseload_norm
+    n_eligible = int(eligible.sum())
+    if n_eligible > capacity:
+        idx = np.flatnonzero(eligible)
+        keep = idx[np.argsort(distance_diag[idx], kind="stable")[: int(math.floor(capacity))]]
+        eligible = np.zeros_like(eligible)
+        eligible[keep] = True
+        n_eligible = len(keep)
+    if policy.work_consultants <= 0:
+        return Guidance(np.zeros_like(eligible), math.inf, 0.0)
+    caseload = n_eligible / policy.work_consultants
+    contacts = contact_rate(caseload, contact)
+    return Guidance(eligible, caseload, contacts)
+
+
+def contact_rate(caseload: float, contact: Contact) -> float:
+    """Contacts a year for each client of a consultant holding `caseload` clients."""
+    if caseload <= 0:
+        return contact.max_contacts_per_client_per_year
+    if math.isinf(caseload):
+        return 0.0
+    return min(contact.max_contacts_per_client_per_year, contact.contacts_per_consultant_per_year / caseload)
+
+
+def contact_intensity(contacts_per_year: np.ndarray, contact: Contact) -> np.ndarray:
+    """Saturating intensity in [0, 1): the share of the full contact effect reached."""
+    return 1.0 - np.exp(-contacts_per_year / contact.contact_saturation_per_year)

@@ -1,0 +1,87 @@
+"""Inflow: notifications (meldingen) as a Poisson process driven by observed drivers.
+
+The yearly rate is not a free number per year (MODEL.md): it is a base rate made elastic to
+unemployment, plus the extra inflow groups of DOMAIN.md (refugees with status, shorter WW,
+former Wajong/WSW), times the within-year cycle and any shock.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from sim.calendar import DAYS_PER_YEAR
+from sim.clients import ClientTable, State
+from sim.drivers import driver, unemployment_pct
+from sim.parameters import Scenario
+from sim.shocks import ShockEffect
+
+WW_MONTHS_BEFORE_2016 = 38.0  # drivers.csv: maximum WW duration before the 2016 cuts
+
+
+def notification_rates_per_year(scenario: Scenario, year: int, month: int, shock: ShockEffect) -> dict[str, float]:
+    """Notifications a year by component (general, refugee, sheltered) for one month."""
+    inflow = scenario.inflow
+    u = unemployment_pct(scenario.drivers, year) + shock.unemployment_pct_add
+    market = max(u, 0.1) / inflow.reference_unemployment_pct
+    general = inflow.base_notifications_per_year * market**inflow.elasticity_inflow
+    ww_months = driver(scenario.drivers, "ww_max_months", year)
+    general += inflow.ww_notifications_per_year_per_month_shorter * max(0.0, WW_MONTHS_BEFORE_2016 - ww_months)
+    sheltered = inflow.wajong_wsw_notifications_per_year if year >= inflow.wajong_wsw_from_year else 0.0
+    # permits of the year before: housing in a municipality follows the permit
+    refugee = inflow.refugee_notifications_per_permit * driver(scenario.drivers, "asylum_permits", year - 1)
+    season = 1.0 + inflow.seasonality_amplitude * math.cos(2 * math.pi * (month - 3.5) / 12)
+    factor = season * shock.inflow_multiplier
+    return {"general": general * factor, "refugee": refugee * factor, "sheltered": sheltered * factor}
+
+
+def add_notifications(
+    table: ClientTable,
+    scenario: Scenario,
+    rng: np.random.Generator,
+    rates_per_year: dict[str, float],
+    start_day: float,
+    end_day: float,
+    shock: ShockEffect,
+) -> np.ndarray:
+    """Create the month's notified clients with their personal draws; ids in order of arrival."""
+    span = end_day - start_day
+    counts = {k: int(rng.poisson(v * span / DAYS_PER_YEAR)) for k, v in rates_per_year.items()}
+    n = sum(counts.values())
+    # draw every personal attribute even when n == 0 so streams stay aligned across scenarios
+    days = start_day + rng.random(n) * span
+    kind = np.repeat(np.arange(3), [counts["general"], counts["refugee"], counts["sheltered"]])
+    order = np.argsort(days, kind="stable")
+    days, kind = days[order], kind[order]
+    inflow, region = scenario.inflow, scenario.region
+    ids = table.add(n)
+    age_keys = list(inflow.newcomer_age_shares)
+    p = np.array([inflow.newcomer_age_shares[k] for k in age_keys])
+    age_class = rng.choice(len(age_keys), size=n, p=p / p.sum())
+    low = np.array([{"under27": 18, "27_49": 27, "50plus": 50}[k] for k in age_keys], dtype=float)
+    high = np.array([{"under27": 27, "27_49": 50, "50plus": 64}[k] for k in age_keys], dtype=float)
+    ages = low[age_class] + rng.random(n) * (high[age_class] - low[age_class])
+    sigma = inflow.newcomer_distance_sd_log
+    mu = math.log(inflow.newcomer_distance_mean_months) - sigma**2 / 2
+    distance = rng.lognormal(mu, sigma, n) + shock.newcomer_distance_shift_months
+    distance = np.where(kind == 1, distance + inflow.refugee_newcomer_distance_extra_months, distance)
+    distance = np.where(kind == 2, 24 + rng.random(n) * 24, distance)
+    sheltered = (kind == 2) | (rng.random(n) < region.sheltered_share) & (distance >= 24) & (distance < 48)
+    community = rng.random(n) < region.community_service_share
+    personal = rng.random((n, 6))
+    z_diag = rng.standard_normal(n)
+    table.notification_day[ids] = days
+    table.birth_day[ids] = days - ages * DAYS_PER_YEAR
+    table.refugee[ids] = kind == 1
+    table.sheltered[ids] = sheltered
+    table.community_service[ids] = community
+    table.distance_true[ids] = np.clip(distance, 0.0, scenario.distance.max_months)
+    table.u_gate[ids] = personal[:, 0]
+    table.u_refuse[ids] = personal[:, 1]
+    table.u_dream[ids] = personal[:, 2]
+    table.u_dream_days[ids] = personal[:, 3]
+    table.u_guided[ids] = personal[:, 4]
+    table.z_diag[ids] = z_diag
+    table.state[ids] = State.WAITING_MEETING
+    return ids

@@ -1,0 +1,24 @@
+"""Money: benefit spending on the BUIG budget and trajectory spending on the participation budget."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.calendar import DAYS_PER_MONTH
+from sim.parameters import Scenario
+
+
+def benefit_client_months(days_on_benefit: np.ndarray, benefit_share: np.ndarray) -> float:
+    """Full-benefit client-months: days on benefit times the benefit share (1 full, less partial)."""
+    return float(np.dot(days_on_benefit, benefit_share) / DAYS_PER_MONTH)
+
+
+def benefit_spending_eur(scenario: Scenario, client_months: float) -> float:
+    """Benefit spending: full-benefit client-months times the monthly benefit."""
+    return client_months * scenario.money.benefit_eur_per_full_year / 12.0
+
+
+def trajectory_spending_eur(scenario: Scenario, types_started: np.ndarray) -> float:
+    """Price of the trajectories started, booked in the month they start."""
+    prices = np.array([t.price_eur for t in scenario.trajectories.basket])
+    return float(prices[types_started].sum())

@@ -1,0 +1,327 @@
+"""Typed, frozen scenario parameters: the one schema every scenario file is checked against.
+
+Each field's description names its source: a figure in DOMAIN.md, a calibration result,
+or "assumption" with the reason. Rates are per month unless the name says otherwise.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+PerMonth = Annotated[float, Field(ge=0.0, le=5.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+
+CATEGORIES = ("1a", "1b", "1c", "2a", "2b", "3a", "3b")
+DURATION_CLASSES = ("lt1", "1_2", "2_4", "4plus")
+AGE_CLASSES = ("under27", "27_49", "50plus")
+TARGET_GROUPS = ("young", "older", "refugee", "other")
+DISTANCE_GROUPS = ("close", "near", "far", "very_far")
+
+
+class Strict(BaseModel):
+    """Base for every scenario block: unknown keys are errors, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class Simulation(Strict):
+    start_year: int = Field(
+        2013, ge=1990, le=2100,
+        description="The stock is that of 31 December of this year; simulation runs from 1 January after.",
+    )
+    until_year: int = Field(2030, ge=1990, le=2100, description="Last simulated year (inclusive).")
+    burn_in_years: int = Field(
+        0, ge=0, le=30,
+        description="Years simulated before start_year with start-year drivers and then discarded (assumption: 0).",
+    )
+
+    @model_validator(mode="after")
+    def _order(self) -> Simulation:
+        if self.until_year <= self.start_year:
+            raise ValueError(
+                f"until_year ({self.until_year}) must be after start_year ({self.start_year})"
+            )
+        return self
+
+
+class Region(Strict):
+    name: str = Field("leidschendam-voorburg", description="Region label, also the key into observed data.")
+    initial_stock: int = Field(1660, ge=0, le=5_000_000, description="December 2013 caseload (DOMAIN.md table 1).")
+    stock_category_shares: dict[Literal["1a", "1b", "1c", "2a", "2b", "3a", "3b"], Share]
+    stock_duration_shares: dict[Literal["lt1", "1_2", "2_4", "4plus"], Share]
+    stock_age_shares: dict[Literal["under27", "27_49", "50plus"], Share]
+    refugee_share_of_stock: Share = Field(0.05, description="Assumption: few refugees with status before 2015.")
+    sheltered_share: Share = Field(
+        0.05, description="Share of newcomers with a sheltered-work indication (2B); assumption."
+    )
+    community_service_share: Share = Field(
+        0.4, description="Share of the far group (48+ months) in 3A rather than 3B; assumption."
+    )
+
+    @model_validator(mode="after")
+    def _shares_sum(self) -> Region:
+        for name in ("stock_category_shares", "stock_duration_shares", "stock_age_shares"):
+            shares = getattr(self, name)
+            total = sum(shares.values())
+            if abs(total - 1.0) > 1e-6:
+                raise ValueError(f"{name} must add up to 1 (they add up to {total:.4f})")
+        return self
+
+
+class Drivers(Strict):
+    """Observed yearly drivers (shared/data/drivers.csv), extended by assumption beyond the data.
+
+    Years after the last one listed keep the last year's values (assumption: no trend beyond the file).
+    """
+
+    years: list[int] = Field(min_length=1)
+    unemployment_pct: list[Annotated[float, Field(gt=0.0, le=50.0)]]
+    state_pension_age_years: list[Annotated[float, Field(ge=50.0, le=80.0)]]
+    asylum_permits: list[Annotated[float, Field(ge=0.0)]]
+    ww_max_months: list[Annotated[float, Field(ge=0.0, le=60.0)]]
+
+    @model_validator(mode="after")
+    def _aligned(self) -> Drivers:
+        n = len(self.years)
+        for name in ("unemployment_pct", "state_pension_age_years", "asylum_permits", "ww_max_months"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"{name} has {len(getattr(self, name))} values but years has {n}")
+        if any(b != a + 1 for a, b in zip(self.years, self.years[1:])):
+            raise ValueError("years must be consecutive and increasing")
+        return self
+
+
+class Inflow(Strict):
+    base_notifications_per_year: NonNegative = Field(
+        description="Notifications a year at the reference unemployment rate, before extra groups (calibrated)."
+    )
+    reference_unemployment_pct: Positive = Field(7.3, description="Unemployment in 2013 (drivers.csv).")
+    elasticity_inflow: float = Field(
+        0.5, ge=-5.0, le=5.0, description="Elasticity of notifications to unemployment (calibrated)."
+    )
+    refugee_notifications_per_permit: NonNegative = Field(
+        0.0, description="Regional notifications per national asylum permit of the year before (calibrated)."
+    )
+    ww_notifications_per_year_per_month_shorter: NonNegative = Field(
+        0.0, description="Extra notifications a year per month the WW maximum is below 38 (assumption/calibrated)."
+    )
+    wajong_wsw_notifications_per_year: NonNegative = Field(
+        0.0, description="Former Wajong/WSW notifications a year from 2015 (DOMAIN.md; size assumption)."
+    )
+    wajong_wsw_from_year: int = Field(2015, description="Participatiewet start (DOMAIN.md).")
+    seasonality_amplitude: Share = Field(
+        0.1, description="Relative amplitude of the within-year cycle, peak in spring (DOMAIN.md: rises first half)."
+    )
+    refused_share: Share = Field(0.08, description="Applications refused at intake; assumption.")
+    newcomer_distance_mean_months: Positive = Field(
+        14.0, description="Mean true distance of newcomers (lognormal); assumption, calibrated."
+    )
+    newcomer_distance_sd_log: Positive = Field(1.0, le=5.0, description="Lognormal sigma; assumption.")
+    newcomer_age_shares: dict[Literal["under27", "27_49", "50plus"], Share]
+    refugee_newcomer_distance_extra_months: NonNegative = Field(
+        18.0, description="Refugees start further away (language); assumption."
+    )
+
+
+class Chain(Strict):
+    """The intake chain (DOMAIN.md 'The chain a client goes through')."""
+
+    contact_days: NonNegative = Field(3.0, le=30, description="Contact within 3 days of notification (DOMAIN.md).")
+    information_meeting_weekday: int = Field(1, ge=0, le=6, description="Tuesday = 1 (DOMAIN.md).")
+    information_meeting_places: int = Field(12, ge=0, le=100_000, description="12 places a session (DOMAIN.md).")
+    information_meetings_per_week: int = Field(1, ge=0, le=100, description="One a week (DOMAIN.md).")
+    diagnosis_talks_per_weekday: int = Field(
+        5, ge=0, le=100_000, description="Individual talks, 4-5 at a time (DOMAIN.md)."
+    )
+    intakes_per_weekday: int = Field(
+        4, ge=0, le=100_000, description="Income consultants' intakes a working day; assumption (intake within a week)."
+    )
+    diagnosis_error_sd_months: NonNegative = Field(
+        6.0, le=120, description="SD of diagnosed minus true distance; assumption (misclassification is common)."
+    )
+    dream_job_days_min: NonNegative = Field(14.0, le=120, description="2-3 weeks (DOMAIN.md).")
+    dream_job_days_max: NonNegative = Field(21.0, le=120, description="2-3 weeks (DOMAIN.md).")
+    dream_job_work_share: Share = Field(0.05, description="'A few find work here' (DOMAIN.md); size assumption.")
+
+    @model_validator(mode="after")
+    def _window(self) -> Chain:
+        if self.dream_job_days_max < self.dream_job_days_min:
+            raise ValueError("dream_job_days_max must be at least dream_job_days_min")
+        return self
+
+
+class Work(Strict):
+    """Hazards of leaving, per month, and how a job splits by type."""
+
+    base_work_per_month: dict[Literal["close", "near", "far", "very_far"], PerMonth] = Field(
+        description="Job-finding hazard by true distance group <3, 3-24, 24-48, 48+ months (calibrated)."
+    )
+    elasticity_work: float = Field(1.0, ge=-5.0, le=5.0, description="Job-finding falls as (u/u_ref)^-e (calibrated).")
+    work_multiplier_by_group: dict[Literal["young", "older", "refugee", "other"], Positive]
+    scarring_per_year: NonNegative = Field(
+        0.1, le=2.0, description="Job-finding falls as exp(-s * years on assistance); assumption (CBS 22% vs 8%)."
+    )
+    route_multiplier_direct: Positive = Field(3.0, description="Direct mediation by WSP: intensive; assumption.")
+    route_multiplier_sheltered: Positive = Field(0.5, description="2B jobs-agreement route; assumption.")
+    fulltime_share: Share = Field(0.45, description="Share of jobs that end assistance, full-time; assumption.")
+    temporary_share: Share = Field(0.25, description="Share of jobs that are temporary (calibrated).")
+    self_employment_share: Share = Field(0.03, description="Share of job exits to self-employment (Bbz); assumption.")
+    temporary_contract_months_mean: Positive = Field(6.0, le=120, description="Seasonal contracts; assumption.")
+    aftercare_retention_share: Share = Field(
+        0.3, description="Temporary workers kept in work by aftercare when the contract ends; assumption."
+    )
+    parttime_benefit_share: Share = Field(
+        0.57, description="Partial benefit of part-time workers: EUR 530-556 earnings on ~1,250 (DOMAIN.md)."
+    )
+    parttime_work_multiplier: Positive = Field(3.0, description="Part-time workers leave 3x as often (DOMAIN.md).")
+    parttime_job_end_per_month: PerMonth = Field(0.03, description="Part-time jobs ending; assumption.")
+    education_per_month_young: PerMonth = Field(0.01, description="Young people to education; assumption.")
+    other_exit_per_month: PerMonth = Field(0.008, description="Moving, partner, sanction, fraud (calibrated).")
+
+    @model_validator(mode="after")
+    def _split(self) -> Work:
+        total = self.fulltime_share + self.temporary_share + self.self_employment_share
+        if total > 1.0 + 1e-9:
+            raise ValueError(
+                f"fulltime_share + temporary_share + self_employment_share must be at most 1 (is {total:.3f}); "
+                "the rest are part-time jobs"
+            )
+        return self
+
+
+class Distance(Strict):
+    """Distance dynamics (MODEL.md): activation shrinks it, inactivity grows it (the granite stock)."""
+
+    activation_gain_months_per_month: NonNegative = Field(
+        0.5, le=12, description="Months of distance lost per fully activated month (calibrated)."
+    )
+    inactivity_drift_months_per_month: NonNegative = Field(
+        0.3, le=12, description="Months of distance gained per month without activation (calibrated)."
+    )
+    drift_growth_per_year: NonNegative = Field(
+        0.2, le=5, description="Drift grows by this fraction per year on assistance; assumption."
+    )
+    max_months: Positive = Field(120.0, le=1000, description="Cap on distance; assumption.")
+
+
+class Contact(Strict):
+    """Consultant contact (MODEL.md): capacity over caseload, saturating effect."""
+
+    contacts_per_consultant_per_year: NonNegative = Field(
+        1200.0, description="Client contacts one work consultant gives a year; assumption (~5 a working day)."
+    )
+    max_contacts_per_client_per_year: NonNegative = Field(24.0, description="Fortnightly at most; assumption.")
+    contact_effect_max: NonNegative = Field(1.0, le=20, description="Job-finding multiplier gain at saturation (calibrated).")
+    contact_saturation_per_year: Positive = Field(6.0, description="Contacts a year at 63% of the effect; assumption.")
+
+
+class TrajectoryType(Strict):
+    name: str
+    price_eur: NonNegative = Field(description="Purchase price from the participation budget; assumption.")
+    duration_months: Positive = Field(le=60)
+    work_multiplier: Positive = Field(description="Job-finding multiplier while active; assumption.")
+    distance_gain_months_per_month: NonNegative = Field(description="Extra distance lost while active.")
+    weights: dict[Literal["young", "older", "refugee", "other"], NonNegative] = Field(
+        description="Choice weight per target group (special routes); assumption."
+    )
+
+
+class Trajectories(Strict):
+    start_per_month: PerMonth = Field(0.15, description="Chance a client on a route with trajectories starts one.")
+    development_route_max_months: Positive = Field(24.0, description="At most two years (DOMAIN.md).")
+    mediation_review_months: Positive = Field(3.0, description="1A without work in 3 months moves on (DOMAIN.md).")
+    direct_mediation_months: Positive = Field(1.0, description="Under 1 month (DOMAIN.md).")
+    basket: list[TrajectoryType] = Field(min_length=1, description="The basket of ~45 purchased trajectories, grouped.")
+
+
+class Policy(Strict):
+    """A re-integration policy (DOMAIN.md 'The two policies')."""
+
+    description: str = ""
+    work_consultants: NonNegative = Field(description="Staff (FTE) of work consultants.")
+    caseload_norm: Positive = Field(description="Most clients one work consultant may hold.")
+    served_max_distance_months: NonNegative = Field(
+        description="Clients with diagnosed distance up to this get a work consultant (focus: 24; broad: all)."
+    )
+    unserved_contacts_per_year: NonNegative = Field(1.0, description="Income consultant ~once a year (DOMAIN.md).")
+    gatekeeper_share: Share = Field(description="Notifications stopped before application (broad 0.36, DOMAIN.md).")
+    trajectories_in_participation: bool = Field(description="Trajectories also for the participation route.")
+    participation_guidance_share: Share = Field(0.0, description="Share of participation clients guided extra.")
+    participation_guidance_contacts_per_year: NonNegative = Field(0.0)
+    participation_guidance_months: NonNegative = Field(0.0, description="Two years in the 2021 proposal (DOMAIN.md).")
+    participation_review_contacts_per_year: NonNegative = Field(
+        1.0, description="Participation: a first talk within a year, then yearly (DOMAIN.md)."
+    )
+
+
+class PolicyPeriod(Strict):
+    start: dt.date
+    policy: str
+
+
+class Shock(Strict):
+    name: str
+    start: dt.date
+    end: dt.date
+    inflow_multiplier: Positive = 1.0
+    work_multiplier: Positive = 1.0
+    newcomer_distance_shift_months: float = Field(0.0, ge=-120, le=120)
+    unemployment_pct_add: float = Field(0.0, ge=-20, le=20)
+
+    @model_validator(mode="after")
+    def _order(self) -> Shock:
+        if self.end <= self.start:
+            raise ValueError(f"shock {self.name!r}: end must be after start")
+        return self
+
+
+class Money(Strict):
+    """The benefit budget (BUIG) and trajectory prices."""
+
+    benefit_eur_per_full_year: NonNegative = Field(
+        15000.0, description="EUR 450,000 / 30 = 15,000 per client-year (DOMAIN.md)."
+    )
+    state_grant_eur_per_year: dict[str, NonNegative] = Field(
+        default_factory=dict, description="BUIG grant by year ('2019' = ...), to show deficit; optional input."
+    )
+
+
+class Scenario(Strict):
+    """A whole scenario, resolved from its file and includes."""
+
+    name: str
+    description: str = ""
+    simulation: Simulation = Simulation()
+    region: Region
+    drivers: Drivers
+    inflow: Inflow
+    chain: Chain = Chain()
+    work: Work
+    distance: Distance = Distance()
+    contact: Contact = Contact()
+    trajectories: Trajectories
+    policies: dict[str, Policy] = Field(min_length=1)
+    policy_schedule: list[PolicyPeriod] = Field(min_length=1)
+    shocks: list[Shock] = Field(default_factory=list)
+    money: Money = Money()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scenario:
+        for period in self.policy_schedule:
+            if period.policy not in self.policies:
+                raise ValueError(
+                    f"policy_schedule names policy {period.policy!r}; defined: {sorted(self.policies)}"
+                )
+        starts = [p.start for p in self.policy_schedule]
+        if starts != sorted(starts):
+            raise ValueError("policy_schedule periods must be in date order")
+        if self.drivers.years[0] > self.simulation.start_year:
+            raise ValueError(
+                f"drivers start in {self.drivers.years[0]} but the run starts in {self.simulation.start_year}"
+            )
+        return self

@@ -1,0 +1,76 @@
+"""Results: the monthly and yearly tables of a replication, derived from the monthly records."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from sim.parameters import CATEGORIES
+
+if TYPE_CHECKING:
+    from sim.model import Model
+
+FLOW_COLUMNS = [
+    "notifications", "gatekept", "inflow", "returns", "outflow",
+    "outflow_work_fulltime", "outflow_work_temporary", "outflow_education", "outflow_self_employment",
+    "outflow_pension", "outflow_other", "placements_parttime", "trajectories_started",
+    "benefit_client_months", "benefit_spending_eur", "trajectory_spending_eur",
+]
+STOCK_COLUMNS = [
+    *(f"stock_{c}" for c in CATEGORIES),
+    "stock_duration_lt1", "stock_duration_1_2", "stock_duration_2_4", "stock_duration_4plus",
+    "stock_participation", "stock_parttime", "clients_served", "in_chain",
+]
+YEARLY_COLUMNS = [
+    "year", "replication", "policy", "caseload_december", *FLOW_COLUMNS, *STOCK_COLUMNS,
+    "work_consultant_caseload", "wait_days_mean", "wait_days_p90",
+]
+"""Columns of `yearly.csv`, in order (documented in the README)."""
+
+
+def build_tables(model: Model, replication: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(yearly, monthly) tables for the simulated years after the start year (burn-in dropped)."""
+    start_year = model.scenario.simulation.start_year
+    monthly = pd.DataFrame(model.rows)
+    monthly.insert(0, "replication", replication)
+    before = monthly[monthly["year"] <= start_year]
+    start_stock = int(before["caseload"].iloc[-1]) if len(before) else model.initial_stock
+    monthly = monthly[monthly["year"] > start_year].reset_index(drop=True)
+
+    grouped = monthly.groupby("year", sort=True)
+    yearly = grouped[FLOW_COLUMNS].sum()
+    december = grouped.last()
+    yearly["caseload_december"] = december["caseload"]
+    yearly["policy"] = december["policy"]
+    for column in STOCK_COLUMNS:
+        yearly[column] = december[column]
+    yearly["work_consultant_caseload"] = grouped["work_consultant_caseload"].mean()
+    waits = _waits_by_grant_year(model)
+    yearly = yearly.join(waits, how="left")
+    yearly = yearly.reset_index()
+    first = {c: pd.NA for c in YEARLY_COLUMNS}
+    first.update(year=start_year, caseload_december=start_stock, policy=pd.NA)
+    yearly = pd.concat([pd.DataFrame([first]), yearly], ignore_index=True)
+    yearly["replication"] = replication
+    yearly = yearly[YEARLY_COLUMNS]
+    for column in ["year", "replication", "caseload_december", *FLOW_COLUMNS[:13], *STOCK_COLUMNS]:
+        yearly[column] = yearly[column].astype("Int64")
+    for column in ["benefit_client_months", "benefit_spending_eur", "trajectory_spending_eur",
+                   "work_consultant_caseload", "wait_days_mean", "wait_days_p90"]:
+        yearly[column] = yearly[column].astype("Float64")
+    return yearly, monthly
+
+
+def _waits_by_grant_year(model: Model) -> pd.DataFrame:
+    """Mean and 90th percentile of days from notification to benefit, by year of grant."""
+    t = model.table
+    grant = t.view("grant_day")
+    notified = t.view("notification_day")
+    mask = np.isfinite(grant) & (notified >= 0)
+    wait = grant[mask] - notified[mask]
+    years = model.calendar.years_of(grant[mask])
+    frame = pd.DataFrame({"year": years, "wait": wait})
+    stats = frame.groupby("year")["wait"].agg(wait_days_mean="mean", wait_days_p90=lambda w: np.quantile(w, 0.9))
+    return stats

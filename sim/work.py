@@ -1,0 +1,102 @@
+"""Leaving assistance: job-finding and other hazards, job types, temporary contracts, part-time work.
+
+Hazards are per month and constant within a month (distance, contact and the market move
+monthly), so competing risks are exact for a month: P(leave) = 1 - exp(-h * exposure) and the
+reason is drawn in proportion to the hazards (MODEL.md 'A client's hazards').
+
+Temporary contracts end here too: a temporary worker comes back to assistance when the
+contract ends unless aftercare keeps them in work (the revolving door, draaideur).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.clients import Exit, Route
+from sim.parameters import DISTANCE_GROUPS, TARGET_GROUPS, Scenario, Work
+
+_DISTANCE_BOUNDS = np.array([3.0, 24.0, 48.0])
+
+
+def distance_group(distance_months: np.ndarray) -> np.ndarray:
+    """0: under 3 months, 1: 3-24, 2: 24-48, 3: 48 and over."""
+    return np.searchsorted(_DISTANCE_BOUNDS, distance_months, side="right")
+
+
+def work_hazard(
+    work: Work,
+    distance_true: np.ndarray,
+    groups: np.ndarray,
+    route: np.ndarray,
+    parttime: np.ndarray,
+    years_on: np.ndarray,
+    contact_multiplier: np.ndarray,
+    trajectory_multiplier: np.ndarray,
+    market_multiplier: float,
+) -> np.ndarray:
+    """Job-finding hazard per month for each client."""
+    base = np.array([work.base_work_per_month[g] for g in DISTANCE_GROUPS])[distance_group(distance_true)]
+    group_mult = np.array([work.work_multiplier_by_group[g] for g in TARGET_GROUPS])[groups]
+    route_mult = np.where(
+        route == Route.DIRECT, work.route_multiplier_direct,
+        np.where(route == Route.SHELTERED, work.route_multiplier_sheltered, 1.0),
+    )
+    parttime_mult = np.where(parttime, work.parttime_work_multiplier, 1.0)
+    scarring = np.exp(-work.scarring_per_year * years_on)
+    return (
+        base * group_mult * route_mult * parttime_mult * scarring
+        * contact_multiplier * trajectory_multiplier * market_multiplier
+    )
+
+
+def market_multiplier(scenario: Scenario, unemployment_pct: float) -> float:
+    """(u / u_ref) ** -elasticity_work: job-finding rises as unemployment falls."""
+    ratio = max(unemployment_pct, 0.1) / scenario.inflow.reference_unemployment_pct
+    return ratio ** (-scenario.work.elasticity_work)
+
+
+JOB_PARTTIME = 0  # a job that does not end assistance: the client stays on a partial benefit
+
+
+def draw_exits(
+    h_work: np.ndarray, h_education: np.ndarray, h_other: np.ndarray | float, exposure: np.ndarray,
+    u_event: np.ndarray, u_kind: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Competing risks for one month: (event happened, kind) with kind 0 work, 1 education, 2 other."""
+    total = h_work + h_education + h_other
+    happened = u_event < -np.expm1(-total * exposure)
+    share = u_kind * total
+    kind = np.where(share < h_work, 0, np.where(share < h_work + h_education, 1, 2))
+    return happened, kind
+
+
+def job_types(work: Work, parttime: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Exit reason for each job found, or JOB_PARTTIME for a part-time job that keeps assistance.
+
+    A client already working part-time who finds work leaves (the split renormalised without
+    the part-time share).
+    """
+    full, temp, self_emp = work.fulltime_share, work.temporary_share, work.self_employment_share
+    leaving = full + temp + self_emp
+    scale = np.where(parttime, max(leaving, 1e-12), 1.0)
+    v = u * scale
+    return np.select(
+        [v < full, v < full + temp, v < leaving],
+        [Exit.WORK_FULLTIME, Exit.WORK_TEMPORARY, Exit.SELF_EMPLOYMENT],
+        default=JOB_PARTTIME,
+    ).astype(np.int8)
+
+
+def contract_months(work: Work, u: np.ndarray) -> np.ndarray:
+    """Length of a temporary contract in months: exponential with the scenario's mean."""
+    return -work.temporary_contract_months_mean * np.log1p(-u)
+
+
+EXIT_COLUMNS = {
+    Exit.WORK_FULLTIME: "outflow_work_fulltime",
+    Exit.WORK_TEMPORARY: "outflow_work_temporary",
+    Exit.SELF_EMPLOYMENT: "outflow_self_employment",
+    Exit.EDUCATION: "outflow_education",
+    Exit.PENSION: "outflow_pension",
+    Exit.OTHER: "outflow_other",
+}
