@@ -6,15 +6,15 @@ one `State` at a time; only `ON_BENEFIT` counts in the caseload.
 
 from __future__ import annotations
 
-from enum import IntEnum
-
 import numpy as np
 
 from sim.calendar import DAYS_PER_YEAR
 from sim.parameters import CATEGORIES, DURATION_CLASSES, Region
 
 
-class State(IntEnum):
+class State:
+    """Client states (plain int codes: numpy compares them fast; IntEnum lookups were a hot spot)."""
+
     WAITING_MEETING = 0  # notified, waiting for the information meeting
     IN_INTAKE = 1  # seated: diagnosis, intake and the dream-job period until the benefit starts
     ON_BENEFIT = 4
@@ -25,7 +25,7 @@ class State(IntEnum):
     WORK_BEFORE_BENEFIT = 9
 
 
-class Route(IntEnum):
+class Route:
     NONE = 0
     DIRECT = 1  # direct mediation by the employer service point (WSP)
     MEDIATION = 2  # 1A: "Focus on work", then mediation
@@ -34,7 +34,7 @@ class Route(IntEnum):
     PARTICIPATION = 5  # 2A, 3A, 3B
 
 
-class Category(IntEnum):
+class Category:
     C1A = 0
     C1B = 1
     C1C = 2
@@ -44,7 +44,7 @@ class Category(IntEnum):
     C3B = 6
 
 
-class Exit(IntEnum):
+class Exit:
     NONE = 0
     WORK_FULLTIME = 1
     WORK_TEMPORARY = 2
@@ -54,7 +54,7 @@ class Exit(IntEnum):
     OTHER = 6
 
 
-class Group(IntEnum):
+class Group:
     """Target groups with special routes (doelgroepen)."""
 
     YOUNG = 0
@@ -144,8 +144,8 @@ _ROUTE_BY_CATEGORY = np.array(
      Route.SHELTERED, Route.PARTICIPATION, Route.PARTICIPATION],
     dtype=np.int8,
 )
-_C2A, _C2B, _C3A, _C3B = int(Category.C2A), int(Category.C2B), int(Category.C3A), int(Category.C3B)
-_DIRECT = int(Route.DIRECT)
+_C2A, _C2B, _C3A, _C3B = Category.C2A, Category.C2B, Category.C3A, Category.C3B
+_DIRECT = Route.DIRECT
 
 
 def category_of(distance_months: np.ndarray, sheltered: np.ndarray, community_service: np.ndarray) -> np.ndarray:

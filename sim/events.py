@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from enum import IntEnum
-
 import numpy as np
 import pandas as pd
 
 
-class Event(IntEnum):
+class Event:
     NOTIFIED = 0
     GATEKEPT = 1
     INFORMATION_MEETING = 2
@@ -25,6 +23,11 @@ class Event(IntEnum):
     RETURN = 13
 
 
+EVENT_NAMES = [name.lower() for name, _ in sorted(
+    ((n, v) for n, v in vars(Event).items() if n.isupper()), key=lambda kv: kv[1]
+)]
+
+
 class EventLog:
     """Append-only log of (day, client, event, detail); `enabled=False` keeps only the count."""
 
@@ -33,7 +36,7 @@ class EventLog:
         self.count = 0
         self._chunks: list[tuple[np.ndarray, np.ndarray, int, np.ndarray]] = []
 
-    def record(self, day: float | np.ndarray, ids: np.ndarray, event: Event, detail: int | np.ndarray = 0) -> None:
+    def record(self, day: float | np.ndarray, ids: np.ndarray, event: int, detail: int | np.ndarray = 0) -> None:
         n = len(ids)
         if n == 0:
             return
@@ -52,7 +55,7 @@ class EventLog:
         event = np.concatenate([np.full(len(c[1]), c[2], dtype=np.int8) for c in self._chunks])
         detail = np.concatenate([c[3] for c in self._chunks])
         order = np.argsort(day, kind="stable")
-        names = np.array([e.name.lower() for e in Event])
+        names = np.array(EVENT_NAMES)
         return pd.DataFrame(
             {"day": day[order], "client": client[order], "event": names[event[order]], "detail": detail[order]}
         )

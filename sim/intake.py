@@ -9,6 +9,7 @@ order, which gives the same days as a day-by-day process at a fraction of the ev
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable, Generator
 
@@ -34,22 +35,23 @@ class WorkingDayCapacity:
         self._day = -1  # working day currently being filled
         self._used = 0
 
-    def _is_working_day(self, day: int) -> bool:
-        return (day + self.weekday_of_day0) % 7 < 5
-
-    def book(self, ready_day: float) -> float:
-        """The day (at noon) a client ready on `ready_day` is served; inf if the desk has no capacity."""
+    def book(self, ready_days: np.ndarray) -> np.ndarray:
+        """Days (at noon) on which clients ready on `ready_days` (in queue order) are served."""
+        out = np.empty(len(ready_days))
         if self.per_day <= 0:
-            return float("inf")
-        day = max(int(np.ceil(ready_day - WORK_TIME_OF_DAY)), self._day)
-        if day == self._day and self._used >= self.per_day:
-            day += 1
-        while not self._is_working_day(day):
-            day += 1
-        if day != self._day:
-            self._day, self._used = day, 0
-        self._used += 1
-        return day + WORK_TIME_OF_DAY
+            out.fill(np.inf)
+            return out
+        for i, ready in enumerate(ready_days.tolist()):
+            day = max(math.ceil(ready - WORK_TIME_OF_DAY), self._day)
+            if day == self._day and self._used >= self.per_day:
+                day += 1
+            while (day + self.weekday_of_day0) % 7 >= 5:
+                day += 1
+            if day != self._day:
+                self._day, self._used = day, 0
+            self._used += 1
+            out[i] = day + WORK_TIME_OF_DAY
+        return out
 
 
 class IntakeChain:
@@ -85,7 +87,8 @@ class IntakeChain:
         t = self.table
         days = t.notification_day[ids]
         self.log.record(days, ids, Event.NOTIFIED)
-        share = np.array([self.policy_at(d).gatekeeper_share for d in days])
+        day_keys, where = np.unique(days.astype(np.int64), return_inverse=True)
+        share = np.array([self.policy_at(d).gatekeeper_share for d in day_keys.tolist()])[where]
         stopped = t.u_gate[ids] < share
         t.state[ids[stopped]] = State.GATEKEPT
         self.log.record(days[stopped], ids[stopped], Event.GATEKEPT)
@@ -113,8 +116,8 @@ class IntakeChain:
         """Book diagnosis talks and intakes for those seated, and settle the dream-job period."""
         t, c = self.table, self.chain
         self.log.record(now, ids, Event.INFORMATION_MEETING)
-        diagnosis = np.array([self.diagnosis_desk.book(now) for _ in ids])
-        intake = np.array([self.intake_desk.book(d) for d in diagnosis])
+        diagnosis = self.diagnosis_desk.book(np.full(len(ids), now))
+        intake = self.intake_desk.book(diagnosis)
         self.log.record(diagnosis, ids, Event.DIAGNOSED)
         self.log.record(intake, ids, Event.INTAKE)
         t.distance_diag[ids] = np.maximum(0.0, t.distance_true[ids] + c.diagnosis_error_sd_months * t.z_diag[ids])

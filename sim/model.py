@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import simpy
-from scipy.special import ndtri
 
 from sim.calendar import DAYS_PER_MONTH, DAYS_PER_YEAR, Calendar
 from sim.clients import ClientTable, Exit, Group, Route, State, add_initial_stock, category_of, route_of
@@ -24,12 +23,12 @@ from sim.drivers import state_pension_age, unemployment_pct
 from sim.events import Event, EventLog
 from sim.inflow import add_notifications, notification_rates_per_year
 from sim.intake import IntakeChain
-from sim.money import benefit_client_months, benefit_spending_eur, trajectory_spending_eur
+from sim.money import benefit_client_months, benefit_spending_eur, trajectory_prices, trajectory_spending_eur
 from sim.parameters import CATEGORIES, Policy, Scenario
 from sim.policies import policy_on, policy_period_on
 from sim.randomness import Streams
 from sim.results import build_tables
-from sim.routes import choose_trajectories, review_routes, trajectory_eligible
+from sim.routes import choose_trajectories, review_routes, trajectory_choice_table, trajectory_eligible
 from sim.shocks import ShockEffect, effect_on
 from sim.work import (
     EXIT_COLUMNS,
@@ -58,9 +57,7 @@ _ON_BENEFIT_STREAMS = (
     "exit", "exit_reason", "job_type", "exit_day", "contract", "parttime_end",
     "trajectory", "trajectory_type", "review", "rediagnosis",
 )
-_PARTICIPATION, _NONE, _DIRECT, _MEDIATION = (
-    int(Route.PARTICIPATION), int(Route.NONE), int(Route.DIRECT), int(Route.MEDIATION),
-)
+_PARTICIPATION, _NONE, _DIRECT, _MEDIATION = Route.PARTICIPATION, Route.NONE, Route.DIRECT, Route.MEDIATION
 
 
 class Model:
@@ -82,6 +79,7 @@ class Model:
         self.log.record(0.0, stock, Event.GRANTED, self.table.route[stock])
         self.initial_stock = len(stock)
         self._policy_cache: dict[int, Policy] = {}
+        self._in_intake = 0
         self.rows: list[dict] = []
         self.chain = IntakeChain(
             self.env, self.table, scenario.chain, scenario.inflow, self.log, self._policy_at_day,
@@ -92,6 +90,8 @@ class Model:
         self._traj_work = np.array([b.work_multiplier for b in basket])
         self._traj_gain = np.array([b.distance_gain_months_per_month for b in basket])
         self._traj_months = np.array([b.duration_months for b in basket])
+        self._traj_price = trajectory_prices(scenario)
+        self._traj_choice = trajectory_choice_table(scenario)
         self.env.process(self._months())
 
     def _policy_at_day(self, day: float) -> Policy:
@@ -120,7 +120,9 @@ class Model:
         """Benefits whose dream-job period ended this month start: category and route set."""
         t = self.table
         waiting = t.in_state(State.IN_INTAKE)
-        ids = waiting[t.grant_day[waiting] < end]
+        due = t.grant_day[waiting] < end
+        self._in_intake = len(waiting) - int(due.sum())
+        ids = waiting[due]
         if len(ids) == 0:
             return 0
         day = t.grant_day[ids]
@@ -234,7 +236,7 @@ class Model:
         t.contract_end_day[temporary] = exit_day[is_temporary] + contract_months(sc.work, u["contract"][is_temporary]) * DAYS_PER_MONTH
         self.log.record(exit_day[leaving], leavers, Event.EXIT, leaver_reason)
         row["outflow"] = len(leavers)
-        counts = np.bincount(leaver_reason, minlength=len(Exit))
+        counts = np.bincount(leaver_reason, minlength=Exit.OTHER + 1)
         for code, column in EXIT_COLUMNS.items():
             row[column] = int(counts[code])
 
@@ -261,25 +263,23 @@ class Model:
         eligible = stay & ~in_trajectory & trajectory_eligible(route, policy, guided)
         starting = eligible & (u["trajectory"] < -np.expm1(-sc.trajectories.start_per_month * exposure))
         starter_ids = on[starting]
-        types = choose_trajectories(sc, groups[starting], u["trajectory_type"][starting])
+        types = choose_trajectories(self._traj_choice, groups[starting], u["trajectory_type"][starting])
         t.trajectory_type[starter_ids] = types
         t.trajectory_end_day[starter_ids] = end + self._traj_months[types] * DAYS_PER_MONTH
         t.trajectories_started[starter_ids] += 1
         self.log.record(end, starter_ids, Event.TRAJECTORY_START, types)
         row["trajectories_started"] = len(starter_ids)
-        row["trajectory_spending_eur"] = trajectory_spending_eur(sc, types)
+        row["trajectory_spending_eur"] = trajectory_spending_eur(self._traj_price, types)
 
         # route reviews
-        changes = review_routes(
-            t, stayers, end, sc, policy, u["review"][stay], ndtri(np.clip(u["rediagnosis"][stay], 1e-12, 1 - 1e-12))
-        )
+        changes = review_routes(t, stayers, end, sc, policy, u["review"][stay], u["rediagnosis"][stay])
         self.log.record(end, changes.ids, Event.ROUTE_CHANGE, changes.new_route)
-        self._record_stocks(row, end, guidance.caseload_per_consultant, int(guidance.served.sum()))
+        # everyone still on benefit stayed: grants and returns came before the exits
+        self._record_stocks(row, stayers, end, guidance.caseload_per_consultant, int(guidance.served.sum()))
         self.rows.append(row)
 
-    def _record_stocks(self, row: dict, end: float, caseload: float, served: int) -> None:
+    def _record_stocks(self, row: dict, now_on: np.ndarray, end: float, caseload: float, served: int) -> None:
         t = self.table
-        now_on = t.in_state(State.ON_BENEFIT)
         row["caseload"] = len(now_on)
         cats = np.bincount(t.category[now_on], minlength=len(CATEGORIES))
         for i, name in enumerate(CATEGORIES):
@@ -292,7 +292,7 @@ class Model:
         row["stock_parttime"] = int(t.parttime[now_on].sum())
         row["work_consultant_caseload"] = caseload if math.isfinite(caseload) else float("nan")
         row["clients_served"] = served
-        row["in_chain"] = self.chain.waiting() + int((t.view("state") == State.IN_INTAKE).sum())
+        row["in_chain"] = self.chain.waiting() + self._in_intake
 
 
 def run(

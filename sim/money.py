@@ -18,7 +18,11 @@ def benefit_spending_eur(scenario: Scenario, client_months: float) -> float:
     return client_months * scenario.money.benefit_eur_per_full_year / 12.0
 
 
-def trajectory_spending_eur(scenario: Scenario, types_started: np.ndarray) -> float:
+def trajectory_prices(scenario: Scenario) -> np.ndarray:
+    """Price in euros of each trajectory type in the basket."""
+    return np.array([t.price_eur for t in scenario.trajectories.basket])
+
+
+def trajectory_spending_eur(prices: np.ndarray, types_started: np.ndarray) -> float:
     """Price of the trajectories started, booked in the month they start."""
-    prices = np.array([t.price_eur for t in scenario.trajectories.basket])
     return float(prices[types_started].sum())

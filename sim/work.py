@@ -23,6 +23,16 @@ def distance_group(distance_months: np.ndarray) -> np.ndarray:
     return np.searchsorted(_DISTANCE_BOUNDS, distance_months, side="right")
 
 
+def base_work_table(work: Work) -> np.ndarray:
+    """Base job-finding hazard by distance group, in DISTANCE_GROUPS order."""
+    return np.array([work.base_work_per_month[g] for g in DISTANCE_GROUPS])
+
+
+def group_multiplier_table(work: Work) -> np.ndarray:
+    """Job-finding multiplier by target group, in TARGET_GROUPS order."""
+    return np.array([work.work_multiplier_by_group[g] for g in TARGET_GROUPS])
+
+
 def work_hazard(
     work: Work,
     distance_true: np.ndarray,
@@ -35,8 +45,8 @@ def work_hazard(
     market_multiplier: float,
 ) -> np.ndarray:
     """Job-finding hazard per month for each client."""
-    base = np.array([work.base_work_per_month[g] for g in DISTANCE_GROUPS])[distance_group(distance_true)]
-    group_mult = np.array([work.work_multiplier_by_group[g] for g in TARGET_GROUPS])[groups]
+    base = base_work_table(work)[distance_group(distance_true)]
+    group_mult = group_multiplier_table(work)[groups]
     route_mult = np.where(
         route == Route.DIRECT, work.route_multiplier_direct,
         np.where(route == Route.SHELTERED, work.route_multiplier_sheltered, 1.0),
@@ -56,6 +66,7 @@ def market_multiplier(scenario: Scenario, unemployment_pct: float) -> float:
 
 
 JOB_PARTTIME = 0  # a job that does not end assistance: the client stays on a partial benefit
+_JOB_CODES = np.array([Exit.WORK_FULLTIME, Exit.WORK_TEMPORARY, Exit.SELF_EMPLOYMENT, JOB_PARTTIME], dtype=np.int8)
 
 
 def draw_exits(
@@ -78,13 +89,9 @@ def job_types(work: Work, parttime: np.ndarray, u: np.ndarray) -> np.ndarray:
     """
     full, temp, self_emp = work.fulltime_share, work.temporary_share, work.self_employment_share
     leaving = full + temp + self_emp
-    scale = np.where(parttime, max(leaving, 1e-12), 1.0)
-    v = u * scale
-    return np.select(
-        [v < full, v < full + temp, v < leaving],
-        [Exit.WORK_FULLTIME, Exit.WORK_TEMPORARY, Exit.SELF_EMPLOYMENT],
-        default=JOB_PARTTIME,
-    ).astype(np.int8)
+    v = u * np.where(parttime, max(leaving, 1e-12), 1.0)
+    bounds = np.array([full, full + temp, leaving])
+    return _JOB_CODES[np.searchsorted(bounds, v, side="right")]
 
 
 def contract_months(work: Work, u: np.ndarray) -> np.ndarray:
