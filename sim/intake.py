@@ -77,7 +77,8 @@ class IntakeChain:
         self.meeting_queue: deque[int] = deque()
         self.diagnosis_desk = WorkingDayCapacity(chain.diagnosis_talks_per_weekday, weekday_of_day0)
         self.intake_desk = WorkingDayCapacity(chain.intakes_per_weekday, weekday_of_day0)
-        self.seats_taken: list[int] = []  # per meeting held, for capacity checks
+        self.seats_taken: list[int] = []  # per session held, for capacity checks
+        self.extra_meetings = 0
         env.process(self.information_meeting(first_meeting_day))
 
     def notify(self, ids: np.ndarray) -> int:
@@ -98,19 +99,43 @@ class IntakeChain:
     def information_meeting(self, first_day: float) -> Generator:
         """Every week on the meeting weekday: seat up to the places, in order of contact."""
         yield self.env.timeout(first_day + MEETING_TIME_OF_DAY)
-        places = self.chain.information_meeting_places * self.chain.information_meetings_per_week
-        notification_day = self.table.notification_day
-        contact_days = self.chain.contact_days
+        c = self.chain
         while True:
             now = self.env.now
-            seated: list[int] = []
-            queue = self.meeting_queue
-            while queue and len(seated) < places and notification_day[queue[0]] + contact_days <= now:
-                seated.append(queue.popleft())
-            if seated:
-                self._after_meeting(now, np.array(seated, dtype=np.int64))
-            self.seats_taken.append(len(seated))
+            for _ in range(c.information_meetings_per_week):
+                self._hold_meeting(now)
+            for _ in range(c.extra_meetings_max_per_week):
+                if self._ready(now) <= c.extra_meeting_queue_threshold:
+                    break
+                self._hold_meeting(now)
+                self.extra_meetings += 1
             yield self.env.timeout(7.0)
+
+    def _ready(self, now: float) -> int:
+        """Clients in the queue who made contact by `now` (the queue is in order of notification)."""
+        ready_before = now - self.chain.contact_days
+        days = self.table.notification_day
+        count = 0
+        for cid in self.meeting_queue:
+            if days[cid] > ready_before:
+                break
+            count += 1
+            if count > self.chain.extra_meeting_queue_threshold:
+                break
+        return count
+
+    def _hold_meeting(self, now: float) -> None:
+        """One session: seat up to the places, in order of contact."""
+        places = self.chain.information_meeting_places
+        ready_before = now - self.chain.contact_days
+        days = self.table.notification_day
+        queue = self.meeting_queue
+        seated: list[int] = []
+        while queue and len(seated) < places and days[queue[0]] <= ready_before:
+            seated.append(queue.popleft())
+        if seated:
+            self._after_meeting(now, np.array(seated, dtype=np.int64))
+        self.seats_taken.append(len(seated))
 
     def _after_meeting(self, now: float, ids: np.ndarray) -> None:
         """Book diagnosis talks and intakes for those seated, and settle the dream-job period."""

@@ -135,6 +135,14 @@ class Chain(Strict):
     information_meeting_weekday: int = Field(1, ge=0, le=6, description="Tuesday = 1 (DOMAIN.md).")
     information_meeting_places: int = Field(12, ge=0, le=100_000, description="12 places a session (DOMAIN.md).")
     information_meetings_per_week: int = Field(1, ge=0, le=100, description="One a week (DOMAIN.md).")
+    extra_meetings_max_per_week: int = Field(
+        1, ge=0, le=100,
+        description="Extra sessions held in a week when the queue is long; assumption: the municipality adds "
+        "a session rather than break 'within a week of contact' (DOMAIN.md). 0 = never.",
+    )
+    extra_meeting_queue_threshold: int = Field(
+        12, ge=0, le=10_000_000, description="Clients still waiting after the regular sessions that trigger an extra one."
+    )
     diagnosis_talks_per_weekday: int = Field(
         5, ge=0, le=100_000, description="Individual talks, 4-5 at a time (DOMAIN.md)."
     )

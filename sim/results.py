@@ -74,3 +74,16 @@ def _waits_by_grant_year(model: Model) -> pd.DataFrame:
     frame = pd.DataFrame({"year": years, "wait": wait})
     stats = frame.groupby("year")["wait"].agg(wait_days_mean="mean", wait_days_p90=lambda w: np.quantile(w, 0.9))
     return stats
+
+
+def summarise(yearly: pd.DataFrame, columns: list[str], band: float = 0.90) -> pd.DataFrame:
+    """Mean and a central `band` interval over replications, per year, for each column."""
+    low_q, high_q = (1 - band) / 2, 1 - (1 - band) / 2
+    frame = yearly[["year", *columns]].astype({c: "float64" for c in columns})
+    grouped = frame.groupby("year")
+    parts = {}
+    for column in columns:
+        parts[f"{column}_mean"] = grouped[column].mean()
+        parts[f"{column}_low"] = grouped[column].quantile(low_q)
+        parts[f"{column}_high"] = grouped[column].quantile(high_q)
+    return pd.DataFrame(parts).reset_index()
