@@ -6,7 +6,7 @@ import datetime as dt
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -69,10 +69,10 @@ def run_command(
     scenario: Annotated[str, typer.Argument(help="Shipped scenario name or path to a TOML file.")],
     seed: Annotated[int, typer.Option(help="Root seed; replication i uses its i-th spawned child.")] = 42,
     reps: Annotated[int, typer.Option(help="Replications.")] = 1,
-    until: Annotated[Optional[int], typer.Option(help="Last simulated year (default: the scenario's).")] = None,
-    workers: Annotated[Optional[int], typer.Option(help="Worker processes (default: all cores).")] = None,
-    scheduler: Annotated[Optional[str], typer.Option(help="Dask scheduler tcp://HOST:PORT, or 'local'.")] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Output folder (default: results/SCENARIO-seedN).")] = None,
+    until: Annotated[int | None, typer.Option(help="Last simulated year (default: the scenario's).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default: all cores).")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler tcp://HOST:PORT, or 'local'.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: results/SCENARIO-seedN).")] = None,
     events: Annotated[bool, typer.Option("--events", help="Also write the per-client event log.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing output folder.")] = False,
 ) -> None:
@@ -110,7 +110,7 @@ def run_command(
         "until_year": resolved.simulation.until_year,
         "version": __version__,
         "run_seconds": round(elapsed, 3),
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "client_events": results.client_events,
         "parameters": resolved.model_dump(mode="json"),
     }

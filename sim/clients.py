@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.calendar import DAYS_PER_YEAR
-from sim.parameters import CATEGORIES, DURATION_CLASSES, Region
+from sim.parameters import CATEGORIES, Region
 
 
 class State:

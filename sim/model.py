@@ -170,7 +170,7 @@ class Model:
         row["inflow"] = granted + returned
 
         on = t.in_state(State.ON_BENEFIT)
-        u = dict(zip(_ON_BENEFIT_STREAMS, self.streams.keyed_block(_ON_BENEFIT_STREAMS, index, on)))
+        u = dict(zip(_ON_BENEFIT_STREAMS, self.streams.keyed_block(_ON_BENEFIT_STREAMS, index, on), strict=True))
         spell = t.spell_start_day[on]
         exposure_start = np.maximum(spell, start)
         exposure_days = end - exposure_start

@@ -52,9 +52,15 @@ class Simulation(Strict):
 class Region(Strict):
     name: str = Field("leidschendam-voorburg", description="Region label, also the key into observed data.")
     initial_stock: int = Field(1660, ge=0, le=5_000_000, description="December 2013 caseload (DOMAIN.md table 1).")
-    stock_category_shares: dict[Literal["1a", "1b", "1c", "2a", "2b", "3a", "3b"], Share]
-    stock_duration_shares: dict[Literal["lt1", "1_2", "2_4", "4plus"], Share]
-    stock_age_shares: dict[Literal["under27", "27_49", "50plus"], Share]
+    stock_category_shares: dict[Literal["1a", "1b", "1c", "2a", "2b", "3a", "3b"], Share] = Field(
+        description="Stock by category 1a..3b, adding up to 1; assumption near the expected 40/60 split (DOMAIN.md)."
+    )
+    stock_duration_shares: dict[Literal["lt1", "1_2", "2_4", "4plus"], Share] = Field(
+        description="Stock by years on assistance, adding up to 1; DOMAIN.md: 49% 3+ years, 1/3 5+ years."
+    )
+    stock_age_shares: dict[Literal["under27", "27_49", "50plus"], Share] = Field(
+        description="Stock by age, adding up to 1; DOMAIN.md 'many older people', split assumption."
+    )
     refugee_share_of_stock: Share = Field(0.05, description="Assumption: few refugees with status before 2015.")
     sheltered_share: Share = Field(
         0.05, description="Share of newcomers with a sheltered-work indication (2B); assumption."
@@ -79,11 +85,17 @@ class Drivers(Strict):
     Years after the last one listed keep the last year's values (assumption: no trend beyond the file).
     """
 
-    years: list[int] = Field(min_length=1)
-    unemployment_pct: list[Annotated[float, Field(gt=0.0, le=50.0)]]
-    state_pension_age_years: list[Annotated[float, Field(ge=50.0, le=80.0)]]
-    asylum_permits: list[Annotated[float, Field(ge=0.0)]]
-    ww_max_months: list[Annotated[float, Field(ge=0.0, le=60.0)]]
+    years: list[int] = Field(min_length=1, description="Consecutive years the lists below cover.")
+    unemployment_pct: list[Annotated[float, Field(gt=0.0, le=50.0)]] = Field(
+        description="Unemployment rate per year, % (CBS, chained series in drivers.csv)."
+    )
+    state_pension_age_years: list[Annotated[float, Field(ge=50.0, le=80.0)]] = Field(
+        description="AOW age in force per year (drivers.csv)."
+    )
+    asylum_permits: list[Annotated[float, Field(ge=0.0)]] = Field(description="National asylum permits per year (drivers.csv).")
+    ww_max_months: list[Annotated[float, Field(ge=0.0, le=60.0)]] = Field(
+        description="Maximum WW duration in January (drivers.csv)."
+    )
 
     @model_validator(mode="after")
     def _aligned(self) -> Drivers:
@@ -91,7 +103,7 @@ class Drivers(Strict):
         for name in ("unemployment_pct", "state_pension_age_years", "asylum_permits", "ww_max_months"):
             if len(getattr(self, name)) != n:
                 raise ValueError(f"{name} has {len(getattr(self, name))} values but years has {n}")
-        if any(b != a + 1 for a, b in zip(self.years, self.years[1:])):
+        if any(b != a + 1 for a, b in zip(self.years[:-1], self.years[1:], strict=True)):
             raise ValueError("years must be consecutive and increasing")
         return self
 
@@ -122,7 +134,9 @@ class Inflow(Strict):
         14.0, description="Mean true distance of newcomers (lognormal); assumption, calibrated."
     )
     newcomer_distance_sd_log: Positive = Field(1.0, le=5.0, description="Lognormal sigma; assumption.")
-    newcomer_age_shares: dict[Literal["under27", "27_49", "50plus"], Share]
+    newcomer_age_shares: dict[Literal["under27", "27_49", "50plus"], Share] = Field(
+        description="Age of newcomers; assumption."
+    )
     refugee_newcomer_distance_extra_months: NonNegative = Field(
         18.0, description="Refugees start further away (language); assumption."
     )
@@ -170,7 +184,9 @@ class Work(Strict):
         description="Job-finding hazard by true distance group <3, 3-24, 24-48, 48+ months (calibrated)."
     )
     elasticity_work: float = Field(1.0, ge=-5.0, le=5.0, description="Job-finding falls as (u/u_ref)^-e (calibrated).")
-    work_multiplier_by_group: dict[Literal["young", "older", "refugee", "other"], Positive]
+    work_multiplier_by_group: dict[Literal["young", "older", "refugee", "other"], Positive] = Field(
+        description="Job-finding multiplier per target group; assumption."
+    )
     scarring_per_year: NonNegative = Field(
         0.1, le=2.0, description="Job-finding falls as exp(-s * years on assistance); assumption (CBS 22% vs 8%)."
     )
@@ -229,9 +245,9 @@ class Contact(Strict):
 
 
 class TrajectoryType(Strict):
-    name: str
+    name: str = Field(description="Group of purchased trajectories in the basket.")
     price_eur: NonNegative = Field(description="Purchase price from the participation budget; assumption.")
-    duration_months: Positive = Field(le=60)
+    duration_months: Positive = Field(le=60, description="Length of the trajectory; assumption.")
     work_multiplier: Positive = Field(description="Job-finding multiplier while active; assumption.")
     distance_gain_months_per_month: NonNegative = Field(description="Extra distance lost while active.")
     weights: dict[Literal["young", "older", "refugee", "other"], NonNegative] = Field(
@@ -260,7 +276,9 @@ class Policy(Strict):
     gatekeeper_share: Share = Field(description="Notifications stopped before application (broad 0.36, DOMAIN.md).")
     trajectories_in_participation: bool = Field(description="Trajectories also for the participation route.")
     participation_guidance_share: Share = Field(0.0, description="Share of participation clients guided extra.")
-    participation_guidance_contacts_per_year: NonNegative = Field(0.0)
+    participation_guidance_contacts_per_year: NonNegative = Field(
+        0.0, description="Contacts a year for the guided participation clients."
+    )
     participation_guidance_months: NonNegative = Field(0.0, description="Two years in the 2021 proposal (DOMAIN.md).")
     participation_review_contacts_per_year: NonNegative = Field(
         1.0, description="Participation: a first talk within a year, then yearly (DOMAIN.md)."
@@ -268,18 +286,22 @@ class Policy(Strict):
 
 
 class PolicyPeriod(Strict):
-    start: dt.date
-    policy: str
+    start: dt.date = Field(description="Date from which the policy is in force (the first also covers before).")
+    policy: str = Field(description="Name of a policy defined under [policies].")
 
 
 class Shock(Strict):
-    name: str
-    start: dt.date
-    end: dt.date
-    inflow_multiplier: Positive = 1.0
-    work_multiplier: Positive = 1.0
-    newcomer_distance_shift_months: float = Field(0.0, ge=-120, le=120)
-    unemployment_pct_add: float = Field(0.0, ge=-20, le=20)
+    name: str = Field(description="Label of the shock.")
+    start: dt.date = Field(description="First day of the shock.")
+    end: dt.date = Field(description="Day the shock is over (exclusive).")
+    inflow_multiplier: Positive = Field(1.0, description="Multiplies notifications while active.")
+    work_multiplier: Positive = Field(1.0, description="Multiplies job-finding while active.")
+    newcomer_distance_shift_months: float = Field(
+        0.0, ge=-120, le=120, description="Added to newcomers' distance while active."
+    )
+    unemployment_pct_add: float = Field(
+        0.0, ge=-20, le=20, description="Added to the unemployment driver while active (use 0 if drivers already hold it)."
+    )
 
     @model_validator(mode="after")
     def _order(self) -> Shock:
@@ -302,21 +324,21 @@ class Money(Strict):
 class Scenario(Strict):
     """A whole scenario, resolved from its file and includes."""
 
-    name: str
-    description: str = ""
-    simulation: Simulation = Simulation()
-    region: Region
-    drivers: Drivers
-    inflow: Inflow
-    chain: Chain = Chain()
-    work: Work
-    distance: Distance = Distance()
-    contact: Contact = Contact()
-    trajectories: Trajectories
-    policies: dict[str, Policy] = Field(min_length=1)
-    policy_schedule: list[PolicyPeriod] = Field(min_length=1)
-    shocks: list[Shock] = Field(default_factory=list)
-    money: Money = Money()
+    name: str = Field(description="Scenario name (default: the file name).")
+    description: str = Field("", description="One line shown by `caseload scenarios`.")
+    simulation: Simulation = Field(Simulation(), description="Time span.")
+    region: Region = Field(description="The region and its December stock.")
+    drivers: Drivers = Field(description="Yearly drivers.")
+    inflow: Inflow = Field(description="Notifications and newcomers.")
+    chain: Chain = Field(Chain(), description="The intake chain's capacities and calendar.")
+    work: Work = Field(description="Exit hazards and job types.")
+    distance: Distance = Field(Distance(), description="Distance dynamics.")
+    contact: Contact = Field(Contact(), description="Consultant contact.")
+    trajectories: Trajectories = Field(description="Routes' timing and the trajectory basket.")
+    policies: dict[str, Policy] = Field(min_length=1, description="Named policies.")
+    policy_schedule: list[PolicyPeriod] = Field(min_length=1, description="Which policy is in force from when.")
+    shocks: list[Shock] = Field(default_factory=list, description="Time-bounded shocks such as corona.")
+    money: Money = Field(Money(), description="Prices and the state grant.")
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:

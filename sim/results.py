@@ -50,7 +50,7 @@ def build_tables(model: Model, replication: int) -> tuple[pd.DataFrame, pd.DataF
     waits = _waits_by_grant_year(model)
     yearly = yearly.join(waits, how="left")
     yearly = yearly.reset_index()
-    first = {c: pd.NA for c in YEARLY_COLUMNS}
+    first = dict.fromkeys(YEARLY_COLUMNS, pd.NA)
     first.update(year=start_year, caseload_december=start_stock, policy=pd.NA)
     yearly = pd.concat([pd.DataFrame([first]), yearly], ignore_index=True)
     yearly["replication"] = replication
@@ -79,7 +79,7 @@ def _waits_by_grant_year(model: Model) -> pd.DataFrame:
 def summarise(yearly: pd.DataFrame, columns: list[str], band: float = 0.90) -> pd.DataFrame:
     """Mean and a central `band` interval over replications, per year, for each column."""
     low_q, high_q = (1 - band) / 2, 1 - (1 - band) / 2
-    frame = yearly[["year", *columns]].astype({c: "float64" for c in columns})
+    frame = yearly[["year", *columns]].astype(dict.fromkeys(columns, "float64"))
     grouped = frame.groupby("year")
     parts = {}
     for column in columns:

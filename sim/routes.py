@@ -18,8 +18,7 @@ from scipy.special import ndtri
 
 from sim.calendar import DAYS_PER_MONTH
 from sim.clients import Category, ClientTable, Route, category_of, route_of
-from sim.parameters import Policy, Scenario, TARGET_GROUPS
-
+from sim.parameters import TARGET_GROUPS, Policy, Scenario
 
 _DIRECT, _MEDIATION, _DEVELOPMENT, _PARTICIPATION = Route.DIRECT, Route.MEDIATION, Route.DEVELOPMENT, Route.PARTICIPATION
 
