@@ -196,8 +196,10 @@ def add_initial_stock(
     if n == 0:
         return ids
     cats = np.array([CATEGORIES.index(c) for c in _pick(rng, region.stock_category_shares, n)], dtype=np.int8)
-    distance = _from_ranges(rng, cats, _CATEGORY_RANGE, tail_mean=24.0)
-    durations = _from_ranges(rng, _pick(rng, region.stock_duration_shares, n), _DURATION_RANGE, tail_mean=4.0)
+    distance = _from_ranges(rng, cats, _CATEGORY_RANGE, tail_mean=region.stock_far_distance_tail_months)
+    durations = _from_ranges(
+        rng, _pick(rng, region.stock_duration_shares, n), _DURATION_RANGE, tail_mean=region.stock_long_duration_tail_years
+    )
     age_range = {**_AGE_RANGE, "50plus": (50, pension_age)}
     ages = _from_ranges(rng, _pick(rng, region.stock_age_shares, n), age_range, tail_mean=0.0)
     ages = np.maximum(ages, 18 + durations)  # nobody received assistance before 18

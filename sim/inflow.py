@@ -31,7 +31,7 @@ def notification_rates_per_year(scenario: Scenario, year: int, month: int, shock
     sheltered = inflow.wajong_wsw_notifications_per_year if year >= inflow.wajong_wsw_from_year else 0.0
     # permits of the year before: housing in a municipality follows the permit
     refugee = inflow.refugee_notifications_per_permit * driver(scenario.drivers, "asylum_permits", year - 1)
-    season = 1.0 + inflow.seasonality_amplitude * math.cos(2 * math.pi * (month - 3.5) / 12)
+    season = 1.0 + inflow.seasonality_amplitude * math.cos(2 * math.pi * (month - inflow.seasonality_peak_month) / 12)
     factor = season * shock.inflow_multiplier
     return {"general": general * factor, "refugee": refugee * factor, "sheltered": sheltered * factor}
 

@@ -68,6 +68,12 @@ class Region(Strict):
     community_service_share: Share = Field(
         0.4, description="Share of the far group (48+ months) in 3A rather than 3B; assumption."
     )
+    stock_far_distance_tail_months: Positive = Field(
+        24.0, description="Stock in 3A/3B: distance 48 + exponential with this mean; assumption."
+    )
+    stock_long_duration_tail_years: Positive = Field(
+        4.0, description="Stock 4+ years: 4 + exponential with this mean; 4 gives 1/3 at 5+ years (DOMAIN.md)."
+    )
 
     @model_validator(mode="after")
     def _shares_sum(self) -> Region:
@@ -127,7 +133,10 @@ class Inflow(Strict):
     )
     wajong_wsw_from_year: int = Field(2015, description="Participatiewet start (DOMAIN.md).")
     seasonality_amplitude: Share = Field(
-        0.1, description="Relative amplitude of the within-year cycle, peak in spring (DOMAIN.md: rises first half)."
+        0.1, description="Relative amplitude of the within-year cycle (DOMAIN.md: rises in the first half)."
+    )
+    seasonality_peak_month: float = Field(
+        3.5, ge=1.0, le=12.99, description="Month of peak notifications (3.5 = mid-March to April); assumption."
     )
     refused_share: Share = Field(0.08, description="Applications refused at intake; assumption.")
     newcomer_distance_mean_months: Positive = Field(
