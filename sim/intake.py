@@ -5,12 +5,15 @@ week, the individual diagnosis talks and the income consultants' intakes take a 
 each working day; whoever does not fit waits, in order of arrival. The meeting is a SimPy
 process; the talks and intakes after it are booked into working-day capacity in the same
 order, which gives the same days as a day-by-day process at a fraction of the events.
+
+For speed at national size nothing here loops over clients in Python: the meeting queue is an
+array in order of notification (so "who made contact by now" is one binary search), the desks
+book a whole batch with a running maximum, and the sessions of a month are settled in one batch
+at the month end (nothing reads a seated client's state before then).
 """
 
 from __future__ import annotations
 
-import math
-from collections import deque
 from collections.abc import Callable, Generator
 
 import numpy as np
@@ -18,12 +21,24 @@ import simpy
 
 from sim.clients import ClientTable, State
 from sim.events import Event, EventLog
-from sim.parameters import Chain, Inflow, Policy
+from sim.parameters import Chain, Inflow
 
 # fixed times of day keep same-day order deterministic: month bookkeeping at 00:00,
 # the information meeting at 09:36, talks and intakes at noon
 MEETING_TIME_OF_DAY = 0.4
 WORK_TIME_OF_DAY = 0.5
+_NO_SLOT = np.iinfo(np.int64).min // 4
+
+
+def working_day_index(days: np.ndarray, weekday_of_day0: int) -> np.ndarray:
+    """Index of the first working day (Monday-Friday) on or after each whole day."""
+    shifted = days + weekday_of_day0
+    return (shifted // 7) * 5 + np.minimum(shifted % 7, 5)
+
+
+def day_of_working_index(index: np.ndarray, weekday_of_day0: int) -> np.ndarray:
+    """Whole day of each working-day index (inverse of working_day_index on working days)."""
+    return (index // 5) * 7 + index % 5 - weekday_of_day0
 
 
 class WorkingDayCapacity:
@@ -32,26 +47,25 @@ class WorkingDayCapacity:
     def __init__(self, per_day: int, weekday_of_day0: int) -> None:
         self.per_day = per_day
         self.weekday_of_day0 = weekday_of_day0
-        self._day = -1  # working day currently being filled
-        self._used = 0
+        self._next_slot = _NO_SLOT  # slot = working-day index x per_day + place that day
 
     def book(self, ready_days: np.ndarray) -> np.ndarray:
-        """Days (at noon) on which clients ready on `ready_days` (in queue order) are served."""
-        out = np.empty(len(ready_days))
+        """Days (at noon) on which clients ready on `ready_days` (in queue order) are served.
+
+        Client i gets slot max(first slot of its first possible day, slot of client i-1 + 1);
+        subtracting i turns that recursion into a running maximum.
+        """
+        n = len(ready_days)
         if self.per_day <= 0:
-            out.fill(np.inf)
-            return out
-        for i, ready in enumerate(ready_days.tolist()):
-            day = max(math.ceil(ready - WORK_TIME_OF_DAY), self._day)
-            if day == self._day and self._used >= self.per_day:
-                day += 1
-            while (day + self.weekday_of_day0) % 7 >= 5:
-                day += 1
-            if day != self._day:
-                self._day, self._used = day, 0
-            self._used += 1
-            out[i] = day + WORK_TIME_OF_DAY
-        return out
+            return np.full(n, np.inf)
+        if n == 0:
+            return np.empty(0)
+        first_day = np.ceil(np.asarray(ready_days, dtype=np.float64) - WORK_TIME_OF_DAY).astype(np.int64)
+        earliest = working_day_index(first_day, self.weekday_of_day0) * self.per_day
+        order = np.arange(n, dtype=np.int64)
+        slot = np.maximum(np.maximum.accumulate(earliest - order), self._next_slot) + order
+        self._next_slot = int(slot[-1]) + 1
+        return day_of_working_index(slot // self.per_day, self.weekday_of_day0) + WORK_TIME_OF_DAY
 
 
 class IntakeChain:
@@ -64,7 +78,7 @@ class IntakeChain:
         chain: Chain,
         inflow: Inflow,
         log: EventLog,
-        policy_at: Callable[[float], Policy],
+        gatekeeper_share_on: Callable[[np.ndarray], np.ndarray],
         first_meeting_day: float,
         weekday_of_day0: int,
     ) -> None:
@@ -73,8 +87,14 @@ class IntakeChain:
         self.chain = chain
         self.inflow = inflow
         self.log = log
-        self.policy_at = policy_at
-        self.meeting_queue: deque[int] = deque()
+        self.gatekeeper_share_on = gatekeeper_share_on
+        # waiting for the information meeting, in order of notification (non-decreasing days)
+        self._queue = np.empty(0, dtype=np.int64)
+        self._queue_days = np.empty(0)
+        self._head = 0
+        self._seated: list[tuple[float, np.ndarray]] = []  # sessions not yet settled
+        self._awaiting_ids = np.empty(0, dtype=np.int64)  # granted, benefit not yet started
+        self._awaiting_days = np.empty(0)
         self.diagnosis_desk = WorkingDayCapacity(chain.diagnosis_talks_per_weekday, weekday_of_day0)
         self.intake_desk = WorkingDayCapacity(chain.intakes_per_weekday, weekday_of_day0)
         self.seats_taken: list[int] = []  # per session held, for capacity checks
@@ -82,18 +102,20 @@ class IntakeChain:
         env.process(self.information_meeting(first_meeting_day))
 
     def notify(self, ids: np.ndarray) -> int:
-        """Apply the gatekeeper to new notifications; the rest join the meeting queue. Returns gatekept."""
+        """Apply the gatekeeper to new notifications (in order of notification); the rest join
+        the meeting queue. Returns the number gatekept."""
         if len(ids) == 0:
             return 0
         t = self.table
         days = t.notification_day[ids]
         self.log.record(days, ids, Event.NOTIFIED)
-        day_keys, where = np.unique(days.astype(np.int64), return_inverse=True)
-        share = np.array([self.policy_at(d).gatekeeper_share for d in day_keys.tolist()])[where]
-        stopped = t.u_gate[ids] < share
+        stopped = t.u_gate[ids] < self.gatekeeper_share_on(days)
         t.state[ids[stopped]] = State.GATEKEPT
         self.log.record(days[stopped], ids[stopped], Event.GATEKEPT)
-        self.meeting_queue.extend(ids[~stopped].tolist())
+        joining = ~stopped
+        self._queue = np.concatenate([self._queue[self._head:], ids[joining]])
+        self._queue_days = np.concatenate([self._queue_days[self._head:], days[joining]])
+        self._head = 0
         return int(stopped.sum())
 
     def information_meeting(self, first_day: float) -> Generator:
@@ -113,54 +135,64 @@ class IntakeChain:
 
     def _ready(self, now: float) -> int:
         """Clients in the queue who made contact by `now` (the queue is in order of notification)."""
-        ready_before = now - self.chain.contact_days
-        days = self.table.notification_day
-        count = 0
-        for cid in self.meeting_queue:
-            if days[cid] > ready_before:
-                break
-            count += 1
-            if count > self.chain.extra_meeting_queue_threshold:
-                break
-        return count
+        waiting_days = self._queue_days[self._head:]
+        return int(np.searchsorted(waiting_days, now - self.chain.contact_days, side="right"))
 
     def _hold_meeting(self, now: float) -> None:
         """One session: seat up to the places, in order of contact."""
-        places = self.chain.information_meeting_places
-        ready_before = now - self.chain.contact_days
-        days = self.table.notification_day
-        queue = self.meeting_queue
-        seated: list[int] = []
-        while queue and len(seated) < places and days[queue[0]] <= ready_before:
-            seated.append(queue.popleft())
+        seated = min(self.chain.information_meeting_places, self._ready(now))
         if seated:
-            self._after_meeting(now, np.array(seated, dtype=np.int64))
-        self.seats_taken.append(len(seated))
+            self._seated.append((now, self._queue[self._head:self._head + seated]))
+            self._head += seated
+        self.seats_taken.append(seated)
 
-    def _after_meeting(self, now: float, ids: np.ndarray) -> None:
+    def settle(self) -> None:
+        """Book talks and intakes for everyone seated since the last call, in seating order."""
+        if not self._seated:
+            return
+        days = np.concatenate([np.full(len(ids), now) for now, ids in self._seated])
+        ids = np.concatenate([ids for _, ids in self._seated])
+        self._seated = []
+        self._after_meeting(days, ids)
+
+    def _after_meeting(self, meeting_days: np.ndarray, ids: np.ndarray) -> None:
         """Book diagnosis talks and intakes for those seated, and settle the dream-job period."""
         t, c = self.table, self.chain
-        self.log.record(now, ids, Event.INFORMATION_MEETING)
-        diagnosis = self.diagnosis_desk.book(np.full(len(ids), now))
+        self.log.record(meeting_days, ids, Event.INFORMATION_MEETING)
+        diagnosis = self.diagnosis_desk.book(meeting_days)
         intake = self.intake_desk.book(diagnosis)
         self.log.record(diagnosis, ids, Event.DIAGNOSED)
         self.log.record(intake, ids, Event.INTAKE)
         t.distance_diag[ids] = np.maximum(0.0, t.distance_true[ids] + c.diagnosis_error_sd_months * t.z_diag[ids])
-        t.state[ids] = State.IN_INTAKE
         refused = t.u_refuse[ids] < self.inflow.refused_share
-        t.state[ids[refused]] = State.REFUSED
+        t.state[ids] = np.where(refused, State.REFUSED, State.IN_INTAKE)
         self.log.record(intake[refused], ids[refused], Event.REFUSED)
-        ok = ~refused
-        window = c.dream_job_days_min + t.u_dream_days[ids] * (c.dream_job_days_max - c.dream_job_days_min)
-        found_work = ok & (t.u_dream[ids] < c.dream_job_work_share)
-        work_day = intake + window * t.u_dream_days[ids]
+        u_days = t.u_dream_days[ids]
+        window = c.dream_job_days_min + u_days * (c.dream_job_days_max - c.dream_job_days_min)
+        found_work = ~refused & (t.u_dream[ids] < c.dream_job_work_share)
+        work_day = intake + window * u_days
         t.state[ids[found_work]] = State.WORK_BEFORE_BENEFIT
         t.exit_day[ids[found_work]] = work_day[found_work]
         self.log.record(work_day[found_work], ids[found_work], Event.WORK_BEFORE_BENEFIT)
-        granted = ok & ~found_work
+        granted = ~refused & ~found_work
         # benefit starts on the day the window ends; the month step puts the client on benefit
-        t.grant_day[ids[granted]] = np.ceil(intake[granted] + window[granted])
+        grant_day = np.ceil(intake[granted] + window[granted])
+        t.grant_day[ids[granted]] = grant_day
+        self._awaiting_ids = np.concatenate([self._awaiting_ids, ids[granted]])
+        self._awaiting_days = np.concatenate([self._awaiting_days, grant_day])
+
+    def benefits_starting_before(self, day: float) -> np.ndarray:
+        """Ids (ascending) whose benefit starts before `day`; they leave the chain."""
+        due = self._awaiting_days < day
+        ids = self._awaiting_ids[due]
+        self._awaiting_ids = self._awaiting_ids[~due]
+        self._awaiting_days = self._awaiting_days[~due]
+        return np.sort(ids)
+
+    def in_intake(self) -> int:
+        """Clients granted whose benefit has not started (after `settle`)."""
+        return len(self._awaiting_ids)
 
     def waiting(self) -> int:
         """Clients waiting for the information meeting."""
-        return len(self.meeting_queue)
+        return len(self._queue) - self._head

@@ -24,8 +24,8 @@ from sim.events import Event, EventLog
 from sim.inflow import add_notifications, notification_rates_per_year
 from sim.intake import IntakeChain
 from sim.money import benefit_client_months, benefit_spending_eur, trajectory_prices, trajectory_spending_eur
-from sim.parameters import CATEGORIES, Policy, Scenario
-from sim.policies import policy_on, policy_period_on
+from sim.parameters import CATEGORIES, Scenario
+from sim.policies import policy_period_on
 from sim.randomness import Streams
 from sim.results import build_tables
 from sim.routes import choose_trajectories, review_routes, trajectory_choice_table, trajectory_eligible
@@ -53,10 +53,9 @@ class RunResult:
     meeting_seats: list[int] = field(default_factory=list)
 
 
-_ON_BENEFIT_STREAMS = (
-    "exit", "exit_reason", "job_type", "exit_day", "contract", "parttime_end",
-    "trajectory", "trajectory_type", "review", "rediagnosis",
-)
+# keyed streams drawn for every client on benefit each month, and for those who leave
+_EVERYONE_STREAMS = ("exit", "review", "rediagnosis")
+_EXIT_STREAMS = ("exit_reason", "job_type", "exit_day")
 _PARTICIPATION, _NONE, _DIRECT, _MEDIATION = Route.PARTICIPATION, Route.NONE, Route.DIRECT, Route.MEDIATION
 
 
@@ -78,11 +77,9 @@ class Model:
         )
         self.log.record(0.0, stock, Event.GRANTED, self.table.route[stock])
         self.initial_stock = len(stock)
-        self._policy_cache: dict[int, Policy] = {}
-        self._in_intake = 0
         self.rows: list[dict] = []
         self.chain = IntakeChain(
-            self.env, self.table, scenario.chain, scenario.inflow, self.log, self._policy_at_day,
+            self.env, self.table, scenario.chain, scenario.inflow, self.log, self._gatekeeper_share_on,
             first_meeting_day=self.calendar.first_weekday_on_or_after(scenario.chain.information_meeting_weekday),
             weekday_of_day0=self.calendar.origin.weekday(),
         )
@@ -94,11 +91,14 @@ class Model:
         self._traj_choice = trajectory_choice_table(scenario)
         self.env.process(self._months())
 
-    def _policy_at_day(self, day: float) -> Policy:
-        key = int(day)
-        if key not in self._policy_cache:
-            self._policy_cache[key] = policy_on(self.scenario, self.calendar.date(key))
-        return self._policy_cache[key]
+    def _gatekeeper_share_on(self, days: np.ndarray) -> np.ndarray:
+        """Gatekeeper share of the policy in force on each day (as policy_on, for many days at once)."""
+        sc = self.scenario
+        period = np.zeros(len(days), dtype=np.int64)
+        for i, p in enumerate(sc.policy_schedule):  # the last period started by then wins, as in policy_on
+            period[days >= self.calendar.day(p.start)] = i
+        shares = np.array([sc.policies[p.policy].gatekeeper_share for p in sc.policy_schedule])
+        return shares[period]
 
     def _months(self):
         scenario = self.scenario
@@ -119,10 +119,8 @@ class Model:
     def _grant(self, start: float, end: float) -> int:
         """Benefits whose dream-job period ended this month start: category and route set."""
         t = self.table
-        waiting = t.in_state(State.IN_INTAKE)
-        due = t.grant_day[waiting] < end
-        self._in_intake = len(waiting) - int(due.sum())
-        ids = waiting[due]
+        self.chain.settle()
+        ids = self.chain.benefits_starting_before(end)
         if len(ids) == 0:
             return 0
         day = t.grant_day[ids]
@@ -170,7 +168,9 @@ class Model:
         row["inflow"] = granted + returned
 
         on = t.in_state(State.ON_BENEFIT)
-        u = dict(zip(_ON_BENEFIT_STREAMS, self.streams.keyed_block(_ON_BENEFIT_STREAMS, index, on), strict=True))
+        # keyed draws: one per client and stream, whatever subset asks, so streams that only a few
+        # clients need (job type, contract, trajectory type, ...) are drawn for those few only
+        u_exit, u_review, u_rediagnosis = self.streams.keyed_block(_EVERYONE_STREAMS, index, on)
         spell = t.spell_start_day[on]
         exposure_start = np.maximum(spell, start)
         exposure_days = end - exposure_start
@@ -192,12 +192,14 @@ class Model:
         )
         guidance = assign_consultants(t.distance_diag[on], route != _NONE, policy, sc.contact)
         contacts = np.where(guidance.served, guidance.contacts_per_served_per_year, policy.unserved_contacts_per_year)
-        contacts = np.where(guided, np.maximum(contacts, policy.participation_guidance_contacts_per_year), contacts)
+        if guided.any():
+            contacts = np.where(guided, np.maximum(contacts, policy.participation_guidance_contacts_per_year), contacts)
         intensity = contact_intensity(contacts, sc.contact)
         in_trajectory = t.trajectory_end_day[on] > start
         trajectory_type = t.trajectory_type[on]
         trajectory_mult = np.where(in_trajectory, self._traj_work[trajectory_type], 1.0)
 
+        # exits: competing risks for the month (draw_exits), the reason drawn only for those who leave
         u_pct = unemployment_pct(sc.drivers, year) + shock.unemployment_pct_add
         h_work = work_hazard(
             sc.work, t.distance_true[on], groups, route, parttime, years_on,
@@ -205,16 +207,23 @@ class Model:
             market_multiplier(sc, u_pct) * shock.work_multiplier,
         )
         h_education = np.where(groups == Group.YOUNG, sc.work.education_per_month_young, 0.0)
-        happened, kind = draw_exits(h_work, h_education, sc.work.other_exit_per_month, exposure, u["exit"], u["exit_reason"])
-        happened &= ~pensioned
-        jobs = job_types(sc.work, parttime, u["job_type"])
-        reason = np.where(kind == 0, jobs, np.where(kind == 1, Exit.EDUCATION, Exit.OTHER))
-        reason = np.where(pensioned, Exit.PENSION, np.where(happened, reason, Exit.NONE)).astype(np.int8)
-        exit_day = np.where(
-            pensioned, np.clip(pension_day, exposure_start, end), exposure_start + u["exit_day"] * exposure_days
+        h_total = h_work + h_education + sc.work.other_exit_per_month
+        hit = np.flatnonzero((u_exit < -np.expm1(-h_total * exposure)) & ~pensioned)
+        u_reason, u_job, u_day = self.streams.keyed_block(_EXIT_STREAMS, index, on[hit])
+        _, kind = draw_exits(
+            h_work[hit], h_education[hit], sc.work.other_exit_per_month, exposure[hit], u_exit[hit], u_reason
         )
-        new_parttime = happened & (reason == JOB_PARTTIME)
-        leaving = pensioned | (happened & ~new_parttime)
+        jobs = job_types(sc.work, parttime[hit], u_job)
+        reason = np.zeros(len(on), dtype=np.int8)
+        reason[hit] = np.where(kind == 0, jobs, np.where(kind == 1, Exit.EDUCATION, Exit.OTHER))
+        reason[pensioned] = Exit.PENSION
+        exit_day = np.full(len(on), end)
+        exit_day[hit] = exposure_start[hit] + u_day * exposure_days[hit]
+        exit_day[pensioned] = np.clip(pension_day[pensioned], exposure_start[pensioned], end)
+        new_parttime = np.zeros(len(on), dtype=bool)
+        new_parttime[hit] = reason[hit] == JOB_PARTTIME
+        leaving = reason != Exit.NONE
+        leaving[new_parttime] = False
 
         # benefit paid this month (share as at the start of the month)
         days_paid = np.where(leaving, exit_day - exposure_start, exposure_days)
@@ -230,10 +239,10 @@ class Model:
         t.parttime[leavers] = False
         t.trajectory_end_day[leavers] = -np.inf
         t.state[leavers] = State.LEFT
-        is_temporary = leaving & (reason == Exit.WORK_TEMPORARY)
-        temporary = on[is_temporary]
+        temporary = leavers[leaver_reason == Exit.WORK_TEMPORARY]
         t.state[temporary] = State.TEMPORARY_WORK
-        t.contract_end_day[temporary] = exit_day[is_temporary] + contract_months(sc.work, u["contract"][is_temporary]) * DAYS_PER_MONTH
+        u_contract = self.streams.keyed_uniforms("contract", index, temporary)
+        t.contract_end_day[temporary] = t.exit_day[temporary] + contract_months(sc.work, u_contract) * DAYS_PER_MONTH
         self.log.record(exit_day[leaving], leavers, Event.EXIT, leaver_reason)
         row["outflow"] = len(leavers)
         counts = np.bincount(leaver_reason, minlength=Exit.OTHER + 1)
@@ -245,9 +254,11 @@ class Model:
         self.log.record(exit_day[new_parttime], on[new_parttime], Event.PARTTIME_START)
         row["placements_parttime"] = int(new_parttime.sum())
         stay = ~leaving
-        ending_pt = stay & parttime & (u["parttime_end"] < -np.expm1(-sc.work.parttime_job_end_per_month * exposure))
-        t.parttime[on[ending_pt]] = False
-        self.log.record(end, on[ending_pt], Event.PARTTIME_END)
+        working = np.flatnonzero(stay & parttime)
+        u_end = self.streams.keyed_uniforms("parttime_end", index, on[working])
+        ending_pt = on[working[u_end < -np.expm1(-sc.work.parttime_job_end_per_month * exposure[working])]]
+        t.parttime[ending_pt] = False
+        self.log.record(end, ending_pt, Event.PARTTIME_END)
 
         # distance: activation and contact shrink it, inactivity grows it (the granite stock)
         d = sc.distance
@@ -260,10 +271,12 @@ class Model:
         t.contacts[stayers] += (contacts[stay] / 12.0) * exposure[stay]
 
         # trajectories from the basket
-        eligible = stay & ~in_trajectory & trajectory_eligible(route, policy, guided)
-        starting = eligible & (u["trajectory"] < -np.expm1(-sc.trajectories.start_per_month * exposure))
+        eligible = np.flatnonzero(stay & ~in_trajectory & trajectory_eligible(route, policy, guided))
+        u_start = self.streams.keyed_uniforms("trajectory", index, on[eligible])
+        starting = eligible[u_start < -np.expm1(-sc.trajectories.start_per_month * exposure[eligible])]
         starter_ids = on[starting]
-        types = choose_trajectories(self._traj_choice, groups[starting], u["trajectory_type"][starting])
+        u_type = self.streams.keyed_uniforms("trajectory_type", index, starter_ids)
+        types = choose_trajectories(self._traj_choice, groups[starting], u_type)
         t.trajectory_type[starter_ids] = types
         t.trajectory_end_day[starter_ids] = end + self._traj_months[types] * DAYS_PER_MONTH
         t.trajectories_started[starter_ids] += 1
@@ -272,7 +285,7 @@ class Model:
         row["trajectory_spending_eur"] = trajectory_spending_eur(self._traj_price, types)
 
         # route reviews
-        changes = review_routes(t, stayers, end, sc, policy, u["review"][stay], u["rediagnosis"][stay])
+        changes = review_routes(t, stayers, end, sc, policy, u_review[stay], u_rediagnosis[stay])
         self.log.record(end, changes.ids, Event.ROUTE_CHANGE, changes.new_route)
         # everyone still on benefit stayed: grants and returns came before the exits
         self._record_stocks(row, stayers, end, guidance.caseload_per_consultant, int(guidance.served.sum()))
@@ -292,7 +305,7 @@ class Model:
         row["stock_parttime"] = int(t.parttime[now_on].sum())
         row["work_consultant_caseload"] = caseload if math.isfinite(caseload) else float("nan")
         row["clients_served"] = served
-        row["in_chain"] = self.chain.waiting() + self._in_intake
+        row["in_chain"] = self.chain.waiting() + self.chain.in_intake()
 
 
 def run(

@@ -19,6 +19,7 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _TO_UNIT = 1.0 / float(1 << 53)
+_S11, _S27, _S30, _S31 = np.uint64(11), np.uint64(27), np.uint64(30), np.uint64(31)
 
 
 def _stream_id(name: str) -> int:
@@ -26,11 +27,24 @@ def _stream_id(name: str) -> int:
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
-    x = x ^ (x >> np.uint64(30))
-    x = x * _M1
-    x = x ^ (x >> np.uint64(27))
-    x = x * _M2
-    return x ^ (x >> np.uint64(31))
+    """splitmix64's finaliser, in place on `x` (one scratch array: national-size blocks are large)."""
+    scratch = np.right_shift(x, _S30)
+    x ^= scratch
+    x *= _M1
+    np.right_shift(x, _S27, out=scratch)
+    x ^= scratch
+    x *= _M2
+    np.right_shift(x, _S31, out=scratch)
+    x ^= scratch
+    return x
+
+
+def _to_unit(x: np.ndarray) -> np.ndarray:
+    """The top 53 bits of each word as a float in [0, 1)."""
+    x >>= _S11
+    out = x.astype(np.float64)
+    out *= _TO_UNIT
+    return out
 
 
 class Streams:
@@ -56,18 +70,18 @@ class Streams:
 
     def keyed_uniforms(self, name: str, key: int, ids: np.ndarray) -> np.ndarray:
         """Uniforms in [0, 1), one per id, fixed by (seed, stream, key, id)."""
-        with np.errstate(over="ignore"):
-            base = _mix(self._stream_key(name) ^ (np.uint64(key) * _GOLDEN))
-            x = _mix(ids.astype(np.uint64) * _GOLDEN + base)
-        return (x >> np.uint64(11)).astype(np.float64) * _TO_UNIT
+        return self.keyed_block((name,), key, ids)[0]
 
     def keyed_block(self, names: tuple[str, ...], key: int, ids: np.ndarray) -> np.ndarray:
         """Uniforms for several streams at once: row i equals keyed_uniforms(names[i], key, ids)."""
-        with np.errstate(over="ignore"):
-            keys = np.array([self._stream_key(n) for n in names], dtype=np.uint64)
-            base = _mix(keys ^ (np.uint64(key) * _GOLDEN))
-            x = _mix(ids.astype(np.uint64)[None, :] * _GOLDEN + base[:, None])
-        return (x >> np.uint64(11)).astype(np.float64) * _TO_UNIT
+        # array arithmetic wraps around silently, as the hash needs (numpy scalars would warn)
+        keys = np.array([self._stream_key(n) for n in names], dtype=np.uint64)
+        base = _mix(keys ^ (np.array([key], dtype=np.uint64) * _GOLDEN))
+        x = np.empty((len(names), len(ids)), dtype=np.uint64)
+        x[:] = np.asarray(ids, dtype=np.uint64)
+        x *= _GOLDEN
+        x += base[:, None]
+        return _to_unit(_mix(x))
 
     def keyed_normals(self, name: str, key: int, ids: np.ndarray) -> np.ndarray:
         """Standard normals, one per id, by the inverse normal of keyed uniforms."""
