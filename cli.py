@@ -166,6 +166,301 @@ def scenarios_show(name: Annotated[str, typer.Argument(help="Shipped scenario na
     typer.echo(json.dumps(scenario.model_dump(mode="json"), indent=2))
 
 
+# -- compare, report, sensitivity (issue 5) ----------------------------------------------------
+
+
+def _load_many(names: list[str], until: int | None) -> dict:
+    """Load scenarios for a comparison; names must be distinct and share the start and last year."""
+    if len(names) < 2:
+        fail("compare: give at least two scenarios, e.g. `caseload compare focus broad`")
+    loaded = {}
+    for ref in names:
+        path, scenario = load_scenario(ref, until)
+        if scenario.name in loaded:
+            fail(f"{ref}: scenario {scenario.name!r} is named twice; compare distinct scenarios")
+        loaded[scenario.name] = (path, scenario)
+    spans = {(s.simulation.start_year, s.simulation.until_year) for _, s in loaded.values()}
+    if len(spans) > 1:
+        fail(f"scenarios cover different years {sorted(spans)}; give --until to line them up")
+    return loaded
+
+
+def _check_common(seed: int, reps: int, workers: int | None) -> None:
+    _positive("--reps", reps)
+    _positive("--workers", workers)
+    if seed < 0:
+        fail(f"--seed: must be zero or positive (got {seed})")
+
+
+@app.command("compare")
+def compare_command(
+    scenarios: Annotated[list[str], typer.Argument(help="Two or more scenarios; the first is the reference.")],
+    reps: Annotated[int, typer.Option(help="Paired replications per scenario.")] = 20,
+    until: Annotated[int | None, typer.Option(help="Last simulated year (default: the scenarios').")] = None,
+    from_year: Annotated[int, typer.Option("--from-year", help="First year of the comparison tables.")] = 2019,
+    seed: Annotated[int, typer.Option(help="Root seed; replication i of every scenario uses its i-th child.")] = 42,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default: all cores).")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler tcp://HOST:PORT, or 'local'.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: results/compare-A-B-seedN).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing output folder.")] = False,
+    discount_rate: Annotated[float, typer.Option(help="Yearly discount rate for the cumulative saving (0 = none).")] = 0.0,
+    report: Annotated[bool, typer.Option("--report", help="Also write report.html.")] = False,
+    xlsx: Annotated[bool, typer.Option("--xlsx", help="Also write comparison.xlsx (budget and differences).")] = False,
+) -> None:
+    """Compare scenarios with paired replications; write comparison.csv, break_even.csv, yearly tables, manifest."""
+    from sim.comparison import ComparisonError, compare, differing_parameters, run_paired
+
+    _check_common(seed, reps, workers)
+    if not 0.0 <= discount_rate < 1.0:
+        fail(f"--discount-rate: give a yearly rate from 0 up to 1, e.g. 0.03 (got {discount_rate})")
+    loaded = _load_many(scenarios, until)
+    names = list(loaded)
+    start, last = next(iter(loaded.values()))[1].simulation.start_year, next(iter(loaded.values()))[1].simulation.until_year
+    if not start < from_year <= last:
+        fail(f"--from-year: {from_year} is outside the simulated years {start + 1}-{last}")
+    out = out or Path("results") / f"compare-{'-'.join(names)}-seed{seed}"
+    try:
+        check_target(out, force)
+    except OutputError as exc:
+        fail(str(exc))
+    resolved = {n: s for n, (_, s) in loaded.items()}
+    started = time.perf_counter()
+    executor = make_executor(workers, scheduler)
+    try:
+        yearlies, failures = run_paired(resolved, seed, reps, executor, _Progress(reps * len(names), "compare"))
+    finally:
+        executor.close()
+    for failure in failures:
+        typer.echo(f"replication {failure['replication']} of {failure['scenario']} (seed {failure['seed']}) failed: {failure['error']}", err=True)
+    try:
+        result = compare(yearlies, resolved, (from_year, last), discount_rate)
+    except (ComparisonError, KeyError) as exc:
+        fail(f"nothing to compare: {exc}", code=1)
+    elapsed = time.perf_counter() - started
+    manifest = {
+        "command": "compare", "scenarios": names, "reference": names[0],
+        "scenario_files": {n: str(p) for n, (p, _) in loaded.items()},
+        "seed": seed, "replications": reps, "replications_used": len(result.replications),
+        "replications_failed": failures, "from_year": from_year, "until_year": last,
+        "discount_rate": discount_rate, "version": __version__, "run_seconds": round(elapsed, 3),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "parameters": {n: s.model_dump(mode="json") for n, s in resolved.items()},
+    }
+    tables = {"comparison.csv": result.table, "break_even.csv": result.break_even,
+              "parameters.csv": differing_parameters(resolved)}
+
+    def extra(folder: Path) -> None:
+        import json
+
+        for name, yearly in yearlies.items():
+            (folder / "scenarios" / name).mkdir(parents=True, exist_ok=True)
+            yearly.to_csv(folder / "scenarios" / name / "yearly.csv", index=False)
+        (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
+        if report:
+            from sim.report import write_report
+
+            write_report(folder)
+        if xlsx:
+            from sim.report import write_workbook
+
+            write_workbook(folder)
+
+    try:
+        write_folder(out, tables, manifest, force=force, extra=extra)
+    except OutputError as exc:
+        fail(str(exc))
+    _print_comparison(result)
+    typer.echo(f"\n{reps} paired replication(s) of {len(names)} scenarios in {elapsed:.1f} s; results in {out}")
+    if failures:
+        raise typer.Exit(1)
+
+
+def _print_comparison(result) -> None:
+    t = result.table
+    shown = ["caseload_december", "exits_work", "granite_stock", "benefit_spending_eur", "net_saving_eur"]
+    total = t[(t["year"] == "total") & (t["scenario"] != t["reference"]) & t["metric"].isin(shown)]
+    for _, r in total.iterrows():
+        typer.echo(f"{r.scenario} - {r.reference}, {r.metric} ({result.years[0]}-{result.years[1]}): "
+                   f"{r.diff_mean:,.1f} (95% {r.diff_low:,.1f} to {r.diff_high:,.1f})")
+    for _, r in result.break_even.iterrows():
+        year = "not within the horizon" if r.isna()["break_even_year"] else str(r.break_even_year)
+        typer.echo(f"{r.scenario}: break-even year against {r.reference}: {year}")
+
+
+@app.command("report")
+def report_command(
+    results_dir: Annotated[Path, typer.Argument(help="A folder written by `caseload compare`.")],
+    xlsx: Annotated[bool, typer.Option("--xlsx", help="Also write comparison.xlsx.")] = False,
+) -> None:
+    """Write report.html (self-contained, plots embedded) into a comparison folder."""
+    from sim.report import write_report, write_workbook
+
+    needed = ["manifest.json", "comparison.csv", "break_even.csv", "parameters.csv"]
+    missing = [n for n in needed if not (results_dir / n).is_file()]
+    if missing:
+        fail(f"{results_dir}: not a comparison folder (missing {', '.join(missing)}); make one with `caseload compare`")
+    path = write_report(results_dir)
+    typer.echo(f"report in {path}")
+    if xlsx:
+        typer.echo(f"workbook in {write_workbook(results_dir)}")
+
+
+@app.command("sensitivity")
+def sensitivity_command(
+    scenario_a: Annotated[str, typer.Argument(help="Reference scenario.")],
+    scenario_b: Annotated[str, typer.Argument(help="Scenario compared with it.")],
+    params: Annotated[str, typer.Option(help="Comma-separated dotted parameter paths, e.g. work.elasticity_work.")],
+    reps: Annotated[int, typer.Option(help="Paired replications per setting.")] = 10,
+    seed: Annotated[int, typer.Option(help="Root seed (the same for every setting).")] = 42,
+    spread: Annotated[float, typer.Option(help="Relative range when the calibration gives no bounds (0.25 = ±25%).")] = 0.25,
+    calibration_bounds: Annotated[bool, typer.Option("--calibration-bounds", help="Use the calibration's bounds for fitted parameters.")] = False,
+    until: Annotated[int | None, typer.Option(help="Last simulated year (default: the scenarios').")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default: all cores).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: results/sensitivity-A-B-seedN).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing output folder.")] = False,
+) -> None:
+    """One-at-a-time sensitivity of the headline (saving, caseload difference 2025 and 2030): CSV and tornado plot."""
+    from sim.sensitivity import SensitivityError, parameter_ranges, run_sensitivity, tornado_png
+
+    _check_common(seed, reps, workers)
+    if not 0.0 < spread < 1.0:
+        fail(f"--spread: give a fraction between 0 and 1, e.g. 0.25 (got {spread})")
+    loaded = _load_many([scenario_a, scenario_b], until)
+    (a, (_, sa)), (b, (_, sb)) = loaded.items()
+    paths = [p.strip() for p in params.split(",") if p.strip()]
+    if not paths:
+        fail("--params: give at least one dotted parameter path, e.g. work.elasticity_work")
+    try:
+        ranges = parameter_ranges(sa, sb, paths, spread, calibration_bounds)
+    except SensitivityError as exc:
+        fail(str(exc))
+    out = out or Path("results") / f"sensitivity-{a}-{b}-seed{seed}"
+    try:
+        check_target(out, force)
+    except OutputError as exc:
+        fail(str(exc))
+    started = time.perf_counter()
+    executor = make_executor(workers)
+    try:
+        table = run_sensitivity(sa, sb, ranges, seed, reps, executor, _Progress((1 + 2 * len(paths)) * 2 * reps, "sensitivity"))
+    except SensitivityError as exc:
+        fail(str(exc))
+    finally:
+        executor.close()
+    manifest = {
+        "command": "sensitivity", "scenarios": [a, b], "reference": a, "seed": seed, "replications": reps,
+        "params": paths, "ranges": ranges.to_dict(orient="records"), "version": __version__,
+        "run_seconds": round(time.perf_counter() - started, 3),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    try:
+        write_folder(out, {"sensitivity.csv": table}, manifest, force=force,
+                     extra=lambda folder: (folder / "tornado.png").write_bytes(tornado_png(table, f"{b} vs {a}")))
+    except OutputError as exc:
+        fail(str(exc))
+    typer.echo(table.to_string(index=False))
+    typer.echo(f"\nresults in {out}")
+
+
+# -- calibrate (issue 4) -------------------------------------------------------------------------
+
+
+class _CalibrationProgress:
+    """Evaluations done, best objective so far and time left, on one stderr line."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget, self.start, self.best, self.last = budget, time.perf_counter(), float("inf"), 0.0
+
+    def __call__(self, evaluation, evaluator) -> None:
+        self.best = min(self.best, evaluation.objective)
+        done = len(evaluator.evaluations)
+        now = time.perf_counter()
+        if now - self.last < 0.5 and done < self.budget:
+            return
+        self.last = now
+        rate = evaluator.new_seconds / evaluator.new_count if evaluator.new_count else 0.0
+        left = max(0, self.budget - done) * rate
+        sys.stderr.write(
+            f"\rcalibrate: {done}/{self.budget} evaluations ({evaluator.cached_count} from the log), "
+            f"best objective {self.best:,.2f}, {now - self.start:.0f} s, ~{left:.0f} s left   "
+        )
+        sys.stderr.flush()
+
+
+@app.command("calibrate")
+def calibrate_command(
+    region: Annotated[str, typer.Option(help="Calibration file: a name in calibration/ or a path.")] = "leidschendam-voorburg",
+    fit_years: Annotated[str | None, typer.Option("--fit-years", help="FIRST-LAST fitted years (default: the file's).")] = None,
+    budget: Annotated[int | None, typer.Option(help="Model evaluations (default: the file's).")] = None,
+    reps: Annotated[int | None, typer.Option(help="Replications per evaluation (default: the file's).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Root seed (default: the file's).")] = None,
+    population_scale: Annotated[float | None, typer.Option(help="Simulated share of the region's population.")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes (default: all cores).")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler tcp://HOST:PORT, or 'local'.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: results/calibration-REGION-FIRST-LAST).")] = None,
+    state: Annotated[Path | None, typer.Option(help="Folder of the evaluation log used to resume (default: OUT.state).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing output folder.")] = False,
+) -> None:
+    """Fit the free parameters of a calibration file to the observed caseloads; write the fitted TOML and a report."""
+    from calibration.config import CalibrationError, parse_years
+    from calibration.config import load as load_calibration
+    from calibration.fit import make_problem
+    from calibration.pipeline import run_calibration, summary
+    from calibration.report import write_outputs
+
+    _positive("--budget", budget)
+    _positive("--reps", reps)
+    _positive("--workers", workers)
+    if seed is not None and seed < 0:
+        fail(f"--seed: must be zero or positive (got {seed})")
+    overrides = {"budget": budget, "reps": reps, "seed": seed, "population_scale": population_scale}
+    try:
+        if fit_years is not None:
+            overrides["fit_years"] = parse_years(fit_years)
+    except ValueError as exc:
+        fail(f"--fit-years: {exc}")
+    try:
+        calibration, path = load_calibration(region, overrides)
+        from calibration.config import check_paths
+
+        problem = make_problem(calibration)
+        check_paths(calibration, problem.base, str(path))
+    except CalibrationError as exc:
+        fail(str(exc))
+    except ScenarioError as exc:
+        fail(str(exc))
+    except KeyError as exc:
+        fail(f"{path}: fit_years: {exc.args[0]}")
+    first, last = calibration.fit_years
+    out = out or Path("results") / f"calibration-{calibration.region}-{first}-{last}"
+    state = state or Path(f"{out}.state")
+    try:
+        check_target(out, force)
+    except OutputError as exc:
+        fail(str(exc))
+    command = " ".join(["caseload calibrate", *sys.argv[2:]]) if len(sys.argv) > 1 else "caseload calibrate"
+    executor = make_executor(workers, scheduler)
+    try:
+        result = run_calibration(calibration, state, executor, on_evaluation=_CalibrationProgress(calibration.budget))
+    except KeyboardInterrupt:
+        sys.stderr.write(f"\ninterrupted; evaluations so far are kept in {state}: run the same command to resume\n")
+        raise typer.Exit(130) from None
+    finally:
+        executor.close()
+    sys.stderr.write("\n")
+    try:
+        write_outputs(result, out, command, force=force)
+    except OutputError as exc:
+        fail(str(exc))
+    table = result.uncertainty.table
+    for _, r in table.iterrows():
+        flag = "  (weakly identified)" if r.weak else ""
+        typer.echo(f"{r.parameter:45s} {r.estimate:12.5g}  90% {r.low:.5g} to {r.high:.5g}{flag}")
+    typer.echo(result.path[["observed", "simulated", "error_pct", "stockflow", "stockflow_error_pct"]].round(1).to_string())
+    typer.echo(summary(result.path).round(2).to_string(index=False))
+    typer.echo(f"\n{result.fit.evaluations} evaluations in {result.seconds:.0f} s; results in {out}")
+
+
 def main() -> None:
     app()
 

@@ -1,0 +1,278 @@
+"""Paired comparison of scenarios: pure functions over the yearly tables.
+
+Replication i of every scenario is run with the same child seed, so it sees the same clients
+with the same personal draws (common random numbers). The difference of a metric between a
+scenario and the reference (the first scenario named) is therefore taken per replication, and
+its mean gets a paired-t 95% confidence interval over the replications (Law & Kelton, paired-t
+for common random numbers). Nothing here runs the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from sim.money import break_even_year, budget_columns, discount_factors
+from sim.parameters import Scenario
+
+LEVEL = 0.95
+"""Confidence level of diff_low/diff_high."""
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A compared quantity: its name, how a year's value is made, and how the horizon total is."""
+
+    name: str
+    total: str  # "sum" over the horizon, "mean" over its years, or "last" (cumulative)
+    meaning: str
+
+
+METRICS: list[Metric] = [
+    Metric("caseload_december", "mean", "clients on benefit on 31 December (total: mean over the years)"),
+    Metric("inflow", "sum", "entries to benefit, returns included"),
+    Metric("returns", "sum", "returns after temporary work (the revolving door)"),
+    Metric("outflow", "sum", "all exits"),
+    Metric("exits_work", "sum", "exits to full-time work, temporary work and self-employment"),
+    Metric("exits_work_fulltime", "sum", "exits to full-time work"),
+    Metric("exits_work_temporary", "sum", "exits to temporary work"),
+    Metric("exits_self_employment", "sum", "exits to self-employment"),
+    Metric("placements_parttime", "sum", "part-time jobs found (client stays on a partial benefit)"),
+    Metric("granite_stock", "mean", "December stock on assistance 4+ years"),
+    Metric("participation_share", "mean", "share of the December stock on the participation route"),
+    Metric("work_consultant_caseload", "mean", "clients per work consultant (yearly mean)"),
+    Metric("wait_days_mean", "mean", "days from notification to benefit"),
+    Metric("benefit_client_months", "sum", "full-benefit client-months paid"),
+    Metric("benefit_spending_eur", "sum", "benefit spending on the BUIG budget"),
+    Metric("trajectory_spending_eur", "sum", "trajectory spending on the participation budget"),
+    Metric("total_spending_eur", "sum", "benefit plus trajectory spending"),
+    Metric("buig_balance_eur", "sum", "state grant minus benefit spending (only years with a grant)"),
+    Metric("net_saving_eur", "sum", "saving against the reference: its total spending minus this one's"),
+    Metric("cumulative_net_saving_eur", "last", "net saving summed from the horizon's first year, discounted"),
+]
+METRIC_NAMES = [m.name for m in METRICS]
+COLUMNS = ["year", "metric", "scenario", "reference", "mean", "reference_mean", "diff_mean", "diff_low", "diff_high"]
+"""Columns of comparison.csv, in order."""
+
+_OWN = {  # metric -> yearly column, for the metrics that are a column as it is
+    "caseload_december": "caseload_december", "inflow": "inflow", "returns": "returns", "outflow": "outflow",
+    "exits_work_fulltime": "outflow_work_fulltime", "exits_work_temporary": "outflow_work_temporary",
+    "exits_self_employment": "outflow_self_employment", "placements_parttime": "placements_parttime",
+    "granite_stock": "stock_duration_4plus", "work_consultant_caseload": "work_consultant_caseload",
+    "wait_days_mean": "wait_days_mean", "benefit_client_months": "benefit_client_months",
+    "benefit_spending_eur": "benefit_spending_eur", "trajectory_spending_eur": "trajectory_spending_eur",
+    "total_spending_eur": "total_spending_eur", "buig_balance_eur": "buig_balance_eur",
+}
+
+
+class ComparisonError(ValueError):
+    """The yearly tables cannot be compared (no common years or replications)."""
+
+
+def scenario_metrics(yearly: pd.DataFrame, scenario: Scenario, years: tuple[int, int]) -> pd.DataFrame:
+    """One scenario's own metrics per (year, replication) over the horizon `years` (inclusive)."""
+    frame = budget_columns(yearly, scenario)
+    frame = frame[(frame["year"] >= years[0]) & (frame["year"] <= years[1])]
+    out = pd.DataFrame({"year": frame["year"].astype(int), "replication": frame["replication"].astype(int)})
+    for metric, column in _OWN.items():
+        out[metric] = frame[column].astype("float64").to_numpy()
+    out["exits_work"] = out["exits_work_fulltime"] + out["exits_work_temporary"] + out["exits_self_employment"]
+    stock = frame["caseload_december"].astype("float64").to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["participation_share"] = frame["stock_participation"].astype("float64").to_numpy() / stock
+    return out.set_index(["year", "replication"]).sort_index()
+
+
+def paired_interval(diffs: np.ndarray, level: float = LEVEL) -> tuple[float, float, float]:
+    """Mean of paired differences and its two-sided paired-t interval; NaN bounds for one pair."""
+    d = np.asarray(diffs, dtype=float)
+    d = d[~np.isnan(d)]
+    if len(d) == 0:
+        return np.nan, np.nan, np.nan
+    mean = float(d.mean())
+    if len(d) < 2:
+        return mean, np.nan, np.nan
+    sd = float(d.std(ddof=1))
+    if sd == 0.0:
+        return mean, mean, mean
+    half = float(stats.t.ppf(0.5 + level / 2, len(d) - 1)) * sd / np.sqrt(len(d))
+    return mean, mean - half, mean + half
+
+
+def _totals(frame: pd.DataFrame) -> pd.Series:
+    """Per-replication horizon totals of a (year, replication) x metric frame."""
+    grouped = frame.groupby(level="replication")
+    parts = {}
+    for metric in METRICS:
+        if metric.name not in frame:
+            continue
+        column = grouped[metric.name]
+        if metric.total == "sum":
+            parts[metric.name] = column.sum(min_count=1)
+        elif metric.total == "mean":
+            parts[metric.name] = column.mean()
+        else:
+            parts[metric.name] = column.last()
+    return pd.DataFrame(parts)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The result of `compare`: the long table, the break-even table, and what went in."""
+
+    table: pd.DataFrame  # comparison.csv
+    break_even: pd.DataFrame  # break_even.csv
+    replications: list[int]
+    years: tuple[int, int]
+    discount_rate: float
+
+
+def compare(
+    yearlies: dict[str, pd.DataFrame],
+    scenarios: dict[str, Scenario],
+    years: tuple[int, int],
+    discount_rate: float = 0.0,
+) -> Comparison:
+    """Compare every scenario with the first (the reference), paired by replication.
+
+    Only replications present for every scenario are used (a failed replication drops its
+    pair). `years` is the horizon (inclusive); savings are discounted to its first year.
+    """
+    names = list(yearlies)
+    if len(names) < 2:
+        raise ComparisonError("give at least two scenarios to compare")
+    reference = names[0]
+    own = {n: scenario_metrics(yearlies[n], scenarios[n], years) for n in names}
+    common = sorted(set.intersection(*(set(f.index) for f in own.values())))
+    if not common:
+        raise ComparisonError(f"no common (year, replication) rows in {years[0]}-{years[1]}")
+    index = pd.MultiIndex.from_tuples(common, names=["year", "replication"])
+    own = {n: f.loc[index] for n, f in own.items()}
+    if all(own[n]["buig_balance_eur"].isna().all() for n in names):
+        own = {n: f.drop(columns="buig_balance_eur") for n, f in own.items()}
+    year_values = index.get_level_values("year").to_numpy()
+    factor = discount_factors(year_values, years[0], discount_rate)
+    ref_total = own[reference]["total_spending_eur"].to_numpy()
+    for n in names:
+        frame = own[n]
+        frame["net_saving_eur"] = ref_total - frame["total_spending_eur"].to_numpy()
+        discounted = pd.Series(frame["net_saving_eur"].to_numpy() * factor, index=index)
+        frame["cumulative_net_saving_eur"] = discounted.groupby(level="replication").cumsum()
+
+    metrics = [m.name for m in METRICS if m.name in own[reference]]
+    rows = []
+    ref_year = own[reference]
+    ref_tot = _totals(ref_year)
+    for n in names:
+        diff = own[n][metrics] - ref_year[metrics]
+        for year, block in own[n].groupby(level="year"):
+            ref_block, diff_block = ref_year.loc[year], diff.loc[year]
+            for m in metrics:
+                rows.append(_row(year, m, n, reference, block[m], ref_block[m], diff_block[m]))
+        tot = _totals(own[n])
+        for m in metrics:
+            rows.append(_row("total", m, n, reference, tot[m], ref_tot[m], tot[m] - ref_tot[m]))
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    replications = sorted(set(index.get_level_values("replication")))
+    return Comparison(table, _break_even(own, names, reference, discount_rate), replications, years, discount_rate)
+
+
+def _row(year, metric, scenario, reference, values, ref_values, diffs) -> dict:
+    mean, low, high = paired_interval(np.asarray(diffs, dtype=float))
+    return {
+        "year": str(year), "metric": metric, "scenario": scenario, "reference": reference,
+        "mean": float(np.nanmean(values)) if np.isfinite(np.asarray(values, float)).any() else np.nan,
+        "reference_mean": float(np.nanmean(ref_values)) if np.isfinite(np.asarray(ref_values, float)).any() else np.nan,
+        "diff_mean": mean, "diff_low": low, "diff_high": high,
+    }
+
+
+BREAK_EVEN_COLUMNS = [
+    "scenario", "reference", "from_year", "until_year", "discount_rate", "break_even_year", "break_even_low",
+    "break_even_high", "cumulative_saving_mean", "cumulative_saving_low", "cumulative_saving_high",
+]
+
+
+def _break_even(own: dict[str, pd.DataFrame], names: list[str], reference: str, rate: float) -> pd.DataFrame:
+    """Break-even year of each scenario against the reference, with its interval.
+
+    The year is read off the mean cumulative net saving; the interval from its 95% bounds: the
+    early end is when the upper bound turns positive for good, the late end when the lower
+    bound does. Empty (NaN) when that does not happen within the horizon.
+    """
+    rows = []
+    for n in names[1:]:
+        cumulative = own[n]["cumulative_net_saving_eur"].unstack("replication")
+        years = cumulative.index.to_numpy()
+        bounds = np.array([paired_interval(cumulative.loc[y].to_numpy()) for y in years])
+        mean, low, high = bounds[:, 0], bounds[:, 1], bounds[:, 2]
+        rows.append({
+            "scenario": n, "reference": reference, "from_year": int(years[0]), "until_year": int(years[-1]),
+            "discount_rate": rate, "break_even_year": break_even_year(years, mean),
+            "break_even_low": break_even_year(years, high), "break_even_high": break_even_year(years, low),
+            "cumulative_saving_mean": mean[-1], "cumulative_saving_low": low[-1], "cumulative_saving_high": high[-1],
+        })
+    frame = pd.DataFrame(rows, columns=BREAK_EVEN_COLUMNS)
+    for column in ["break_even_year", "break_even_low", "break_even_high"]:
+        frame[column] = frame[column].astype("Int64")
+    return frame
+
+
+# -- running and writing (the only parts that are not pure) -----------------------------------
+
+
+def run_paired(
+    scenarios: dict[str, Scenario], seed: int, reps: int, executor, on_done=None
+) -> tuple[dict[str, pd.DataFrame], list[dict]]:
+    """Yearly tables of `reps` replications of each scenario, all with the same child seeds.
+
+    All tasks go to one executor at once so the workers stay busy across scenarios. Returns
+    ({name: yearly}, failures).
+    """
+    from sim.replications import ReplicationTask, run_task
+
+    tasks = [(n, ReplicationTask(s, seed, i)) for n, s in scenarios.items() for i in range(reps)]
+    frames: dict[str, dict[int, pd.DataFrame]] = {n: {} for n in scenarios}
+    failures: list[dict] = []
+    for done, (k, result) in enumerate(executor.map_unordered(run_task, [t for _, t in tasks]), start=1):
+        name, task = tasks[k]
+        if isinstance(result, BaseException):
+            failures.append({"scenario": name, "seed": seed, "replication": task.replication,
+                             "error": f"{type(result).__name__}: {result}"})
+        else:
+            frames[name][task.replication] = result.yearly
+        if on_done:
+            on_done(done, len(tasks))
+    yearlies = {
+        n: pd.concat([f[i] for i in sorted(f)], ignore_index=True) if f else pd.DataFrame() for n, f in frames.items()
+    }
+    return yearlies, failures
+
+
+def flatten(value, prefix: str = "") -> dict[str, object]:
+    """Dotted paths to leaf values of a nested dump (list items by index)."""
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list) and value and isinstance(value[0], dict):
+        items = ((str(i), v) for i, v in enumerate(value))
+    else:
+        return {prefix: value}
+    out: dict[str, object] = {}
+    for key, inner in items:
+        out.update(flatten(inner, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def differing_parameters(scenarios: dict[str, Scenario]) -> pd.DataFrame:
+    """Parameters whose resolved values differ between the scenarios: one row each, a column per scenario."""
+    flat = {n: flatten(s.model_dump(mode="json")) for n, s in scenarios.items()}
+    paths = sorted(set().union(*flat.values()) - {"name", "description"})
+    rows = []
+    for path in paths:
+        values = [flat[n].get(path) for n in scenarios]
+        if any(v != values[0] for v in values[1:]):
+            rows.append({"parameter": path, **{n: ("" if v is None else v) for n, v in zip(scenarios, values, strict=True)}})
+    return pd.DataFrame(rows, columns=["parameter", *scenarios])

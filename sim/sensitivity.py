@@ -1,0 +1,189 @@
+"""One-at-a-time sensitivity of a comparison's headline to uncertain parameters (tornado).
+
+The headline of comparing B with A: the cumulative net saving over the horizon, and the
+December caseload difference in 2025 and 2030. Each parameter (a dotted scenario path such as
+`work.elasticity_work`) is set low and high in BOTH scenarios (it is an uncertainty about the
+world, not a policy lever), one at a time, with everything else at its value; every setting
+uses the same seed and replications (common random numbers), so the swings come from the
+parameter. The range is the value times 1 ± spread (assumption: ±25% by default), or with
+`--calibration-bounds` the bounds of the parameters the calibration fits (calibration/REGION.toml).
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import io
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from sim.comparison import compare, run_paired  # noqa: E402
+from sim.parameters import Scenario  # noqa: E402
+from sim.scenario import ScenarioError, validate  # noqa: E402
+
+HEADLINE_YEARS = (2025, 2030)
+COLUMNS = ["parameter", "setting", "value_a", "value_b", "metric", "diff_mean", "diff_low", "diff_high"]
+
+
+class SensitivityError(ValueError):
+    """A parameter path or range that cannot be used; the message says what is allowed."""
+
+
+def _walk(data, path: str):
+    """(container, key) of a dotted path in a dumped scenario; clear error for an unknown part."""
+    parts = path.split(".")
+    node = data
+    for depth, part in enumerate(parts):
+        where = ".".join(parts[:depth]) or "(top level)"
+        if isinstance(node, dict):
+            if part not in node:
+                close = difflib.get_close_matches(part, list(node), n=1)
+                hint = f" Did you mean {'.'.join([*parts[:depth], close[0]])!r}?" if close else ""
+                raise SensitivityError(f"--params: {path}: unknown {part!r} under {where}.{hint} Allowed: {', '.join(map(str, node))}")
+            key = part
+        elif isinstance(node, list):
+            if not (part.isdigit() and int(part) < len(node)):
+                raise SensitivityError(f"--params: {path}: {where} is a list; give an index 0-{len(node) - 1}")
+            key = int(part)
+        else:
+            raise SensitivityError(f"--params: {path}: {where} is a value, not a table")
+        if depth == len(parts) - 1:
+            return node, key
+        node = node[key]
+    raise SensitivityError(f"--params: {path}: empty path")
+
+
+def parameter_value(scenario: Scenario, path: str) -> float:
+    """The numeric value of a dotted path in a scenario."""
+    container, key = _walk(scenario.model_dump(mode="python"), path)
+    value = container[key]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SensitivityError(f"--params: {path}: is {type(value).__name__}, not a number; only numbers can be varied")
+    return float(value)
+
+
+def with_parameter(scenario: Scenario, path: str, value: float) -> Scenario:
+    """A copy of a scenario with one dotted path set, validated again (bounds included)."""
+    data = copy.deepcopy(scenario.model_dump(mode="python"))
+    container, key = _walk(data, path)
+    container[key] = type(container[key])(value) if isinstance(container[key], int) else float(value)
+    try:
+        return validate(data, Path(f"<{scenario.name} with {path}={value:g}>"))
+    except ScenarioError as exc:
+        raise SensitivityError(f"--params: {path}={value:g} is not allowed ({exc.message}); use a smaller --spread") from None
+
+
+def calibration_bounds(region: str) -> dict[str, tuple[float, float]]:
+    """{path: (lower, upper)} from calibration/REGION.toml's [[parameters]], if that file exists."""
+    import tomllib
+    from importlib import resources
+
+    path = Path(str(resources.files("calibration"))) / f"{region}.toml"
+    if not path.is_file():
+        return {}
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    return {p["path"]: (float(p["lower"]), float(p["upper"])) for p in data.get("parameters", [])
+            if {"path", "lower", "upper"} <= set(p)}
+
+
+def parameter_ranges(a: Scenario, b: Scenario, paths: list[str], spread: float, use_calibration: bool = False) -> pd.DataFrame:
+    """Low and high value of each parameter in A and B, checked against the schema.
+
+    Default: the scenario's value times 1 - spread and 1 + spread. With `use_calibration`, a
+    parameter the calibration fits takes the calibration's bounds (calibration/REGION.toml).
+    """
+    if len(set(paths)) != len(paths):
+        raise SensitivityError("--params: a parameter is named twice")
+    bounds = calibration_bounds(a.region.name) if use_calibration else {}
+    rows = []
+    for path in paths:
+        value_a, value_b = parameter_value(a, path), parameter_value(b, path)
+        if path in bounds:
+            (low_a, high_a), (low_b, high_b), source = bounds[path], bounds[path], "calibration bounds"
+        else:
+            low_a, high_a = value_a * (1 - spread), value_a * (1 + spread)
+            low_b, high_b = value_b * (1 - spread), value_b * (1 + spread)
+            source = f"value x (1 +- {spread:g})"
+        for scenario, value in ((a, low_a), (a, high_a), (b, low_b), (b, high_b)):
+            with_parameter(scenario, path, value)
+        rows.append({"parameter": path, "value_a": value_a, "value_b": value_b, "low_a": low_a, "high_a": high_a,
+                     "low_b": low_b, "high_b": high_b, "source": source})
+    return pd.DataFrame(rows)
+
+
+def headline(a_yearly: pd.DataFrame, b_yearly: pd.DataFrame, a: Scenario, b: Scenario, first_year: int) -> dict:
+    """{metric: (mean, low, high)} of B against A: saving over the horizon, caseload difference in 2025 and 2030."""
+    last = a.simulation.until_year
+    result = compare({"a": a_yearly, "b": b_yearly}, {"a": a, "b": b}, (first_year, last))
+    t = result.table[result.table["scenario"] == "b"]
+    out = {}
+    saving = t[(t["year"] == "total") & (t["metric"] == "cumulative_net_saving_eur")].iloc[0]
+    out["cumulative_net_saving_eur"] = (saving.diff_mean, saving.diff_low, saving.diff_high)
+    for year in HEADLINE_YEARS:
+        row = t[(t["year"] == str(year)) & (t["metric"] == "caseload_december")]
+        if len(row):
+            r = row.iloc[0]
+            out[f"caseload_diff_{year}"] = (r.diff_mean, r.diff_low, r.diff_high)
+    return out
+
+
+def run_sensitivity(
+    a: Scenario, b: Scenario, ranges: pd.DataFrame, seed: int, reps: int, executor, on_done=None, first_year: int = 2019
+) -> pd.DataFrame:
+    """Run the base and each parameter low and high (A and B each), paired; the long table of headlines."""
+    settings: list[tuple[str, str, float, float]] = [("(base)", "base", np.nan, np.nan)]
+    for row in ranges.itertuples():
+        settings += [(row.parameter, "low", row.low_a, row.low_b), (row.parameter, "high", row.high_a, row.high_b)]
+    variants: dict[str, Scenario] = {}
+    for k, (path, setting, value_a, value_b) in enumerate(settings):
+        base = setting == "base"
+        variants[f"{k}:a"] = a if base else with_parameter(a, path, value_a)
+        variants[f"{k}:b"] = b if base else with_parameter(b, path, value_b)
+    yearlies, failures = run_paired(variants, seed, reps, executor, on_done)
+    if failures:
+        raise SensitivityError(f"{len(failures)} replication(s) failed, e.g. {failures[0]['error']}")
+    rows = []
+    for k, (path, setting, value_a, value_b) in enumerate(settings):
+        va, vb = variants[f"{k}:a"], variants[f"{k}:b"]
+        for metric, (mean, low, high) in headline(yearlies[f"{k}:a"], yearlies[f"{k}:b"], va, vb, first_year).items():
+            rows.append({"parameter": path, "setting": setting, "value_a": value_a, "value_b": value_b,
+                         "metric": metric, "diff_mean": mean, "diff_low": low, "diff_high": high})
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def tornado_png(table: pd.DataFrame, title: str) -> bytes:
+    """Tornado plot (one panel per headline metric): bars from the base result to the low and high settings.
+
+    Parameters are ordered by their swing in the first metric (the saving), largest on top.
+    """
+    metrics = list(dict.fromkeys(table["metric"]))
+    varied = table[table["setting"] != "base"]
+    first = varied[varied["metric"] == metrics[0]].pivot(index="parameter", columns="setting", values="diff_mean")
+    order = (first["high"] - first["low"]).abs().sort_values().index
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics) + 2, 0.6 * len(order) + 2.2), sharey=True)
+    axes = np.atleast_1d(axes)
+    y = np.arange(len(order))
+    for ax, metric in zip(axes, metrics, strict=True):
+        unit, scale = ("EUR million", 1e6) if metric.endswith("_eur") else ("clients", 1.0)
+        part = table[table["metric"] == metric]
+        base = float(part[part["setting"] == "base"]["diff_mean"].iloc[0]) / scale
+        wide = varied[varied["metric"] == metric].pivot(index="parameter", columns="setting", values="diff_mean")
+        wide = wide.reindex(order) / scale
+        ax.barh(y, wide["low"] - base, left=base, color="#4c78a8", label="low value")
+        ax.barh(y, wide["high"] - base, left=base, color="#f58518", alpha=0.8, label="high value")
+        ax.axvline(base, color="black", lw=1)
+        ax.set_title(f"{metric}\n({unit}; line: base)", fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(y, order, fontsize=8)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(title, y=1.08)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()

@@ -1,0 +1,159 @@
+"""The report: every number in its tables is in the CSV files; the page is self-contained and renders."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from html.parser import HTMLParser
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+from matplotlib import image
+from typer.testing import CliRunner
+
+from cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "cmp"
+    args = ["compare", "focus", "broad", "focus-participation", "--reps", "3", "--until", "2021", "--seed", "4",
+            "--out", str(out), "--report", "--xlsx", "--discount-rate", "0.03"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+class _Cells(HTMLParser):
+    """Collects <td> cells with their data-* attributes and text, and every src/href."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cells: list[dict] = []
+        self.links: list[str] = []
+        self._open: dict | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.links += [v for k, v in attrs.items() if k in ("src", "href") and v]
+        if tag == "td":
+            self._open = {**attrs, "text": ""}
+
+    def handle_data(self, data):
+        if self._open is not None:
+            self._open["text"] += data
+
+    def handle_endtag(self, tag):
+        if tag == "td" and self._open is not None:
+            self.cells.append(self._open)
+            self._open = None
+
+
+def _cells(folder):
+    parser = _Cells()
+    parser.feed((folder / "report.html").read_text(encoding="utf-8"))
+    return parser
+
+
+def _number(text: str) -> tuple[float, float]:
+    """Displayed number and half its last shown unit (the rounding tolerance)."""
+    clean = text.replace(",", "").strip()
+    decimals = len(clean.split(".")[1]) if "." in clean else 0
+    return float(clean), 0.5 * 10.0**-decimals + 1e-9
+
+
+def test_every_number_in_the_report_tables_comes_from_the_csv_files(folder):
+    comparison = pd.read_csv(folder / "comparison.csv", dtype={"year": str}).set_index(["year", "metric", "scenario"])
+    break_even = pd.read_csv(folder / "break_even.csv").set_index("scenario")
+    parameters = pd.read_csv(folder / "parameters.csv", dtype=str, keep_default_na=False).set_index("parameter")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    checked = {"comparison.csv": 0, "break_even.csv": 0, "parameters.csv": 0, "manifest.json": 0}
+    for cell in _cells(folder).cells:
+        source = cell.get("data-file")
+        if source is None:
+            continue
+        key = dict(part.split("=", 1) for part in cell.get("data-key", "").split("|") if part)
+        column, text = cell["data-col"], cell["text"].strip()
+        if source == "comparison.csv":
+            value = comparison.loc[(key["year"], key["metric"], key["scenario"]), column]
+        elif source == "break_even.csv":
+            value = break_even.loc[key["scenario"], column]
+        elif source == "parameters.csv":
+            assert text == parameters.loc[key["parameter"], column]
+            checked[source] += 1
+            continue
+        else:
+            assert text == str(manifest[column])
+            checked[source] += 1
+            continue
+        if pd.isna(value):
+            assert text in ("–", "not within horizon"), (source, key, column, text)
+        else:
+            shown, tolerance = _number(text)
+            assert abs(shown - float(value)) <= tolerance, (source, key, column, text, value)
+        checked[source] += 1
+    assert checked["comparison.csv"] > 200 and all(checked.values()), checked
+
+
+def test_report_is_self_contained_with_embedded_plots(folder):
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    links = _cells(folder).links
+    assert links and all(link.startswith("data:image/png;base64,") for link in links)
+    assert html.count("data:image/png;base64,") == 3  # paths, differences, composition
+    for heading in ("Caseload paths", "Differences per year", "Composition", "Budget", "Break-even",
+                    "Parameters that differ", "Run"):
+        assert heading in html
+    assert "policy_schedule.2.policy" in html  # focus-participation's extra period, side by side
+
+
+def test_workbook_holds_the_budget_and_difference_tables(folder):
+    book = openpyxl.load_workbook(folder / "comparison.xlsx", read_only=True)
+    assert book.sheetnames == ["budget", "differences", "break_even"]
+    rows = list(book["differences"].values)
+    csv = pd.read_csv(folder / "comparison.csv", dtype={"year": str})
+    assert list(rows[0]) == list(csv.columns) and len(rows) == len(csv) + 1
+    assert rows[1][4] == pytest.approx(csv.iloc[0]["mean"])
+    budget = list(book["budget"].values)[1:]
+    assert {r[1] for r in budget} >= {"benefit_spending_eur", "trajectory_spending_eur", "net_saving_eur"}
+
+
+def test_report_command_rewrites_the_page_from_the_folder(folder, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    (copy / "report.html").unlink()
+    result = runner.invoke(app, ["report", str(copy)])
+    assert result.exit_code == 0, result.output
+    assert (copy / "report.html").read_text(encoding="utf-8") == (folder / "report.html").read_text(encoding="utf-8")
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
+        if path := shutil.which(name):
+            return path
+    return None
+
+
+def test_the_page_renders_in_headless_chromium(folder, tmp_path):
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("chromium not found on PATH (install: apt-get install -y chromium; .ci/run does it)")
+    png = tmp_path / "report.png"
+    command = [
+        browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={png}", "--window-size=1280,2000",
+        (folder / "report.html").as_uri(),
+    ]
+    subprocess.run(command, capture_output=True, timeout=120, check=False)
+    assert png.exists(), "chromium wrote no screenshot"
+    assert png.stat().st_size > 50_000  # a blank 1280x2000 page compresses to a few kB
+    pixels = image.imread(png)[..., :3]
+    assert pixels.shape[:2] == (2000, 1280)
+    not_white = (pixels < 0.95).any(axis=2)
+    assert not_white.mean() > 0.05  # text, tables and plots cover the page
+    assert np.unique(pixels.reshape(-1, 3).round(2), axis=0).shape[0] > 50  # plot colours, not one flat tone
