@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.calendar import DAYS_PER_YEAR
-from sim.parameters import CATEGORIES, Region
+from sim.parameters import AGE_CLASSES, CATEGORIES, DURATION_CLASSES, Region
 
 
 class State:
@@ -82,7 +82,6 @@ _FIELDS: dict[str, tuple[type, float]] = {
     "trajectory_end_day": (np.float64, -np.inf),
     "trajectories_started": (np.int16, 0),
     "contacts": (np.float64, 0.0),
-    "guided_until_day": (np.float64, -np.inf),
     "contract_end_day": (np.float64, np.inf),
     "exit_day": (np.float64, np.nan),
     "exit_reason": (np.int8, 0),
@@ -109,7 +108,8 @@ class ClientTable:
     def add(self, count: int) -> np.ndarray:
         """Reserve `count` new rows and return their ids."""
         if self.n + count > self._capacity:
-            new_capacity = max(self._capacity * 2, self.n + count)
+            # grow by half: at national size a doubled table would hold hundreds of MB unused
+            new_capacity = max(self._capacity * 3 // 2, self.n + count)
             for name, (dtype, fill) in _FIELDS.items():
                 old = getattr(self, name)
                 grown = np.full(new_capacity, fill, dtype=dtype)
@@ -163,16 +163,17 @@ def route_of(category: np.ndarray, distance_months: np.ndarray) -> np.ndarray:
     return route
 
 
-# distance range in months that each category covers (48+ drawn as 48 + exponential)
+# range of each class, keyed by its position in CATEGORIES, DURATION_CLASSES or AGE_CLASSES
+# (distance 48+ drawn as 48 + exponential, duration 4+ as 4 + exponential)
 _CATEGORY_RANGE = {0: (0, 3), 1: (3, 12), 2: (12, 24), 3: (24, 48), 4: (24, 48), 5: (48, None), 6: (48, None)}
-_DURATION_RANGE = {"lt1": (0, 1), "1_2": (1, 2), "2_4": (2, 4), "4plus": (4, None)}
-_AGE_RANGE = {"under27": (18, 27), "27_49": (27, 50), "50plus": (50, 65)}
+_DURATION_RANGE = {0: (0, 1), 1: (1, 2), 2: (2, 4), 3: (4, None)}
+_AGE_RANGE = {0: (18, 27), 1: (27, 50), 2: (50, 65)}
 
 
-def _from_ranges(rng: np.random.Generator, labels: np.ndarray, ranges: dict, tail_mean: float) -> np.ndarray:
-    out = np.empty(len(labels))
-    for label, (low, high) in ranges.items():
-        mask = labels == label
+def _from_ranges(rng: np.random.Generator, codes: np.ndarray, ranges: dict, tail_mean: float) -> np.ndarray:
+    out = np.empty(len(codes))
+    for code, (low, high) in ranges.items():
+        mask = codes == code
         k = int(mask.sum())
         if high is None:
             out[mask] = low + rng.exponential(tail_mean, k)
@@ -181,10 +182,12 @@ def _from_ranges(rng: np.random.Generator, labels: np.ndarray, ranges: dict, tai
     return out
 
 
-def _pick(rng: np.random.Generator, shares: dict, n: int) -> np.ndarray:
+def _pick(rng: np.random.Generator, shares: dict, n: int, classes: tuple[str, ...]) -> np.ndarray:
+    """A class for each of `n` clients by `shares`, as its position in `classes` (int8 codes)."""
     keys = list(shares)
     p = np.array([shares[k] for k in keys], dtype=float)
-    return np.array(keys, dtype=object)[rng.choice(len(keys), size=n, p=p / p.sum())] if n else np.array([], dtype=object)
+    code_of_key = np.array([classes.index(k) for k in keys], dtype=np.int8)
+    return code_of_key[rng.choice(len(keys), size=n, p=p / p.sum())]
 
 
 def add_initial_stock(
@@ -195,13 +198,14 @@ def add_initial_stock(
     ids = table.add(n)
     if n == 0:
         return ids
-    cats = np.array([CATEGORIES.index(c) for c in _pick(rng, region.stock_category_shares, n)], dtype=np.int8)
+    cats = _pick(rng, region.stock_category_shares, n, CATEGORIES)
     distance = _from_ranges(rng, cats, _CATEGORY_RANGE, tail_mean=region.stock_far_distance_tail_months)
     durations = _from_ranges(
-        rng, _pick(rng, region.stock_duration_shares, n), _DURATION_RANGE, tail_mean=region.stock_long_duration_tail_years
+        rng, _pick(rng, region.stock_duration_shares, n, DURATION_CLASSES), _DURATION_RANGE,
+        tail_mean=region.stock_long_duration_tail_years,
     )
-    age_range = {**_AGE_RANGE, "50plus": (50, pension_age)}
-    ages = _from_ranges(rng, _pick(rng, region.stock_age_shares, n), age_range, tail_mean=0.0)
+    age_range = {**_AGE_RANGE, AGE_CLASSES.index("50plus"): (50, pension_age)}
+    ages = _from_ranges(rng, _pick(rng, region.stock_age_shares, n, AGE_CLASSES), age_range, tail_mean=0.0)
     ages = np.maximum(ages, 18 + durations)  # nobody received assistance before 18
     ages = np.minimum(ages, pension_age - 1e-3)
     table.birth_day[ids] = day0 - ages * DAYS_PER_YEAR

@@ -72,8 +72,9 @@ def _waits_by_grant_year(model: Model) -> pd.DataFrame:
     wait = grant[mask] - notified[mask]
     years = model.calendar.years_of(grant[mask])
     frame = pd.DataFrame({"year": years, "wait": wait})
-    stats = frame.groupby("year")["wait"].agg(wait_days_mean="mean", wait_days_p90=lambda w: np.quantile(w, 0.9))
-    return stats
+    grouped = frame.groupby("year")["wait"]
+    # pandas' own quantile (linear, as np.quantile) runs in C; a Python lambda per year was a hot spot
+    return pd.DataFrame({"wait_days_mean": grouped.mean(), "wait_days_p90": grouped.quantile(0.9)})
 
 
 def summarise(yearly: pd.DataFrame, columns: list[str], band: float = 0.90) -> pd.DataFrame:
