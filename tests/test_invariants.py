@@ -1,0 +1,215 @@
+"""Invariants that hold for every valid scenario: checked over random scenarios (Hypothesis),
+very long horizons and tiny regions.
+
+- no negative stock or flow;
+- every client is in exactly one known state, and the state agrees with the client's history
+  in the event log (on benefit exactly when the spells started outnumber the exits);
+- flows add up to the stock change every month, stocks by category and duration add up;
+- money equals client-months times the price.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from verification_scenarios import baseline
+
+from sim.calendar import DAYS_PER_MONTH
+from sim.clients import State
+from sim.model import Model
+from sim.parameters import CATEGORIES
+from sim.results import build_tables
+from sim.scenario import with_overrides
+
+KNOWN_STATES = {v for k, v in vars(State).items() if k.isupper()}
+EXIT_REASONS = ["outflow_work_fulltime", "outflow_work_temporary", "outflow_self_employment",
+                "outflow_education", "outflow_pension", "outflow_other"]
+NON_NEGATIVE = [
+    "caseload", "notifications", "gatekept", "inflow", "returns", "outflow", *EXIT_REASONS,
+    "placements_parttime", "trajectories_started", "benefit_client_months", "benefit_spending_eur",
+    "trajectory_spending_eur", *(f"stock_{c}" for c in CATEGORIES), "stock_participation", "stock_parttime",
+    "clients_served", "in_chain",
+]
+
+
+def check_invariants(model: Model) -> pd.DataFrame:
+    """Assert the invariants on a finished model; return its monthly table."""
+    sc = model.scenario
+    rows = pd.DataFrame(model.rows)
+    assert (rows[NON_NEGATIVE] >= 0).all().all(), rows[NON_NEGATIVE].min()[rows[NON_NEGATIVE].min() < 0]
+
+    # flows add up to the stock change, every month
+    previous = rows["caseload"].shift(1).fillna(model.initial_stock)
+    assert (rows["caseload"] == previous + rows["inflow"] - rows["outflow"]).all()
+    assert (rows[EXIT_REASONS].sum(axis=1) == rows["outflow"]).all()
+    assert (rows["returns"] <= rows["inflow"]).all() and (rows["gatekept"] <= rows["notifications"]).all()
+    assert (rows[[f"stock_{c}" for c in CATEGORIES]].sum(axis=1) == rows["caseload"]).all()
+    durations = ["stock_duration_lt1", "stock_duration_1_2", "stock_duration_2_4", "stock_duration_4plus"]
+    assert (rows[durations].sum(axis=1) == rows["caseload"]).all()
+    for part in ("stock_participation", "stock_parttime"):
+        assert (rows[part] <= rows["caseload"]).all(), part
+    # consultants are assigned among those on benefit during the month (leavers included)
+    assert (rows["clients_served"] <= previous + rows["inflow"]).all()
+
+    # money: client-months times prices; nobody is paid more than a month, nor for more clients than there were
+    price = sc.money.benefit_eur_per_full_year / 12.0
+    assert np.allclose(rows["benefit_spending_eur"], rows["benefit_client_months"] * price, rtol=1e-12, atol=1e-6)
+    starts = [dt.date(int(y), int(m), 1) for y, m in zip(rows["year"], rows["month"], strict=True)]
+    month_len = np.array([((s.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - s).days for s in starts]) / DAYS_PER_MONTH
+    assert (rows["benefit_client_months"] <= (previous + rows["inflow"]) * month_len + 1e-9).all()
+    prices = np.array([t.price_eur for t in sc.trajectories.basket])
+    started = rows["trajectories_started"]
+    assert (rows["trajectory_spending_eur"] >= started * prices.min() - 1e-6).all()
+    assert (rows["trajectory_spending_eur"] <= started * prices.max() + 1e-6).all()
+
+    # every client in exactly one known state, consistent with the tables and the event log
+    t = model.table
+    states = t.view("state")
+    assert np.isin(states, list(KNOWN_STATES)).all(), set(np.unique(states)) - KNOWN_STATES
+    counts = {s: int((states == s).sum()) for s in KNOWN_STATES}
+    assert sum(counts.values()) == t.n
+    assert counts[State.ON_BENEFIT] == rows["caseload"].iloc[-1]
+    assert counts[State.WAITING_MEETING] + counts[State.IN_INTAKE] == rows["in_chain"].iloc[-1]
+    on = states == State.ON_BENEFIT
+    assert np.isfinite(t.view("spell_start_day")[on]).all()
+    assert np.isin(t.view("category")[on], range(len(CATEGORIES))).all()
+    assert (t.view("route")[on] > 0).all()
+    assert np.isfinite(t.view("contract_end_day")[states == State.TEMPORARY_WORK]).all()
+    left = states == State.LEFT
+    assert np.isfinite(t.view("exit_day")[left]).all() and (t.view("exit_reason")[left] > 0).all()
+    if model.log.enabled:
+        events = model.log.frame()
+        per_client = events.groupby("client")["event"].value_counts().unstack(fill_value=0)
+        per_client = per_client.reindex(range(t.n), fill_value=0)
+        def count(event: str) -> np.ndarray:
+            return per_client[event].to_numpy() if event in per_client else np.zeros(t.n, dtype=int)
+
+        balance = count("granted") + count("return") - count("exit")
+        assert np.isin(balance, (0, 1)).all(), "a spell closed twice or opened twice"
+        assert ((balance == 1) == on).all(), "on benefit exactly when a spell is open"
+    return rows
+
+
+def run_model(scenario, seed: int, record_events: bool = True) -> Model:
+    model = Model(scenario, seed, record_events)
+    model.run()
+    return model
+
+
+# -- random valid scenarios -----------------------------------------------------------------------
+
+shares = st.floats(0.0, 1.0)
+rates = st.floats(0.0, 0.3)
+
+
+@st.composite
+def scenarios(draw):
+    job_split = [draw(st.floats(0.0, 0.33)) for _ in range(3)]
+    policy = {
+        "work_consultants": draw(st.sampled_from([0.0, 0.5, 3.0, 9.0, 40.0])),
+        "caseload_norm": draw(st.floats(1.0, 300.0)),
+        "served_max_distance_months": draw(st.floats(0.0, 200.0)),
+        "unserved_contacts_per_year": draw(st.floats(0.0, 12.0)),
+        "gatekeeper_share": draw(shares),
+        "trajectories_in_participation": draw(st.booleans()),
+        "participation_guidance_share": draw(shares),
+        "participation_guidance_contacts_per_year": draw(st.floats(0.0, 24.0)),
+        "participation_guidance_months": draw(st.floats(0.0, 48.0)),
+    }
+    overrides = {
+        "simulation": {"until_year": draw(st.integers(2014, 2016))},
+        "region": {"initial_stock": draw(st.integers(0, 120)), "refugee_share_of_stock": draw(shares)},
+        "inflow": {
+            "base_notifications_per_year": draw(st.floats(0.0, 400.0)),
+            "seasonality_amplitude": draw(shares),
+            "refused_share": draw(shares),
+            "newcomer_distance_mean_months": draw(st.floats(0.1, 60.0)),
+            "refugee_notifications_per_permit": draw(st.floats(0.0, 0.01)),
+        },
+        "chain": {
+            "information_meeting_places": draw(st.integers(0, 30)),
+            "extra_meetings_max_per_week": draw(st.integers(0, 2)),
+            "diagnosis_talks_per_weekday": draw(st.integers(0, 8)),
+            "intakes_per_weekday": draw(st.integers(0, 8)),
+            "diagnosis_error_sd_months": draw(st.floats(0.0, 24.0)),
+            "dream_job_work_share": draw(shares),
+        },
+        "work": {
+            "base_work_per_month": {g: draw(rates) for g in ("close", "near", "far", "very_far")},
+            "scarring_per_year": draw(st.floats(0.0, 2.0)),
+            "fulltime_share": job_split[0],
+            "temporary_share": job_split[1],
+            "self_employment_share": job_split[2],
+            "temporary_contract_months_mean": draw(st.floats(0.1, 24.0)),
+            "aftercare_retention_share": draw(shares),
+            "parttime_benefit_share": draw(shares),
+            "parttime_job_end_per_month": draw(rates),
+            "education_per_month_young": draw(rates),
+            "other_exit_per_month": draw(rates),
+        },
+        "distance": {
+            "activation_gain_months_per_month": draw(st.floats(0.0, 3.0)),
+            "inactivity_drift_months_per_month": draw(st.floats(0.0, 3.0)),
+        },
+        "contact": {"contact_effect_max": draw(st.floats(0.0, 5.0))},
+        "trajectories": {"start_per_month": draw(st.floats(0.0, 1.0))},
+        "policies": {"broad": policy, "focus": {**policy, "gatekeeper_share": draw(shares)}},
+        "money": {"benefit_eur_per_full_year": draw(st.floats(0.0, 40_000.0))},
+    }
+    if draw(st.booleans()):
+        overrides["shocks"] = [{
+            "name": "shock", "start": "2014-03-01", "end": "2015-07-01",
+            "inflow_multiplier": draw(st.floats(0.1, 3.0)), "work_multiplier": draw(st.floats(0.1, 3.0)),
+            "newcomer_distance_shift_months": draw(st.floats(-24.0, 24.0)),
+            "unemployment_pct_add": draw(st.floats(-5.0, 5.0)),
+        }]
+    return with_overrides(baseline(), overrides), draw(st.integers(0, 10_000))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenarios())
+def test_invariants_hold_for_random_valid_scenarios(case):
+    scenario, seed = case
+    check_invariants(run_model(scenario, seed))
+
+
+# -- very long horizons and tiny regions ----------------------------------------------------------
+
+
+def test_long_horizon_to_2060_keeps_the_invariants():
+    """The shipped region to 2060: drivers beyond the file keep their last values."""
+    scenario = with_overrides(baseline(), {"simulation": {"until_year": 2060}})
+    model = run_model(scenario, 21, record_events=False)
+    rows = check_invariants(model)
+    yearly, _ = build_tables(model, 0)
+    assert yearly["year"].iloc[-1] == 2060 and len(rows) == 12 * (2060 - 2013)
+    assert yearly["caseload_december"].iloc[-1] > 0
+
+
+def test_tiny_region_of_ten_clients_to_2060():
+    """Ten clients and a trickle of notifications: months with nobody on benefit are fine."""
+    scenario = with_overrides(baseline(), {
+        "simulation": {"until_year": 2060},
+        "region": {"initial_stock": 10},
+        "inflow": {"base_notifications_per_year": 4.0, "refugee_notifications_per_permit": 0.0,
+                   "ww_notifications_per_year_per_month_shorter": 0.0, "wajong_wsw_notifications_per_year": 0.0},
+    })
+    for seed in (1, 2):
+        rows = check_invariants(run_model(scenario, seed))
+        assert rows["caseload"].max() < 60
+
+
+def test_empty_region_without_inflow():
+    """No stock and no notifications: every month is empty, nothing breaks."""
+    scenario = with_overrides(baseline(), {
+        "simulation": {"until_year": 2015},
+        "region": {"initial_stock": 0},
+        "inflow": {"base_notifications_per_year": 0.0, "refugee_notifications_per_permit": 0.0,
+                   "ww_notifications_per_year_per_month_shorter": 0.0, "wajong_wsw_notifications_per_year": 0.0},
+    })
+    rows = check_invariants(run_model(scenario, 3))
+    assert (rows["caseload"] == 0).all() and (rows["benefit_spending_eur"] == 0).all()
