@@ -26,7 +26,7 @@ DISTANCE_GROUPS = ("close", "near", "far", "very_far")
 class Strict(BaseModel):
     """Base for every scenario block: unknown keys are errors, values are frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, allow_inf_nan=False)
 
 
 class Simulation(Strict):
@@ -150,6 +150,13 @@ class Inflow(Strict):
         18.0, description="Refugees start further away (language); assumption."
     )
 
+    @model_validator(mode="after")
+    def _ages_sum(self) -> Inflow:
+        total = sum(self.newcomer_age_shares.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"newcomer_age_shares must add up to 1 (they add up to {total:.4f})")
+        return self
+
 
 class Chain(Strict):
     """The intake chain (DOMAIN.md 'The chain a client goes through')."""
@@ -218,6 +225,10 @@ class Work(Strict):
 
     @model_validator(mode="after")
     def _split(self) -> Work:
+        for name, keys in (("base_work_per_month", DISTANCE_GROUPS), ("work_multiplier_by_group", TARGET_GROUPS)):
+            missing = [k for k in keys if k not in getattr(self, name)]
+            if missing:
+                raise ValueError(f"{name} needs a value for every group; missing: {', '.join(missing)}")
         total = self.fulltime_share + self.temporary_share + self.self_employment_share
         if total > 1.0 + 1e-9:
             raise ValueError(
