@@ -7,7 +7,9 @@ by key, lists and values replace.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
+import math
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -73,22 +75,32 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ScenarioError(str(path), "", f"malformed TOML: {exc}") from None
 
 
-def _merge(base: dict, over: dict, origin: dict, prefix: tuple, source: str) -> dict:
+MAX_INCLUDE_DEPTH = 32
+MAX_CLIENTS = 30_000_000
+"""Most clients (December stock plus expected notifications) one run may create: beyond this the
+client table does not fit in memory; about 3 times a national run to 2060."""
+
+Sources = list[tuple[str, dict]]
+"""Each file's own mapping (and any overrides), in the order they were merged: the last one
+that sets a field is where that field's value came from."""
+
+
+def _merge(base: dict, over: dict) -> dict:
     out = dict(base)
     for key, value in over.items():
-        path = (*prefix, key)
         if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value, origin, path, source)
+            out[key] = _merge(out[key], value)
         else:
             out[key] = value
-            origin[path] = source
     return out
 
 
-def _load_raw(path: Path, chain: tuple[Path, ...], origin: dict) -> dict[str, Any]:
+def _load_raw(path: Path, chain: tuple[Path, ...], sources: Sources) -> dict[str, Any]:
     if path in chain:
         cycle = " -> ".join(p.name for p in (*chain, path))
         raise ScenarioError(str(chain[-1]), "include", f"include cycle: {cycle}")
+    if len(chain) >= MAX_INCLUDE_DEPTH:
+        raise ScenarioError(str(chain[-1]), "include", f"includes nested more than {MAX_INCLUDE_DEPTH} deep")
     data = _read_toml(path)
     includes = data.pop("include", [])
     if isinstance(includes, str):
@@ -98,8 +110,9 @@ def _load_raw(path: Path, chain: tuple[Path, ...], origin: dict) -> dict[str, An
     merged: dict[str, Any] = {}
     for ref in includes:
         child = _resolve_path(ref, path.parent, str(path))
-        merged = _merge(merged, _load_raw(child, (*chain, path), origin), origin, (), str(child))
-    return _merge(merged, data, origin, (), str(path))
+        merged = _merge(merged, _load_raw(child, (*chain, path), sources))
+    sources.append((str(path), data))
+    return _merge(merged, data)
 
 
 @dataclass(frozen=True)
@@ -149,7 +162,10 @@ def _describe(err: dict, loc: tuple) -> str:
         return f"{err['msg'].lower()} (got {err.get('input')!r})"
     if kind == "literal_error":
         return f"unknown key; allowed: {ctx.get('expected')}"
-    return f"{err['msg']} (got {err.get('input')!r})" if "input" in err and kind != "missing" else err["msg"]
+    if "input" not in err or kind == "missing":
+        return err["msg"]
+    got = repr(err["input"])
+    return f"{err['msg']} (got {got if len(got) <= 80 else got[:77] + '...'})"
 
 
 def _field_name(loc: tuple) -> str:
@@ -167,41 +183,85 @@ def _clean_loc(loc: tuple) -> tuple:
     return tuple(p for p in loc if not (isinstance(p, str) and (p.startswith("[key]") or "literal[" in p)))
 
 
-def validate(raw: dict[str, Any], path: Path, origin: dict | None = None) -> Scenario:
-    """Validate a merged raw mapping; raise ScenarioError naming the first bad field."""
-    origin = origin or {}
+def _sets(data: Any, loc: tuple) -> bool:
+    """Whether one file's own mapping sets the field at `loc`, something inside it, or a value enclosing it."""
+    for part in loc:
+        if isinstance(part, int) or not isinstance(data, dict):
+            return True  # lists and plain values are set as a whole
+        if part not in data:
+            return False
+        data = data[part]
+    return True
+
+
+def _source_of(loc: tuple, sources: Sources, default: str) -> str:
+    """The file the value at `loc` came from: the last that set it, else the last that set its table."""
+    for n in range(len(loc), -1, -1):
+        for name, data in reversed(sources):
+            if _sets(data, loc[:n]):
+                return name
+    return default
+
+
+def _check_size(scenario: Scenario, file: str) -> None:
+    """Refuse a run that would create more clients than fit in memory (a typo such as 1e9 notifications)."""
+    from sim.inflow import notification_rates_per_year
+    from sim.shocks import effect_on
+
+    sim = scenario.simulation
+    years = range(sim.start_year + 1 - sim.burn_in_years, sim.until_year + 1)
+    notifications = 0.0
+    for year in years:
+        for month in range(1, 13):
+            shock = effect_on(scenario.shocks, dt.date(year, month, 15))
+            notifications += sum(notification_rates_per_year(scenario, year, month, shock).values()) / 12
+    clients = scenario.region.initial_stock + notifications
+    if not math.isfinite(clients) or clients > MAX_CLIENTS:
+        size = "an unbounded number of" if not math.isfinite(clients) else (
+            f"about {clients:,.0f}" if clients < 1e12 else f"about {clients:.1e}"
+        )
+        raise ScenarioError(
+            file, "inflow",
+            f"the scenario asks for {size} clients over {len(years)} years (stock plus notifications), more than "
+            f"the {MAX_CLIENTS:,} one run can hold; check base_notifications_per_year and the extra groups, "
+            "elasticity_inflow against the unemployment drivers, and the shocks' inflow_multiplier",
+        )
+
+
+def validate(raw: dict[str, Any], path: Path, sources: Sources | None = None) -> Scenario:
+    """Validate a merged raw mapping; raise ScenarioError naming the first bad field and its file."""
+    sources = sources or []
     try:
-        return Scenario.model_validate(raw)
+        scenario = Scenario.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = _clean_loc(err["loc"])
-        file = str(path)
-        for n in range(len(loc), 0, -1):
-            if loc[:n] in origin:
-                file = origin[loc[:n]]
-                break
+        file = _source_of(loc, sources, str(path))
         field = _field_name(loc) or "(top level)"
         more = len(exc.errors()) - 1
         suffix = f" ({more} more problem{'s' if more > 1 else ''} after this one)" if more else ""
         raise ScenarioError(file, field, _describe(err, loc) + suffix) from None
+    _check_size(scenario, str(path))
+    return scenario
 
 
 def load(ref: str | Path, overrides: dict[str, Any] | None = None) -> LoadedScenario:
     """Load a shipped scenario by name, or a TOML file by path, with optional overrides."""
     path = _resolve_path(str(ref), None, "scenario")
-    origin: dict = {}
-    raw = _load_raw(path, (), origin)
+    sources: Sources = []
+    raw = _load_raw(path, (), sources)
     if not raw:
         raise ScenarioError(str(path), "", "empty scenario file")
     raw.setdefault("name", path.stem)
     if overrides:
-        raw = _merge(raw, overrides, origin, (), "overrides")
-    return LoadedScenario(validate(raw, path, origin), path)
+        sources.append(("overrides", overrides))
+        raw = _merge(raw, overrides)
+    return LoadedScenario(validate(raw, path, sources), path)
 
 
 def with_overrides(scenario: Scenario, overrides: dict[str, Any]) -> Scenario:
     """A copy of a scenario with nested overrides applied and validated again."""
-    raw = _merge(scenario.model_dump(mode="python"), overrides, {}, (), "overrides")
+    raw = _merge(scenario.model_dump(mode="python"), overrides)
     return validate(raw, Path(f"<{scenario.name} with overrides>"))
 
 
