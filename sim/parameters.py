@@ -118,7 +118,9 @@ class Inflow(Strict):
     base_notifications_per_year: NonNegative = Field(
         description="Notifications a year at the reference unemployment rate, before extra groups (calibrated)."
     )
-    reference_unemployment_pct: Positive = Field(7.3, description="Unemployment in 2013 (drivers.csv).")
+    reference_unemployment_pct: float = Field(
+        7.3, ge=0.1, le=50.0, description="Unemployment in 2013 (drivers.csv); the model floors unemployment at 0.1%."
+    )
     elasticity_inflow: float = Field(
         0.5, ge=-5.0, le=5.0, description="Elasticity of notifications to unemployment (calibrated)."
     )
