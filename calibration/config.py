@@ -1,0 +1,227 @@
+"""Calibration files: free parameters with bounds and priors, targets, budget; validated with clear errors.
+
+A calibration file (TOML, e.g. `calibration/leidschendam-voorburg.toml`) declares what is fitted
+and to what. It is checked against the pydantic models below (unknown keys forbidden, declared
+bounds); a bad file gives one `CalibrationError` naming the file, the field and what is allowed,
+like `sim.scenario` does for scenario files.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from sim.parameters import Scenario
+
+CALIBRATION_DIR = Path(__file__).resolve().parent
+
+STATISTICS = (
+    "net_change", "gatekept_share", "participation_share", "consultant_caseload",
+    "inflow_share_of_stock", "outflow_share_of_stock", "parttime_share", "work_share_of_outflow",
+    "long_spell_share", "return_share",
+)
+"""Secondary moments a calibration file may target (defined in `calibration.targets`)."""
+
+
+class CalibrationError(Exception):
+    """A calibration file that cannot be used; the message names the file, the field and what is allowed."""
+
+    def __init__(self, file: str, field: str, message: str) -> None:
+        self.file, self.field, self.message = file, field, message
+        super().__init__(f"{file}: {field}: {message}" if field else f"{file}: {message}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FreeParameter(_Strict):
+    """One fitted scenario field, by its dotted path, with bounds and a normal prior."""
+
+    path: str = Field(min_length=3, description="Dotted scenario path, e.g. work.elasticity_work.")
+    lower: float = Field(description="Lower bound of the search.")
+    upper: float = Field(description="Upper bound of the search.")
+    start: float = Field(description="Starting value (put in the first population member).")
+    prior_mean: float = Field(description="Mean of the normal prior (a penalty on the objective).")
+    prior_sd: float = Field(gt=0, description="SD of the normal prior.")
+    scales_with_population: bool = Field(
+        False, description="A count (e.g. notifications a year): multiplied by population_scale before use."
+    )
+    source: str = Field(min_length=1, description="Where the bounds and prior come from.")
+
+    @model_validator(mode="after")
+    def _order(self) -> FreeParameter:
+        if not self.lower < self.upper:
+            raise ValueError(f"lower ({self.lower}) must be below upper ({self.upper})")
+        if not self.lower <= self.start <= self.upper:
+            raise ValueError(f"start ({self.start}) must lie within [{self.lower}, {self.upper}]")
+        return self
+
+
+class StockTargets(_Strict):
+    """December caseload per fitted year, compared as stocks."""
+
+    relative_sd: float = Field(0.01, gt=0, le=1, description="Scale of a stock residual, share of the observed.")
+    weight: float = Field(1.0, ge=0, description="Weight of each year's stock.")
+
+
+class Moment(_Strict):
+    """A secondary target: a statistic of the yearly table over some years."""
+
+    statistic: Literal[STATISTICS]  # type: ignore[valid-type]
+    years: list[int] = Field(min_length=1, description="Years the statistic is computed over.")
+    value: float = Field(description="Target value.")
+    sd: float = Field(gt=0, description="Scale of the residual (how far off is one unit of misfit).")
+    weight: float = Field(1.0, ge=0, description="Weight in the objective.")
+    source: str = Field(min_length=1, description="DOMAIN.md section or document the value comes from.")
+
+    @property
+    def name(self) -> str:
+        years = f"{self.years[0]}" if len(self.years) == 1 else f"{self.years[0]}-{self.years[-1]}"
+        return f"{self.statistic} {years}"
+
+
+class Calibration(_Strict):
+    """A whole calibration file."""
+
+    description: str = ""
+    region: str = Field(min_length=1, description="Region key into calibration/data/observed_caseload.csv.")
+    scenario: str = Field("baseline", description="Scenario (shipped name or path) whose parameters are fitted.")
+    population_scale: float = Field(
+        1.0, gt=0, le=1, description="Simulated population as a share of the region's (1 = full size)."
+    )
+    fit_years: tuple[int, int] = Field((2013, 2019), description="First (the start stock) and last fitted year.")
+    budget: int = Field(500, ge=4, le=100_000, description="Model evaluations (each of `reps` replications).")
+    reps: int = Field(4, ge=1, le=1000, description="Replications per evaluation, same seeds every evaluation.")
+    seed: int = Field(20131231, ge=0, description="Root seed of the replications and of the optimiser.")
+    popsize: int = Field(4, ge=2, le=100, description="Differential evolution population per free parameter.")
+    polish_share: float = Field(0.25, ge=0, lt=1, description="Share of the budget for the local polish.")
+    fd_step: float = Field(0.1, gt=0, le=0.5, description="Finite-difference step, share of a parameter's range.")
+    bootstrap: int = Field(400, ge=10, le=100_000, description="Bootstrap draws for the intervals.")
+    band_draws: int = Field(16, ge=0, le=1000, description="Parameter draws simulated for the caseload band.")
+    fitted_file: str = Field(min_length=1, description="Name of the fitted parameter TOML written to the output.")
+    parameters: list[FreeParameter] = Field(min_length=1)
+    stocks: StockTargets = StockTargets()
+    moments: list[Moment] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> Calibration:
+        first, last = self.fit_years
+        if not first < last:
+            raise ValueError(f"fit_years: first ({first}) must be before last ({last})")
+        paths = [p.path for p in self.parameters]
+        dupes = sorted({p for p in paths if paths.count(p) > 1})
+        if dupes:
+            raise ValueError(f"parameters: {', '.join(dupes)} declared more than once")
+        return self
+
+
+def parse_years(text: str) -> tuple[int, int]:
+    """'2013-2017' -> (2013, 2017); ValueError with the allowed form otherwise."""
+    parts = text.strip().split("-")
+    try:
+        first, last = (int(parts[0]), int(parts[1])) if len(parts) == 2 else (None, None)
+    except ValueError:
+        first = last = None
+    if first is None or last is None or not first < last:
+        raise ValueError(f"{text!r} is not a range of years; give FIRST-LAST, e.g. 2013-2017")
+    return first, last
+
+
+def check_paths(calibration: Calibration, scenario: Scenario, file: str) -> None:
+    """Every free parameter must name a numeric scenario field; say which are allowed if not."""
+    data = scenario.model_dump(mode="python")
+    for i, p in enumerate(calibration.parameters):
+        node: Any = data
+        parts = p.path.split(".")
+        for depth, part in enumerate(parts):
+            if not isinstance(node, dict) or part not in node:
+                allowed = sorted(node) if isinstance(node, dict) else []
+                close = difflib.get_close_matches(part, allowed, n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                where = ".".join(parts[:depth]) or "(top level)"
+                raise CalibrationError(
+                    file, f"parameters[{i}].path",
+                    f"{p.path!r} is not a scenario field.{hint} Allowed under {where}: {', '.join(map(str, allowed))}",
+                )
+            node = node[part]
+        if isinstance(node, bool) or not isinstance(node, int | float):
+            raise CalibrationError(file, f"parameters[{i}].path", f"{p.path!r} is not a number (it is {node!r})")
+
+
+def _describe(err: dict, model: type[BaseModel] | None) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        allowed = sorted(model.model_fields) if model else []
+        close = difflib.get_close_matches(str(err["loc"][-1]), allowed, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        return f"unknown field.{hint} Allowed here: {', '.join(allowed)}"
+    if kind == "literal_error":
+        return f"unknown value {err.get('input')!r}; allowed: {(err.get('ctx') or {}).get('expected')}"
+    if kind == "missing":
+        return "required field is missing"
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"{msg[0].lower()}{msg[1:]} (got {err.get('input')!r})" if "input" in err else msg
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    model: Any = Calibration
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if model else None
+        if field is None:
+            return None
+        ann = field.annotation
+        inner = [a for a in (ann, *getattr(ann, "__args__", ())) if isinstance(a, type) and issubclass(a, BaseModel)]
+        model = inner[0] if inner else None
+    return model
+
+
+def validate(raw: dict[str, Any], file: str) -> Calibration:
+    """Validate a raw mapping; raise CalibrationError naming the first bad field."""
+    if isinstance(raw.get("fit_years"), str):
+        try:
+            raw = {**raw, "fit_years": parse_years(raw["fit_years"])}
+        except ValueError as exc:
+            raise CalibrationError(file, "fit_years", str(exc)) from None
+    try:
+        return Calibration.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        field = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[") or "(top level)"
+        more = len(exc.errors()) - 1
+        suffix = f" ({more} more problem{'s' if more > 1 else ''} after this one)" if more else ""
+        raise CalibrationError(file, field, _describe(err, _model_at(loc[:-1])) + suffix) from None
+
+
+def resolve_path(ref: str | Path) -> Path:
+    """A calibration file by path, or by name in calibration/ (e.g. 'leidschendam-voorburg')."""
+    path = Path(ref)
+    if path.exists():
+        return path.resolve()
+    shipped = CALIBRATION_DIR / f"{ref}.toml"
+    if shipped.exists():
+        return shipped
+    names = sorted(p.stem for p in CALIBRATION_DIR.glob("*.toml") if not p.stem.startswith("fitted-"))
+    close = difflib.get_close_matches(str(ref), names, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise CalibrationError(str(ref), "", f"no such calibration file; shipped: {', '.join(names)}.{hint}")
+
+
+def load(ref: str | Path, overrides: dict[str, Any] | None = None) -> tuple[Calibration, Path]:
+    """Read and validate a calibration file; `overrides` (e.g. from the command line) replace top-level keys."""
+    path = resolve_path(ref)
+    try:
+        raw = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise CalibrationError(str(path), "", f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CalibrationError(str(path), "", f"malformed TOML: {exc}") from None
+    raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    return validate(raw, str(path)), path

@@ -1,0 +1,145 @@
+"""The fit: differential evolution over the unit cube, then a least-squares polish, all evaluations logged.
+
+scipy's `differential_evolution` (seeded, deferred updating) proposes a whole population at a
+time; the population goes to the executor as one batch of (point, replication) runs. Its best
+point is polished by `scipy.optimize.least_squares` (trust-region reflective, within the bounds)
+on the residual vector, with a finite-difference Jacobian whose columns are also evaluated as
+one batch. Both optimisers are deterministic given their seed and the objective values, so a
+run that finds its earlier evaluations in the log replays them and ends where an uninterrupted
+run ends.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import differential_evolution, least_squares
+
+from calibration.config import Calibration
+from calibration.objective import Evaluation, Evaluator, Problem
+from calibration.store import EvaluationLog
+from calibration.targets import TargetSet, observed_caseload
+from sim.replications import Executor
+from sim.scenario import load as load_scenario
+
+
+class _BatchMap:
+    """The map-like `workers` argument of differential_evolution: one batch per population."""
+
+    def __init__(self, evaluator: Evaluator) -> None:
+        self.evaluator = evaluator
+
+    def __call__(self, _func, population):
+        return [ev.objective for ev in self.evaluator.batch(list(population))]
+
+
+def fd_jacobian(evaluator: Evaluator, u: np.ndarray, step: float) -> np.ndarray:
+    """Central (one-sided at a bound) differences of the residual vector, in unit-cube coordinates."""
+    n = len(u)
+    plus, minus = [], []
+    for i in range(n):
+        up, dn = u.copy(), u.copy()
+        up[i], dn[i] = min(1.0, u[i] + step), max(0.0, u[i] - step)
+        plus.append(up)
+        minus.append(dn)
+    evs = evaluator.batch(plus + minus)
+    cols = [(evs[i].residuals - evs[n + i].residuals) / (plus[i][i] - minus[i][i]) for i in range(n)]
+    return np.column_stack(cols)
+
+
+@dataclass
+class FitResult:
+    """The best point, its evaluation and Jacobian, and how the fit went."""
+
+    problem: Problem
+    fit_years: tuple[int, int]
+    best: Evaluation
+    jacobian: np.ndarray  # residuals x parameters, unit-cube coordinates, at the best point
+    evaluations: int
+    evaluations_new: int
+    seconds: float
+    log_path: Path
+    history: list[float] = field(default_factory=list)
+
+    @property
+    def theta(self) -> np.ndarray:
+        return self.problem.theta(self.best.u)
+
+    @property
+    def names(self) -> list[str]:
+        return self.problem.names
+
+
+def make_problem(
+    calibration: Calibration, fit_years: tuple[int, int] | None = None, observed: pd.Series | None = None
+) -> Problem:
+    """The problem of a calibration file (fit years from the file unless given; observed data of its region
+    unless given, e.g. a synthetic truth)."""
+    fit_years = fit_years or calibration.fit_years
+    scenario = load_scenario(calibration.scenario).scenario
+    observed = observed if observed is not None else observed_caseload(calibration.region)
+    targets = TargetSet(calibration, fit_years, observed)
+    return Problem(calibration, scenario, targets, until_year=fit_years[1])
+
+
+def calibrate(
+    calibration: Calibration,
+    state_dir: Path,
+    executor: Executor | None = None,
+    fit_years: tuple[int, int] | None = None,
+    on_evaluation: Callable[[Evaluation, Evaluator], None] | None = None,
+    observed: pd.Series | None = None,
+) -> FitResult:
+    """Fit the free parameters; every evaluation is appended to the log in `state_dir` as it finishes."""
+    started = time.perf_counter()
+    fit_years = fit_years or calibration.fit_years
+    problem = make_problem(calibration, fit_years, observed)
+    log_path = Path(state_dir) / f"evaluations-{problem.calibration.region}-{fit_years[0]}-{fit_years[1]}-{problem.fingerprint()}.jsonl"
+    log = EvaluationLog(log_path)
+    evaluator = Evaluator(problem, log, executor)
+    if on_evaluation is not None:
+        evaluator.on_evaluation = lambda ev: on_evaluation(ev, evaluator)
+    n = len(problem.parameters)
+    c = calibration
+    population = c.popsize * n
+    de_budget = int(c.budget * (1 - c.polish_share))
+    maxiter = max(0, de_budget // population - 1)
+    x0 = np.clip(problem.unit(problem.start), 0.0, 1.0)
+    de = differential_evolution(
+        lambda u: evaluator(u), bounds=[(0.0, 1.0)] * n, x0=x0, popsize=c.popsize, maxiter=maxiter,
+        seed=c.seed, polish=False, updating="deferred", workers=_BatchMap(evaluator), init="latinhypercube",
+        mutation=(0.5, 1.0), recombination=0.7, tol=1e-3,
+    )
+    best_u = np.asarray(de.x, dtype=float)
+    left = c.budget - len(evaluator.evaluations)
+    iterations = max(0, left // (2 * n + 1))
+    if iterations > 0:
+        jac_cache: dict[bytes, np.ndarray] = {}
+
+        def residuals(u: np.ndarray) -> np.ndarray:
+            return evaluator.batch([u])[0].residuals
+
+        def jacobian(u: np.ndarray) -> np.ndarray:
+            key = np.asarray(u).tobytes()
+            if key not in jac_cache:
+                jac_cache[key] = fd_jacobian(evaluator, np.asarray(u, dtype=float), c.fd_step)
+            return jac_cache[key]
+
+        ls = least_squares(
+            residuals, np.clip(best_u, 1e-9, 1 - 1e-9), jac=jacobian, bounds=(0.0, 1.0), method="trf",
+            max_nfev=iterations, x_scale=1.0,
+        )
+        polished = evaluator.batch([ls.x])[0]
+        if polished.objective < evaluator.batch([best_u])[0].objective:
+            best_u = np.asarray(ls.x, dtype=float)
+    best = evaluator.batch([best_u])[0]
+    jac = fd_jacobian(evaluator, best_u, c.fd_step)
+    return FitResult(
+        problem, fit_years, best, jac, evaluations=len(evaluator.evaluations),
+        evaluations_new=evaluator.new_count, seconds=time.perf_counter() - started, log_path=log_path,
+    )

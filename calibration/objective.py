@@ -1,0 +1,192 @@
+"""Simulated minimum distance: parameters -> scenario -> replications -> moments -> objective.
+
+The optimiser works in the unit cube (u = 0 at a parameter's lower bound, 1 at its upper).
+Every evaluation runs the same replications (the same child seeds of one root seed): common
+random numbers, so the objective moves with the parameters, not with fresh noise. The
+objective is the sum of squared residuals: sqrt(w) (mean simulated - observed) / sd for each
+target, plus (value - prior mean) / prior sd for each parameter (a normal prior as a penalty).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from calibration.config import Calibration
+from calibration.scaling import scale_overrides
+from calibration.store import EvaluationLog, fingerprint, point_key
+from calibration.targets import TargetSet
+from sim.parameters import Scenario
+from sim.replications import Executor, ReplicationTask, SerialExecutor, run_task
+from sim.scenario import with_overrides
+
+
+def _nested(path: str, value: float) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    node = out
+    parts = path.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+    node[parts[-1]] = value
+    return out
+
+
+def _merge(a: dict, b: dict) -> dict:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+class Problem:
+    """What is fitted (parameters, bounds, priors), to what (targets), on which scenario."""
+
+    def __init__(self, calibration: Calibration, scenario: Scenario, targets: TargetSet, until_year: int) -> None:
+        self.calibration = calibration
+        self.parameters = calibration.parameters
+        self.targets = targets
+        self.lower = np.array([p.lower for p in self.parameters])
+        self.upper = np.array([p.upper for p in self.parameters])
+        self.prior_mean = np.array([p.prior_mean for p in self.parameters])
+        self.prior_sd = np.array([p.prior_sd for p in self.parameters])
+        self.start = np.array([p.start for p in self.parameters])
+        scale = calibration.population_scale
+        stock = round(float(targets.observed[scenario.simulation.start_year]) * scale)
+        base = _merge(
+            scale_overrides(scenario, calibration.region, stock),
+            {"simulation": {"until_year": until_year}},
+        )
+        self.base = with_overrides(scenario, base)
+        self.until_year = until_year
+
+    @property
+    def names(self) -> list[str]:
+        return [p.path for p in self.parameters]
+
+    def theta(self, u: np.ndarray) -> np.ndarray:
+        """Unit cube -> parameter values."""
+        return self.lower + np.clip(np.asarray(u, dtype=float), 0.0, 1.0) * (self.upper - self.lower)
+
+    def unit(self, theta: np.ndarray) -> np.ndarray:
+        return (np.asarray(theta, dtype=float) - self.lower) / (self.upper - self.lower)
+
+    def overrides(self, theta: np.ndarray) -> dict[str, Any]:
+        """Nested scenario overrides for parameter values (counts multiplied by the population scale)."""
+        out: dict[str, Any] = {}
+        for p, value in zip(self.parameters, theta, strict=True):
+            v = float(value) * (self.calibration.population_scale if p.scales_with_population else 1.0)
+            out = _merge(out, _nested(p.path, v))
+        return out
+
+    def scenario(self, theta: np.ndarray, until_year: int | None = None) -> Scenario:
+        over = self.overrides(theta)
+        if until_year is not None:
+            over = _merge(over, {"simulation": {"until_year": until_year}})
+        return with_overrides(self.base, over)
+
+    def prior_residuals(self, theta: np.ndarray) -> np.ndarray:
+        return (np.asarray(theta) - self.prior_mean) / self.prior_sd
+
+    def residuals(self, u: np.ndarray, moments: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
+        """Full residual vector: targets (from the mean over replications), then priors."""
+        data = self.targets.residuals(np.asarray(moments).mean(axis=0), values)
+        return np.concatenate([data, self.prior_residuals(self.theta(u))])
+
+    def fingerprint(self) -> str:
+        c = self.calibration
+        return fingerprint({
+            "parameters": [p.model_dump() for p in c.parameters],
+            "targets": self.targets.names,
+            "values": self.targets.values.tolist(),
+            "seed": c.seed, "reps": c.reps, "population_scale": c.population_scale,
+            "scenario": self.base.model_dump(mode="json"),
+        })
+
+
+@dataclass
+class Evaluation:
+    """One evaluated point."""
+
+    u: np.ndarray
+    moments: np.ndarray  # replications x targets
+    residuals: np.ndarray
+    objective: float
+    cached: bool
+
+
+class Evaluator:
+    """Evaluates batches of points in parallel through a `sim.replications` executor, with the log as cache."""
+
+    def __init__(
+        self,
+        problem: Problem,
+        log: EvaluationLog,
+        executor: Executor | None = None,
+        on_evaluation: Callable[[Evaluation], None] | None = None,
+    ) -> None:
+        self.problem, self.log = problem, log
+        self.executor = executor or SerialExecutor()
+        self.on_evaluation = on_evaluation
+        self.evaluations: list[Evaluation] = []
+        self.new_seconds = 0.0
+        self.new_count = 0
+        self.cached_count = 0
+        self._seconds_before = 0.0
+
+    def _make(self, u: np.ndarray, moments: np.ndarray, cached: bool) -> Evaluation:
+        r = self.problem.residuals(u, moments)
+        ev = Evaluation(np.asarray(u, dtype=float), moments, r, float(r @ r), cached)
+        self.evaluations.append(ev)
+        self.cached_count += cached
+        if self.on_evaluation:
+            self.on_evaluation(ev)
+        return ev
+
+    def batch(self, points: Sequence[np.ndarray]) -> list[Evaluation]:
+        """Evaluate points (unit cube); each finished point is logged before the next is awaited."""
+        points = [np.clip(np.asarray(u, dtype=float), 0.0, 1.0) for u in points]
+        keys = [point_key(u) for u in points]
+        out: dict[int, Evaluation] = {}
+        todo: dict[str, list[int]] = {}
+        for i, key in enumerate(keys):
+            record = self.log.get(key)
+            if record is not None:
+                out[i] = self._make(points[i], np.array(record["moments"]), cached=True)
+            else:
+                todo.setdefault(key, []).append(i)
+        if todo:
+            self._run(points, todo, out)
+        return [out[i] for i in range(len(points))]
+
+    def _run(self, points: list[np.ndarray], todo: dict[str, list[int]], out: dict[int, Evaluation]) -> None:
+        p, reps, seed = self.problem, self.problem.calibration.reps, self.problem.calibration.seed
+        order = list(todo)
+        tasks = []
+        for key in order:
+            scenario = p.scenario(p.theta(points[todo[key][0]]))
+            tasks += [ReplicationTask(scenario, seed, r) for r in range(reps)]
+        got: dict[str, dict[int, np.ndarray]] = {key: {} for key in order}
+        started = time.perf_counter()
+        self._seconds_before = self.new_seconds
+        for k, result in self.executor.map_unordered(run_task, tasks):
+            key = order[k // reps]
+            if isinstance(result, BaseException):
+                raise RuntimeError(
+                    f"replication {k % reps} (seed {seed}) failed at {p.theta(points[todo[key][0]]).tolist()}: {result}"
+                ) from result
+            got[key][result.replication] = p.targets.simulated(result.yearly)
+            if len(got[key]) == reps:
+                self.new_count += 1
+                self.new_seconds = time.perf_counter() - started + self._seconds_before
+                moments = np.array([got[key][r] for r in range(reps)])
+                u = points[todo[key][0]]
+                self.log.append({"key": key, "u": u.tolist(), "moments": moments.tolist()})
+                for i in todo[key]:
+                    out[i] = self._make(points[i], moments, cached=False)
+
+    def __call__(self, u: np.ndarray) -> float:
+        return self.batch([u])[0].objective

@@ -1,0 +1,119 @@
+"""Targets: the observed December caseloads (stocks) and the secondary moments of DOMAIN.md.
+
+Each target is computed from one replication's yearly table; the objective compares the mean
+over replications with the observed value. Stocks are compared as stocks (December caseload
+per year), flows as flows (a net change, a yearly inflow as a share of the stock), shares as
+shares. Counts are divided by the population scale, so a scaled-down population is compared
+with full-size observations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from calibration.config import CALIBRATION_DIR, Calibration, Moment
+
+DATA_DIR = CALIBRATION_DIR / "data"
+
+
+def observed_caseload(region: str, path: Path | None = None) -> pd.Series:
+    """December caseload by year for a region (calibration/data/observed_caseload.csv)."""
+    table = pd.read_csv(path or DATA_DIR / "observed_caseload.csv")
+    rows = table[table["region"] == region]
+    if rows.empty:
+        raise KeyError(f"no observed caseload for region {region!r}; known: {', '.join(sorted(table['region'].unique()))}")
+    return rows.set_index("year")["caseload_december"].astype(float).sort_index()
+
+
+@dataclass(frozen=True)
+class Target:
+    """One number to meet: name, kind (stock, flow or share), observed value, residual scale, weight."""
+
+    name: str
+    kind: str
+    year: int | None
+    observed: float
+    sd: float
+    weight: float
+    source: str
+
+
+def _ratio(num: pd.Series, den: pd.Series) -> float:
+    total = float(den.sum())
+    return float(num.sum()) / total if total > 0 else 0.0
+
+
+def _stat(moment: Moment, y: pd.DataFrame, scale: float) -> float:
+    """A secondary statistic of one replication's yearly table (indexed by year)."""
+    years = moment.years
+    rows = y.loc[years]
+    stock = y["caseload_december"]
+    mean_stock = pd.Series([(stock[t - 1] + stock[t]) / 2 for t in years], index=years)
+    s = moment.statistic
+    if s == "net_change":
+        return float(np.mean([stock[t] - stock[t - 1] for t in years])) / scale
+    if s == "gatekept_share":
+        return _ratio(rows["gatekept"], rows["notifications"])
+    if s == "participation_share":
+        return _ratio(rows["stock_participation"], rows["caseload_december"])
+    if s == "consultant_caseload":
+        return float(rows["work_consultant_caseload"].mean())
+    if s == "inflow_share_of_stock":
+        return _ratio(rows["inflow"], mean_stock)
+    if s == "outflow_share_of_stock":
+        return _ratio(rows["outflow"], mean_stock)
+    if s == "parttime_share":
+        return _ratio(rows["stock_parttime"], rows["caseload_december"])
+    if s == "work_share_of_outflow":
+        work = rows["outflow_work_fulltime"] + rows["outflow_work_temporary"] + rows["outflow_self_employment"]
+        return _ratio(work, rows["outflow"])
+    if s == "long_spell_share":
+        return _ratio(rows["stock_duration_4plus"], rows["caseload_december"])
+    if s == "return_share":
+        return _ratio(rows["returns"], rows["outflow"])
+    raise ValueError(f"unknown statistic {s!r}")  # the config's Literal makes this unreachable
+
+
+class TargetSet:
+    """The targets of one fit: stocks for the fitted years, and the moments inside them."""
+
+    def __init__(self, calibration: Calibration, fit_years: tuple[int, int], observed: pd.Series | None = None) -> None:
+        self.calibration = calibration
+        self.first, self.last = fit_years
+        self.scale = calibration.population_scale
+        self.observed = observed if observed is not None else observed_caseload(calibration.region)
+        missing = [t for t in range(self.first, self.last + 1) if t not in self.observed.index]
+        if missing:
+            raise KeyError(f"no observed caseload for {calibration.region} in {missing}")
+        st = calibration.stocks
+        self.targets: list[Target] = [
+            Target(f"caseload {t}", "stock", t, float(self.observed[t]), st.relative_sd * float(self.observed[t]),
+                   st.weight, "calibration/data/observed_caseload.csv")
+            for t in range(self.first + 1, self.last + 1)
+        ]
+        self.moments = [m for m in calibration.moments if self.first < min(m.years) and max(m.years) <= self.last]
+        for m in self.moments:
+            kind = "flow" if m.statistic in ("net_change", "inflow_share_of_stock", "outflow_share_of_stock") else "share"
+            self.targets.append(Target(m.name, kind, None, m.value, m.sd, m.weight, m.source))
+        self.values = np.array([t.observed for t in self.targets])
+        self.sds = np.array([t.sd for t in self.targets])
+        self.weights = np.array([t.weight for t in self.targets])
+
+    @property
+    def names(self) -> list[str]:
+        return [t.name for t in self.targets]
+
+    def simulated(self, yearly: pd.DataFrame) -> np.ndarray:
+        """The target statistics of one replication's yearly table (in observed units)."""
+        y = yearly.set_index("year")
+        stocks = [float(y.loc[t, "caseload_december"]) / self.scale for t in range(self.first + 1, self.last + 1)]
+        return np.array(stocks + [_stat(m, y, self.scale) for m in self.moments])
+
+    def residuals(self, mean_simulated: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
+        """Weighted, scaled residuals sqrt(w) (sim - obs) / sd; their sum of squares is the data part of the objective."""
+        values = self.values if values is None else values
+        return np.sqrt(self.weights) * (mean_simulated - values) / self.sds
