@@ -55,17 +55,19 @@ class WorkingDayCapacity:
         Client i gets slot max(first slot of its first possible day, slot of client i-1 + 1);
         subtracting i turns that recursion into a running maximum.
         """
-        n = len(ready_days)
-        if self.per_day <= 0:
-            return np.full(n, np.inf)
-        if n == 0:
-            return np.empty(0)
-        first_day = np.ceil(np.asarray(ready_days, dtype=np.float64) - WORK_TIME_OF_DAY).astype(np.int64)
+        ready_days = np.asarray(ready_days, dtype=np.float64)
+        out = np.full(len(ready_days), np.inf)
+        ready = np.isfinite(ready_days)  # never ready (a closed desk before this one): never served
+        n = int(ready.sum())
+        if self.per_day <= 0 or n == 0:
+            return out
+        first_day = np.ceil(ready_days[ready] - WORK_TIME_OF_DAY).astype(np.int64)
         earliest = working_day_index(first_day, self.weekday_of_day0) * self.per_day
         order = np.arange(n, dtype=np.int64)
         slot = np.maximum(np.maximum.accumulate(earliest - order), self._next_slot) + order
         self._next_slot = int(slot[-1]) + 1
-        return day_of_working_index(slot // self.per_day, self.weekday_of_day0) + WORK_TIME_OF_DAY
+        out[ready] = day_of_working_index(slot // self.per_day, self.weekday_of_day0) + WORK_TIME_OF_DAY
+        return out
 
 
 class IntakeChain:

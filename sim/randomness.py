@@ -15,15 +15,24 @@ import zlib
 
 import numpy as np
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
+_GOLDEN_INT, _M1_INT, _M2_INT = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
+_MASK = (1 << 64) - 1
+_GOLDEN, _M1, _M2 = np.uint64(_GOLDEN_INT), np.uint64(_M1_INT), np.uint64(_M2_INT)
 _TO_UNIT = 1.0 / float(1 << 53)
 _S11, _S27, _S30, _S31 = np.uint64(11), np.uint64(27), np.uint64(30), np.uint64(31)
 
 
 def _stream_id(name: str) -> int:
     return zlib.crc32(name.encode("utf-8"))
+
+
+def _mix_word(x: int) -> int:
+    """splitmix64's finaliser on one 64-bit word (the same function as _mix)."""
+    x ^= x >> 30
+    x = (x * _M1_INT) & _MASK
+    x ^= x >> 27
+    x = (x * _M2_INT) & _MASK
+    return x ^ (x >> 31)
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -52,7 +61,7 @@ class Streams:
 
     def __init__(self, seed: np.random.SeedSequence | int) -> None:
         self.seed = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-        self._keys: dict[str, np.uint64] = {}
+        self._keys: dict[str, int] = {}
 
     def _child(self, name: str, *key: int) -> np.random.SeedSequence:
         return np.random.SeedSequence(
@@ -63,20 +72,25 @@ class Streams:
         """A Generator for stream `name` at `key` (non-negative ints)."""
         return np.random.Generator(np.random.PCG64(self._child(name, *key)))
 
-    def _stream_key(self, name: str) -> np.uint64:
+    def _stream_key(self, name: str) -> int:
         if name not in self._keys:
-            self._keys[name] = np.uint64(self._child(name).generate_state(1, np.uint64)[0])
+            self._keys[name] = int(self._child(name).generate_state(1, np.uint64)[0])
         return self._keys[name]
+
+    def _base(self, name: str, key: int) -> int:
+        # one word per (stream, key), in Python ints: numpy calls on one element cost more than the hash
+        return _mix_word(self._stream_key(name) ^ ((key * _GOLDEN_INT) & _MASK))
 
     def keyed_uniforms(self, name: str, key: int, ids: np.ndarray) -> np.ndarray:
         """Uniforms in [0, 1), one per id, fixed by (seed, stream, key, id)."""
-        return self.keyed_block((name,), key, ids)[0]
+        x = np.asarray(ids).astype(np.uint64)
+        x *= _GOLDEN  # array arithmetic wraps around silently, as the hash needs
+        x += np.uint64(self._base(name, key))
+        return _to_unit(_mix(x))
 
     def keyed_block(self, names: tuple[str, ...], key: int, ids: np.ndarray) -> np.ndarray:
         """Uniforms for several streams at once: row i equals keyed_uniforms(names[i], key, ids)."""
-        # array arithmetic wraps around silently, as the hash needs (numpy scalars would warn)
-        keys = np.array([self._stream_key(n) for n in names], dtype=np.uint64)
-        base = _mix(keys ^ (np.array([key], dtype=np.uint64) * _GOLDEN))
+        base = np.array([self._base(n, key) for n in names], dtype=np.uint64)
         x = np.empty((len(names), len(ids)), dtype=np.uint64)
         x[:] = np.asarray(ids, dtype=np.uint64)
         x *= _GOLDEN

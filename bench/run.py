@@ -1,0 +1,247 @@
+"""Benchmarks of issue 3, printed as a Markdown table for the README's "Performance" section.
+
+    python bench/run.py               # everything, median of 5 runs each (about 10-20 minutes)
+    python bench/run.py --runs 7      # more runs per figure
+    python bench/run.py --only 1 2    # some benchmarks: 1 one replication, 2 bare SimPy,
+                                      # 3 national size, 4 replications on all cores vs one
+
+Every figure is the median over `--runs` runs. Wall time is what the targets are about; CPU time
+(of this process) is shown beside it because on a busy machine wall time includes waiting for a
+core. National runs and the parent-memory check run in a fresh child process each, whose own
+peak resident memory (`ru_maxrss`) is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import numpy as np  # noqa: E402
+import simpy  # noqa: E402
+
+from sim.model import run  # noqa: E402
+from sim.replications import ProcessExecutor, SerialExecutor, run_replications  # noqa: E402
+from sim.scenario import load, with_overrides  # noqa: E402
+
+BARE_PROCESSES = 1000
+
+
+def machine() -> str:
+    """CPU model, cores, versions and load: the line that goes with the figures."""
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (
+        f"{model}, {os.cpu_count()} cores; Python {platform.python_version()}, SimPy {simpy.__version__}, "
+        f"numpy {np.__version__}; load average at start {load}"
+    )
+
+
+def scenario(name: str, until: int | None = None):
+    loaded = load(name).scenario
+    return loaded if until is None else with_overrides(loaded, {"simulation": {"until_year": until}})
+
+
+def timed(fn) -> tuple[float, float, object]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    value = fn()
+    return time.perf_counter() - wall, time.process_time() - cpu, value
+
+
+def one_replication(runs: int) -> dict:
+    """Benchmark 1: baseline, default region, 2013-2030."""
+    s = scenario("baseline")
+    run(s, 0)  # warm-up: imports and caches
+    walls, cpus, client_events, kernel_events = [], [], [], []
+    for seed in range(1, runs + 1):
+        wall, cpu, result = timed(lambda seed=seed: run(s, seed))
+        walls.append(wall)
+        cpus.append(cpu)
+        client_events.append(result.client_events)
+        kernel_events.append(result.kernel_events)
+    wall = statistics.median(walls)
+    return {
+        "wall_s": wall, "cpu_s": statistics.median(cpus),
+        "client_events": int(statistics.median(client_events)), "kernel_events": int(statistics.median(kernel_events)),
+        "client_events_per_s": statistics.median(e / w for e, w in zip(client_events, walls, strict=True)),
+        "kernel_events_per_s": statistics.median(e / w for e, w in zip(kernel_events, walls, strict=True)),
+    }
+
+
+def bare_simpy(events: int, runs: int) -> dict:
+    """Benchmark 2: `events` timeouts in BARE_PROCESSES processes that do nothing else."""
+    rng = np.random.default_rng(0)
+    per = -(-events // BARE_PROCESSES)
+    delays = rng.exponential(30.0, (BARE_PROCESSES, per)).tolist()
+
+    def waiter(env, own):
+        for delay in own:
+            yield env.timeout(delay)
+
+    def once():
+        env = simpy.Environment()
+        for own in delays:
+            env.process(waiter(env, own))
+        env.run()
+        return next(env._eid)
+
+    once()
+    walls, rates = [], []
+    for _ in range(runs):
+        wall, _, scheduled = timed(once)
+        walls.append(wall)
+        rates.append(BARE_PROCESSES * per / wall)
+    return {"wall_s": statistics.median(walls), "events": BARE_PROCESSES * per, "events_per_s": statistics.median(rates),
+            "kernel_events": scheduled}
+
+
+def child(args: list[str]) -> dict:
+    """Run this script's --child mode in a fresh process; it reports its own time and peak memory."""
+    out = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def national(runs: int) -> list[dict]:
+    """Benchmark 3: national and national-corona, 2013-2019, one replication each, in a child."""
+    rows = []
+    for name in ("national", "national-corona"):
+        results = [child(["national", name, str(seed)]) for seed in range(1, runs + 1)]
+        rows.append({
+            "scenario": name,
+            "wall_s": statistics.median(r["wall_s"] for r in results),
+            "cpu_s": statistics.median(r["cpu_s"] for r in results),
+            "peak_mib": statistics.median(r["peak_mib"] for r in results),
+            "caseload_2019": statistics.median(r["caseload_2019"] for r in results),
+        })
+    return rows
+
+
+def replications(runs: int, reps: int = 100) -> dict:
+    """Benchmark 4: `reps` default-region replications on all cores vs serially on one."""
+    s = scenario("baseline")
+    cores = os.cpu_count() or 1
+    run(s, 0)
+
+    def on(executor):
+        try:
+            return run_replications(s, seed=1, reps=reps, executor=executor)
+        finally:
+            executor.close()
+
+    serial, parallel = [], []
+    for _ in range(runs):
+        serial.append(timed(lambda: on(SerialExecutor()))[0])
+        parallel.append(timed(lambda: on(ProcessExecutor(cores)))[0])
+    one, many = statistics.median(serial), statistics.median(parallel)
+    return {"reps": reps, "cores": cores, "one_core_s": one, "all_cores_s": many,
+            "speedup": statistics.median(a / b for a, b in zip(serial, parallel, strict=True))}
+
+
+def parent_memory() -> list[dict]:
+    """Peak memory of the parent process running 10 and 100 replications on all cores (one run each)."""
+    return [{"reps": reps, **child(["parent", str(reps)])} for reps in (10, 100)]
+
+
+def run_child(mode: str, args: list[str]) -> None:
+    if mode == "national":
+        name, seed = args[0], int(args[1])
+        s = scenario(name, until=2019)
+        wall, cpu, result = timed(lambda: run(s, seed))
+        caseload = int(result.yearly.set_index("year").loc[2019, "caseload_december"])
+        extra = {"caseload_2019": caseload}
+    else:
+        reps = int(args[0])
+        s = scenario("baseline")
+        executor = ProcessExecutor(os.cpu_count() or 1)
+        try:
+            wall, cpu, _ = timed(lambda: run_replications(s, seed=1, reps=reps, executor=executor))
+        finally:
+            executor.close()
+        extra = {}
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # Linux: KiB
+    print(json.dumps({"wall_s": wall, "cpu_s": cpu, "peak_mib": peak_kib / 1024, **extra}))
+
+
+def table(results: dict, runs: int, machine_line: str) -> str:
+    lines = [f"Machine: {machine_line}. Median of {runs} runs per figure.", "",
+             "| benchmark | figure | target | met |", "|---|---|---|---|"]
+    if "one" in results:
+        one = results["one"]
+        lines.append(
+            f"| 1. baseline, default region, 2013-2030, one replication | {one['wall_s']:.3f} s wall "
+            f"({one['cpu_s']:.3f} s CPU); {one['client_events']:,} client events = "
+            f"{one['client_events_per_s']:,.0f} client events/s; {one['kernel_events']:,} SimPy events = "
+            f"{one['kernel_events_per_s']:,.0f}/s | < 0.3 s | {_met(one['wall_s'] < 0.3)} |"
+        )
+    if "bare" in results:
+        bare = results["bare"]
+        line = (f"| 2. bare SimPy, {BARE_PROCESSES:,} processes, {bare['events']:,} timeouts | "
+                f"{bare['events_per_s']:,.0f} events/s")
+        if "one" in results:
+            ratio = bare["events_per_s"] / results["one"]["client_events_per_s"]
+            line += (f"; model overhead = bare events/s / model client events/s = {ratio:.2f}x | < 3x | "
+                     f"{_met(ratio < 3)} |")
+        else:
+            line += " | | |"
+        lines.append(line)
+    for row in results.get("national", []):
+        lines.append(
+            f"| 3. {row['scenario']}, 2013-2019, one replication | {row['wall_s']:.1f} s wall ({row['cpu_s']:.1f} s CPU), "
+            f"peak {row['peak_mib']:,.0f} MiB; December 2019 caseload {row['caseload_2019']:,.0f} | < 60 s, < 4 GiB | "
+            f"{_met(row['wall_s'] < 60 and row['peak_mib'] < 4096)} |"
+        )
+    if "reps" in results:
+        r = results["reps"]
+        lines.append(
+            f"| 4. {r['reps']} replications, default region, 2013-2030 | one core {r['one_core_s']:.1f} s, "
+            f"{r['cores']} cores {r['all_cores_s']:.1f} s: speed-up {r['speedup']:.2f} | >= 1.8 on 2 cores | "
+            f"{_met(r['speedup'] >= 1.8)} |"
+        )
+    for row in results.get("parent", []):
+        lines.append(f"| parent memory, {row['reps']} replications on all cores | peak {row['peak_mib']:,.0f} MiB "
+                     "(one run) | flat | |")
+    lines += ["", f"Load average at the end: {', '.join(f'{x:.2f}' for x in os.getloadavg())}."]
+    return "\n".join(lines)
+
+
+def _met(ok: bool) -> str:
+    return "yes" if ok else "no"
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--child":
+        run_child(sys.argv[2], sys.argv[3:])
+        sys.exit(0)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="runs per figure (median); at least 5 for the README")
+    parser.add_argument("--only", type=int, nargs="*", default=[1, 2, 3, 4], help="benchmarks to run")
+    opts = parser.parse_args()
+    machine_line = machine()
+    results: dict = {}
+    if 1 in opts.only or 2 in opts.only:
+        results["one"] = one_replication(opts.runs)
+    if 2 in opts.only:
+        results["bare"] = bare_simpy(results["one"]["client_events"], opts.runs)
+    if 3 in opts.only:
+        results["national"] = national(opts.runs)
+    if 4 in opts.only:
+        results["reps"] = replications(opts.runs)
+        results["parent"] = parent_memory()
+    print(table(results, opts.runs, machine_line))
