@@ -1,0 +1,438 @@
+"""Robustness: bad scenario files fail loudly and cleanly; no run loses or half-writes results.
+
+- Hypothesis writes bad scenario files (wrong types, out-of-range values, unknown keys, huge
+  numbers, missing includes, include cycles, empty files, non-UTF-8 bytes, random text): each
+  gives one line `error: FILE: FIELD: ...`, exit 2 from the CLI, no traceback, no output folder.
+- Output folders appear whole or not at all: interrupted runs (SIGINT, SIGTERM, in the run or
+  while writing), a full disk or an output path that cannot be a folder leave nothing behind,
+  and an existing folder is never replaced without --force.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel
+from typer.testing import CliRunner
+from verification_scenarios import baseline
+
+from cli import app
+from sim.output import OutputError, write_folder
+from sim.parameters import Policy, Scenario
+from sim.scenario import ScenarioError, load, validate
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+# -- the fields a file can set, with their bounds -------------------------------------------------
+
+
+def _bounds(field) -> dict[str, float]:
+    out = {}
+    for meta in field.metadata:
+        for name in ("ge", "gt", "le", "lt"):
+            if getattr(meta, name, None) is not None:
+                out[name] = getattr(meta, name)
+    return out
+
+
+def _scalar_fields() -> list[tuple[tuple[str, ...], type, dict]]:
+    """(path, python type, bounds) of every scalar field in the single-table sections and a policy."""
+    data = baseline().model_dump(mode="json")
+    sections: list[tuple[tuple[str, ...], type[BaseModel]]] = []
+    for name, field in Scenario.model_fields.items():
+        model = field.annotation
+        if isinstance(model, type) and issubclass(model, BaseModel):
+            sections.append(((name,), model))
+    sections.append((("policies", "focus"), Policy))
+    fields = []
+    for prefix, model in sections:
+        values = data
+        for part in prefix:
+            values = values[part]
+        for name, field in model.model_fields.items():
+            value = values.get(name)
+            if isinstance(value, bool | int | float | str) and not isinstance(value, list):
+                fields.append(((*prefix, name), type(value), _bounds(field)))
+    return fields
+
+
+SCALAR_FIELDS = _scalar_fields()
+NUMERIC_FIELDS = [f for f in SCALAR_FIELDS if f[1] in (int, float)]
+BOUNDED_FIELDS = [f for f in NUMERIC_FIELDS if f[2]]
+SECTIONS = sorted({f[0][:-1] for f in SCALAR_FIELDS})
+
+
+def _toml_key(path: tuple[str, ...]) -> str:
+    return ".".join(f'"{p}"' if not p.replace("_", "").isalnum() else p for p in path)
+
+
+def _file(path: tuple[str, ...], literal: str) -> str:
+    """A scenario file that includes the baseline and sets one field to a TOML literal."""
+    return f'include = "baseline"\n[{_toml_key(path[:-1])}]\n{path[-1]} = {literal}\n'
+
+
+def _literal(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value) if value == value and abs(value) != float("inf") else str(value)
+    return str(value)
+
+
+# -- what every bad file must give -----------------------------------------------------------------
+
+
+def assert_clean_failure(text: str | bytes, *fragments: str, name: str = "bad.toml", others: dict | None = None) -> None:
+    """`load` raises ScenarioError naming the file; the CLI exits 2 with one line and writes nothing."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        path = folder / name
+        for other, content in (others or {}).items():
+            (folder / other).write_text(content)
+        path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
+        with pytest.raises(ScenarioError) as info:
+            load(str(path))
+        message = str(info.value)
+        for fragment in fragments:
+            assert fragment in message, (fragment, message)
+        out = folder / "results"
+        result = runner.invoke(app, ["run", str(path), "--until", "2014", "--out", str(out)])
+        assert result.exit_code == 2, result.output
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+        assert "Traceback" not in result.output
+        assert isinstance(result.exception, SystemExit)
+        assert not out.exists()
+        assert sorted(p.name for p in folder.iterdir()) == sorted([name, *(others or {})])
+
+
+# -- Hypothesis: bad scenario files ------------------------------------------------------------------
+
+
+@FUZZ
+@given(st.sampled_from(SCALAR_FIELDS), st.data())
+def test_wrong_types_name_the_field(field, data):
+    path, kind, _ = field
+    if kind in (int, float):
+        choices = ['"lots"', "[1, 2]", "{ a = 1 }", "2020-01-01", '""']
+    elif kind is bool:
+        choices = ['"maybe"', "5", "[true]", "{ a = 1 }", "1.5"]
+    else:
+        choices = ["5", "[1]", "{ a = 1 }", "true", "2.5"]
+    literal = data.draw(st.sampled_from(choices))
+    assert_clean_failure(_file(path, literal), ".".join(path))
+
+
+@FUZZ
+@given(st.sampled_from(BOUNDED_FIELDS), st.data())
+def test_out_of_range_values_name_the_field(field, data):
+    path, kind, bounds = field
+    side = data.draw(st.sampled_from(sorted(bounds)))
+    margin = data.draw(st.one_of(st.just(1), st.integers(1, 10**6))) if kind is int else data.draw(
+        st.floats(1e-3, 1e6) | st.just(1e300)
+    )
+    limit = bounds[side]
+    value = limit - margin if side in ("ge", "gt") else limit + margin
+    if side == "gt" and kind is float:
+        value = limit - margin  # strictly below a strict lower bound
+    value = kind(value)
+    assert_clean_failure(_file(path, _literal(value)), ".".join(path), "(got ")
+
+
+@FUZZ
+@given(st.sampled_from(SECTIONS), st.from_regex(r"\A[a-z][a-z_]{2,20}\Z"))
+def test_unknown_keys_name_the_key_and_the_allowed_ones(section, key):
+    allowed = {p[-1] for p, _, _ in SCALAR_FIELDS if p[:-1] == section}
+    if section == ("policies", "focus"):
+        allowed = set(Policy.model_fields)
+    else:
+        allowed = set(Scenario.model_fields[section[0]].annotation.model_fields)
+    if key in allowed:
+        return
+    assert_clean_failure(_file((*section, key), "1"), ".".join((*section, key)), "unknown field", "Allowed here")
+
+
+@FUZZ
+@given(st.sampled_from(NUMERIC_FIELDS), st.sampled_from(["1e308", "-1e308", "1e30", "100000000000000000000000000", "inf", "-inf", "nan"]))
+def test_huge_numbers_are_an_error_naming_the_field_or_run_cleanly(field, literal):
+    """A huge value is refused naming the field (or the inflow it would cause), or the run completes."""
+    path, _, _ = field
+    text = _file(path, literal)
+    try:
+        load_error = None
+        with tempfile.TemporaryDirectory() as tmp:
+            file = Path(tmp) / "huge.toml"
+            file.write_text(text)
+            load(str(file))
+    except ScenarioError as exc:
+        load_error = str(exc)
+    if load_error is not None:
+        assert ".".join(path) in load_error or "inflow" in load_error or "simulation" in load_error, load_error
+        fragments = ()
+        assert_clean_failure(text, *fragments)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        file = Path(tmp) / "huge.toml"
+        file.write_text(text)
+        out = Path(tmp) / "out"
+        result = runner.invoke(app, ["run", str(file), "--until", "2014", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        assert {p.name for p in out.iterdir()} == {"yearly.csv", "monthly.csv", "manifest.json"}
+
+
+@FUZZ
+@given(st.one_of(
+    st.just(""),
+    st.text(alphabet=" \t\n", max_size=20),
+    st.builds(lambda c: "# " + c + "\n", st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40)),
+))
+def test_empty_files(text):
+    assert_clean_failure(text, "empty scenario file")
+
+
+@FUZZ
+@given(st.binary(min_size=1, max_size=200), st.booleans())
+def test_non_utf8_bytes(raw, with_header):
+    data = (b'include = "baseline"\n' if with_header else b"") + raw + b"\xff"
+    assert_clean_failure(data, "not UTF-8", "bad.toml")
+
+
+@FUZZ
+@given(st.text(max_size=200))
+def test_random_text_never_crashes(text):
+    # anything but a full scenario: malformed TOML, unknown keys, or missing required fields
+    assert_clean_failure(text, "bad.toml")
+
+
+@FUZZ
+@given(st.from_regex(r"\A[a-z][a-z0-9_-]{0,20}\Z"), st.booleans())
+def test_missing_includes(name, as_path):
+    ref = f"{name}.toml" if as_path else f"zz-{name}"
+    assert_clean_failure(f'include = "{ref}"\n', "include", "does not exist" if as_path else "unknown scenario")
+
+
+@FUZZ
+@given(st.integers(1, 5))
+def test_include_cycles(length):
+    names = [f"c{i}.toml" for i in range(length)]
+    files = {names[i]: f'include = "{names[(i + 1) % length]}"\n' for i in range(1, length)}
+    assert_clean_failure(f'include = "{names[1 % length]}"\n', "include cycle", name=names[0], others=files)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        ('include = 5\n', ["include", "scenario name or path"]),
+        ('include = ["baseline", 3]\n', ["include"]),
+        ('include = "baseline"\nregion = 5\n', ["region", "valid dictionary"]),
+        ('include = "baseline"\n[[chain]]\nx = 1\n', ["chain"]),
+        ('include = "baseline"\n[work]\nbase_work_per_month = { close = 0.1, nearby = 0.2 }\n', ["work.base_work_per_month.nearby"]),
+        ('include = "baseline"\n[region]\nstock_category_shares = { 1a = 1.0 }\n', ["bad.toml: region", "add up to 1"]),
+        ('include = "baseline"\n[inflow]\nnewcomer_age_shares = { under27 = 0.0 }\n', ["bad.toml: inflow", "add up to 1"]),
+        ('include = "baseline"\n[drivers]\nyears = [2013]\n', ["bad.toml: drivers", "years has 1"]),
+        ('include = "baseline"\n[[shocks]]\nname = "x"\nstart = 2020-01-01\nend = 2021-01-01\ninflow_multiplier = 1e300\n', ["inflow", "30,000,000"]),
+        ('include = "baseline"\n[inflow]\nreference_unemployment_pct = 1e-70\n', ["inflow.reference_unemployment_pct"]),
+        ('include = "baseline"\n[[shocks]]\nname = "x"\nstart = "soon"\nend = 2021-01-01\n', ["shocks[0].start"]),
+    ],
+)
+def test_specific_bad_files(text, fragments):
+    assert_clean_failure(text, "bad.toml", *fragments)
+
+
+def test_a_scenario_missing_a_group_is_an_error_not_a_crash():
+    """A whole scenario (no include) whose job-finding table lacks groups: it used to crash the run."""
+    data = baseline().model_dump(mode="json")
+    bad = {**data, "work": {**data["work"], "base_work_per_month": {"close": 0.1}}}
+    with pytest.raises(ScenarioError, match="work: .*needs a value for every group; missing: near, far, very_far"):
+        validate(bad, Path("standalone.toml"))
+
+
+def _write(folder: Path, text: str, name: str = "s.toml") -> Path:
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+def test_deep_include_chain_is_an_error(tmp_path):
+    depth = 40
+    for i in range(depth):
+        _write(tmp_path, f'include = "d{i + 1}.toml"\n' if i < depth - 1 else 'include = "baseline"\n', f"d{i}.toml")
+    with pytest.raises(ScenarioError, match="nested more than"):
+        load(str(tmp_path / "d0.toml"))
+
+
+def test_error_names_the_file_that_set_the_bad_value(tmp_path):
+    """A bad value in an included file is reported in that file, not in the file including it."""
+    _write(tmp_path, 'include = "baseline"\n[chain]\ndream_job_work_share = 2.0\n', "middle.toml")
+    top = _write(tmp_path, 'include = "middle.toml"\n[chain]\nintakes_per_weekday = 3\n', "top.toml")
+    with pytest.raises(ScenarioError) as info:
+        load(str(top))
+    assert str(info.value).startswith(f"{tmp_path / 'middle.toml'}: chain.dream_job_work_share")
+
+
+# -- output folders: whole or nothing ----------------------------------------------------------------
+
+
+def _tables():
+    return {"yearly.csv": pd.DataFrame({"a": [1, 2]}), "monthly.csv": pd.DataFrame({"b": [3]})}
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_write_folder_interrupted_mid_write_leaves_nothing(tmp_path, monkeypatch):
+    calls = []
+    original = pd.DataFrame.to_csv
+
+    def interrupted(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_folder(tmp_path / "out", _tables(), {"x": 1})
+    assert _leftovers(tmp_path) == []
+
+
+def test_failed_forced_replace_keeps_the_old_folder(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "yearly.csv").write_text("old results\n")
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full)
+    with pytest.raises(OutputError, match="No space left on device"):
+        write_folder(out, _tables(), {"x": 1}, force=True)
+    assert _leftovers(tmp_path) == ["out"]
+    assert (out / "yearly.csv").read_text() == "old results\n"
+
+
+def test_existing_folder_is_never_replaced_without_force(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "mine.txt").write_text("keep")
+    with pytest.raises(OutputError, match="--force"):
+        write_folder(out, _tables(), {"x": 1})
+    assert (out / "mine.txt").read_text() == "keep"
+    write_folder(out, _tables(), {"x": 1}, force=True)
+    assert _leftovers(out) == ["manifest.json", "monthly.csv", "yearly.csv"]
+    assert _leftovers(tmp_path) == ["out"]
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_disk_full_is_a_clear_error_and_nothing_is_written(tmp_path, monkeypatch):
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full)
+    result = invoke("run", "baseline", "--until", 2014, "--out", tmp_path / "out")
+    assert result.exit_code == 2
+    assert result.output.startswith("error: ") and "No space left on device" in result.output
+    assert "Traceback" not in result.output
+    assert _leftovers(tmp_path) == []
+
+
+def test_output_path_under_a_regular_file_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a folder")
+    result = invoke("run", "baseline", "--until", 2014, "--out", blocker / "out")
+    assert result.exit_code == 2
+    assert result.output.startswith("error: ") and "cannot create the output folder" in result.output
+    assert "Traceback" not in result.output
+    assert _leftovers(tmp_path) == ["file.txt"] and blocker.read_text() == "not a folder"
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_output_path_that_is_a_file_is_never_replaced(tmp_path, force):
+    blocker = tmp_path / "out"
+    blocker.write_text("precious")
+    result = invoke("run", "baseline", "--until", 2014, "--out", blocker, *(["--force"] if force else []))
+    assert result.exit_code == 2 and result.output.startswith("error: ")
+    assert blocker.read_text() == "precious"
+    assert _leftovers(tmp_path) == ["out"]
+
+
+# -- interrupted runs: a real `caseload run` process and a real signal ------------------------------
+
+DRIVER = textwrap.dedent("""
+    import sys, time
+    import pandas as pd
+    import sim.replications as replications
+
+    mode = sys.argv[1]
+    if mode == "run":
+        original_task = replications.run_task
+
+        def task(t):
+            print("running", flush=True)
+            return original_task(t)
+
+        replications.run_task = task
+    else:
+        original_csv = pd.DataFrame.to_csv
+
+        def slow(self, *args, **kwargs):
+            original_csv(self, *args, **kwargs)
+            print("writing", flush=True)
+            time.sleep(60)
+
+        pd.DataFrame.to_csv = slow
+    sys.argv = ["caseload", *sys.argv[2:]]
+    from cli import main
+
+    main()
+""")
+
+
+def _reset_sigint() -> None:
+    # a shell starts background jobs with SIGINT ignored; a user at a terminal has the default
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("moment", ["run", "write"])
+def test_interrupted_run_leaves_no_folder(tmp_path, signum, moment):
+    out = tmp_path / "out"
+    args = ["run", "baseline", "--seed", "5", "--out", str(out)]
+    args += ["--until", "2060", "--reps", "3", "--workers", "1"] if moment == "run" else ["--until", "2014"]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", DRIVER, moment, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, preexec_fn=_reset_sigint, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        first = proc.stdout.readline().strip()
+        assert first == ("running" if moment == "run" else "writing"), first + proc.stderr.read()
+        time.sleep(0.3)
+        proc.send_signal(signum)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    stderr = proc.stderr.read()
+    assert proc.returncode != 0
+    assert "Traceback" not in stderr, stderr
+    assert _leftovers(tmp_path) == [], "an interrupted run left a folder behind"
