@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import signal
 import sys
 import time
 from pathlib import Path
@@ -461,7 +462,13 @@ def calibrate_command(
     typer.echo(f"\n{result.fit.evaluations} evaluations in {result.seconds:.0f} s; results in {out}")
 
 
+def _terminate(signum, frame) -> None:
+    """SIGTERM stops a run like Ctrl-C: the partial output folder is removed on the way out."""
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminate)
     app()
 
 
