@@ -272,3 +272,41 @@ def describe_shipped() -> list[tuple[str, str]]:
         text = load(name).scenario.description.strip()
         rows.append((name, text.splitlines()[0] if text else ""))
     return rows
+
+
+def shipped_parameters_table() -> str:
+    """Markdown table of each shipped scenario's key parameters, resolved from its files.
+
+    One row per policy period: the policy in force from that date, its gatekeeper share,
+    caseload norm, work consultants and extra participation guidance; the region, its stock
+    and the shocks on the first row.
+    The README holds this table and a test keeps the two in step.
+    """
+    lines = [
+        "| scenario | region (stock) | from | policy | gatekeeper share | caseload norm | work consultants "
+        "| extra participation guidance | shocks |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name in shipped_names():
+        scenario = load(name).scenario
+        shocks = "; ".join(
+            f"{s.name} {s.start} to {s.end}: inflow x{s.inflow_multiplier:g}, job-finding x{s.work_multiplier:g}, "
+            f"newcomers {s.newcomer_distance_shift_months:+g} months"
+            + (f", unemployment {s.unemployment_pct_add:+g} points" if s.unemployment_pct_add else "")
+            for s in scenario.shocks
+        ) or "none"
+        for i, period in enumerate(scenario.policy_schedule):
+            policy = scenario.policies[period.policy]
+            first = i == 0
+            guidance = (
+                f"{policy.participation_guidance_share:.0%} of participation, "
+                f"{policy.participation_guidance_contacts_per_year:g} contacts a year, {policy.participation_guidance_months:g} months"
+                if policy.participation_guidance_share > 0 else "none"
+            )
+            lines.append(
+                f"| {f'`{name}`' if first else ''} "
+                f"| {f'{scenario.region.name} ({scenario.region.initial_stock:,})' if first else ''} "
+                f"| {period.start} | {period.policy} | {policy.gatekeeper_share:g} | {policy.caseload_norm:g} "
+                f"| {policy.work_consultants:g} | {guidance} | {shocks if first else ''} |"
+            )
+    return "\n".join(lines)

@@ -1,0 +1,90 @@
+"""The shipped scenarios' documented parameters are what the model uses.
+
+The README's "Shipped scenarios' key parameters" table is generated from the resolved
+scenarios (`sim.scenario.shipped_parameters_table`); the figures the README quotes in prose
+are read back and compared with the resolved baseline; and a run reports (manifest) and uses
+(policy in force, gatekeeper) those same parameters.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli import app
+from sim.model import run
+from sim.scenario import load, shipped_names, shipped_parameters_table, with_overrides
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+START, END = "<!-- shipped-parameters:start -->", "<!-- shipped-parameters:end -->"
+
+
+def test_readme_holds_the_generated_key_parameters_table():
+    assert START in README and END in README
+    documented = README.split(START, 1)[1].split(END, 1)[0].strip()
+    expected = shipped_parameters_table()
+    assert documented == expected, (
+        "README's shipped-scenario parameters differ from the scenario files; replace the table between "
+        f"the shipped-parameters markers with the output of\n  python -c 'from sim.scenario import "
+        f"shipped_parameters_table as t; print(t())'\n\n{expected}"
+    )
+
+
+def test_every_shipped_scenario_is_described_in_the_readme():
+    table = README.split("## Shipped scenarios", 1)[1].split("\n\n", 2)[1]
+    for name in shipped_names():
+        assert f"`{name}`" in table, f"{name} is shipped but not in the README's shipped-scenarios table"
+
+
+def _number(pattern: str) -> float:
+    match = re.search(pattern, README)
+    assert match, pattern
+    return float(match.group(1).replace(",", ""))
+
+
+def test_figures_quoted_in_the_readme_are_the_baselines():
+    baseline = load("baseline").scenario
+    broad = baseline.policies["broad"]
+    chain = baseline.chain
+    assert _number(r"\((\d+)%\s+under\s+the\s+broad\s+policy\)") / 100 == broad.gatekeeper_share
+    assert _number(r"information\s+meeting\s+\((\d+)\s+places") == chain.information_meeting_places
+    assert _number(r"Individual diagnosis talks \((\d+) a\s+working\s+day\)") == chain.diagnosis_talks_per_weekday
+    assert _number(r"intakes\s+by\s+income\s+consultants\s+\((\d+)\s+a\s+working\s+day\)") == chain.intakes_per_weekday
+    assert _number(r"×\s+EUR\s+([\d,]+)\s+/\s+12") == baseline.money.benefit_eur_per_full_year
+    assert _number(r"\((\d[\d,]*)\s+clients\s+in\s+December\s+2013\)") == baseline.region.initial_stock
+    assert _number(r"the\s+(\d+)-\d+\s+week\s+dream-job\s+period") * 7 == chain.dream_job_days_min
+    assert _number(r"the\s+\d+-(\d+)\s+week\s+dream-job\s+period") * 7 == chain.dream_job_days_max
+    # "broad policy 2014-2018, focus from January 2019, run to 2030"
+    assert [(p.start.isoformat(), p.policy) for p in baseline.policy_schedule] == [("2014-01-01", "broad"), ("2019-01-01", "focus")]
+    assert baseline.simulation.until_year == 2030 and "run to 2030" in README
+    assert [p.policy for p in load("broad").scenario.policy_schedule] == ["broad"]
+    for name in ("focus-corona", "broad-corona"):
+        shocks = load(name).scenario.shocks
+        assert [(s.name, s.start.isoformat()) for s in shocks] == [("corona", "2020-03-01")]  # "from March 2020"
+
+
+@pytest.mark.parametrize("name", ["baseline", "broad-corona"])
+def test_the_model_uses_the_resolved_parameters(tmp_path, name):
+    """The manifest holds exactly the resolved scenario, and the run follows its policy schedule."""
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", name, "--until", "2020", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    resolved = with_overrides(load(name).scenario, {"simulation": {"until_year": 2020}})
+    assert manifest["parameters"] == resolved.model_dump(mode="json")
+    monthly = run(resolved, 1).monthly
+    for period_start, period_end, policy in _periods(resolved):
+        months = monthly[(monthly["year"] * 100 + monthly["month"] >= period_start) & (monthly["year"] * 100 + monthly["month"] < period_end)]
+        assert (months["policy"] == policy).all()
+        share = resolved.policies[policy].gatekeeper_share
+        assert (months["gatekept"].sum() > 0) == (share > 0)
+
+
+def _periods(scenario):
+    schedule = scenario.policy_schedule
+    bounds = [p.start.year * 100 + p.start.month for p in schedule] + [999_999]
+    return [(bounds[i], bounds[i + 1], p.policy) for i, p in enumerate(schedule)]
