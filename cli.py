@@ -13,7 +13,7 @@ import typer
 
 from sim import __version__
 from sim.output import OutputError, check_target, write_folder
-from sim.replications import make_executor, run_replications
+from sim.replications import ExecutorError, make_executor, run_replications
 from sim.results import summarise
 from sim.scenario import ScenarioError, describe_shipped, load, with_overrides
 
@@ -89,7 +89,10 @@ def run_command(
     except OutputError as exc:
         fail(str(exc))
     started = time.perf_counter()
-    executor = make_executor(1 if reps == 1 else workers, scheduler)
+    try:
+        executor = make_executor(1 if reps == 1 else workers, scheduler)
+    except ExecutorError as exc:
+        fail(str(exc))
     try:
         results = run_replications(resolved, seed, reps, executor, events, _Progress(reps, resolved.name))
     finally:

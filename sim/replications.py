@@ -57,6 +57,10 @@ def run_task(task: ReplicationTask) -> ReplicationOutput:
     )
 
 
+class ExecutorError(Exception):
+    """An executor cannot be started (Dask missing, scheduler unreachable); the message says which."""
+
+
 class Executor(Protocol):
     """Runs a function over items; yields (index, result or exception) as they complete."""
 
@@ -110,7 +114,7 @@ class DaskExecutor:
         try:
             from dask.distributed import Client, LocalCluster
         except ImportError as exc:  # optional extra
-            raise RuntimeError("Dask is not installed: pip install 'caseload[dask]'") from exc
+            raise ExecutorError("--scheduler: Dask is not installed; pip install 'caseload[dask]'") from exc
         self._cluster = None
         if address == "local":
             self._cluster = LocalCluster(
@@ -119,7 +123,12 @@ class DaskExecutor:
             )
             self._client = Client(self._cluster)
         else:
-            self._client = Client(address)
+            try:
+                self._client = Client(address)
+            except (OSError, ValueError, TypeError) as exc:
+                raise ExecutorError(
+                    f"--scheduler: cannot use Dask scheduler {address!r} ({exc}); give tcp://HOST:PORT or 'local'"
+                ) from None
 
     def map_unordered(self, fn, items):
         from dask.distributed import as_completed as dask_completed

@@ -122,3 +122,13 @@ def test_cli_on_a_dask_local_cluster_gives_the_serial_results(tmp_path, serial):
 def _csv(frame: pd.DataFrame, path):
     frame.to_csv(path, index=False)
     return path
+
+
+def test_a_bad_scheduler_address_is_one_error_line_and_no_output(tmp_path):
+    pytest.importorskip("dask.distributed")
+    out = tmp_path / "never"
+    result = CliRunner().invoke(app, ["run", "baseline", "--until", "2014", "--scheduler", "nonsense", "--out", str(out)])
+    assert result.exit_code == 2
+    assert "--scheduler" in result.output and "nonsense" in result.output
+    assert "Traceback" not in result.output
+    assert not out.exists()
