@@ -274,5 +274,5 @@ def differing_parameters(scenarios: dict[str, Scenario]) -> pd.DataFrame:
     for path in paths:
         values = [flat[n].get(path) for n in scenarios]
         if any(v != values[0] for v in values[1:]):
-            rows.append({"parameter": path, **{n: ("" if v is None else v) for n, v in zip(scenarios, values, strict=True)}})
+            rows.append({"parameter": path, **{n: ("(not set)" if v is None else v) for n, v in zip(scenarios, values, strict=True)}})
     return pd.DataFrame(rows, columns=["parameter", *scenarios])

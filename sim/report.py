@@ -197,7 +197,7 @@ def _yearly_differences(data: dict, metric: str) -> str:
     for _, row in part.iterrows():
         label = f"<td>{row['year']}</td><td>{html.escape(row['scenario'])}</td>"
         rows.append(_comparison_row(row, label, ["mean", "reference_mean", "diff_mean", "diff_low", "diff_high"]))
-    return _table(["year", "scenario", "scenario", f"reference ({ref})", "difference", "95% low", "95% high"], rows)
+    return _table(["year", "scenario", "scenario mean", f"reference ({ref}) mean", "difference", "95% low", "95% high"], rows)
 
 
 def _budget(data: dict) -> str:

@@ -150,3 +150,20 @@ def test_bad_names_and_flags_exit_2_with_a_message_and_write_nothing(tmp_path, a
         assert fragment in result.output
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sensitivity_writes_the_table_and_a_tornado(tmp_path):
+    out = tmp_path / "s"
+    result = invoke("sensitivity", "focus", "broad", "--params", "work.elasticity_work,trajectories.basket.0.price_eur",
+                    "--reps", 2, "--until", 2020, "--seed", 3, "--out", out, "--workers", 2)
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "sensitivity.csv")
+    assert sorted(set(table["setting"])) == ["base", "high", "low"]
+    assert set(table["metric"]) == {"cumulative_net_saving_eur"}  # 2025 and 2030 are after --until
+    price = table[(table["parameter"] == "trajectories.basket.0.price_eur")].set_index("setting")
+    base_price = load("focus").scenario.trajectories.basket[0].price_eur
+    assert price.loc["low", "value_a"] == pytest.approx(0.75 * base_price)
+    assert price.loc["low", "diff_mean"] != price.loc["high", "diff_mean"]
+    assert (out / "tornado.png").stat().st_size > 10_000
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["params"] == ["work.elasticity_work", "trajectories.basket.0.price_eur"]
