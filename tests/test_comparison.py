@@ -167,3 +167,24 @@ def test_sensitivity_writes_the_table_and_a_tornado(tmp_path):
     assert (out / "tornado.png").stat().st_size > 10_000
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["params"] == ["work.elasticity_work", "trajectories.basket.0.price_eur"]
+
+
+def test_buig_balance_appears_with_a_state_grant(paired):
+    scenarios, yearlies = paired
+    grant = {"2019": 25_000_000.0, "2020": 24_000_000.0}
+    with_grant = {n: with_overrides(s, {"money": {"state_grant_eur_per_year": grant}}) for n, s in scenarios.items()}
+    t = compare(yearlies, with_grant, YEARS).table.set_index(["year", "metric", "scenario"])
+    for year in YEARS:
+        benefit = t.loc[(str(year), "benefit_spending_eur", "broad")]
+        balance = t.loc[(str(year), "buig_balance_eur", "broad")]
+        assert balance["mean"] == pytest.approx(grant[str(year)] - benefit["mean"])
+        assert balance["diff_mean"] == pytest.approx(-benefit["diff_mean"])  # same grant: the balance moves with spending
+
+
+def test_a_failed_replication_drops_its_pair_from_every_scenario(paired):
+    scenarios, yearlies = paired
+    missing = {"focus": yearlies["focus"], "broad": yearlies["broad"][yearlies["broad"]["replication"] != 0]}
+    result = compare(missing, scenarios, YEARS)
+    assert result.replications == list(range(1, REPS))
+    full = compare({n: y[y["replication"] != 0] for n, y in yearlies.items()}, scenarios, YEARS)
+    pd.testing.assert_frame_equal(result.table, full.table)
