@@ -163,31 +163,42 @@ def compare(
         frame["cumulative_net_saving_eur"] = discounted.groupby(level="replication").cumsum()
 
     metrics = [m.name for m in METRICS if m.name in own[reference]]
-    rows = []
-    ref_year = own[reference]
-    ref_tot = _totals(ref_year)
+    ref_year, ref_tot = own[reference][metrics], _totals(own[reference][metrics])
+    parts = []
     for n in names:
-        diff = own[n][metrics] - ref_year[metrics]
-        for year, block in own[n].groupby(level="year"):
-            ref_block, diff_block = ref_year.loc[year], diff.loc[year]
-            for m in metrics:
-                rows.append(_row(year, m, n, reference, block[m], ref_block[m], diff_block[m]))
-        tot = _totals(own[n])
-        for m in metrics:
-            rows.append(_row("total", m, n, reference, tot[m], ref_tot[m], tot[m] - ref_tot[m]))
-    table = pd.DataFrame(rows, columns=COLUMNS)
+        yearly = _summary(own[n][metrics], ref_year, lambda f: f.groupby(level="year"))
+        totals = _summary(_totals(own[n][metrics]), ref_tot, lambda f: f.groupby(lambda _: "total"))
+        for part in (yearly, totals):
+            part.insert(2, "scenario", n)
+            parts.append(part)
+    table = pd.concat(parts, ignore_index=True)
+    table["reference"] = reference
+    table["year"] = table["year"].astype(str)
+    table = table[COLUMNS]
     replications = sorted(set(index.get_level_values("replication")))
     return Comparison(table, _break_even(own, names, reference, discount_rate), replications, years, discount_rate)
 
 
-def _row(year, metric, scenario, reference, values, ref_values, diffs) -> dict:
-    mean, low, high = paired_interval(np.asarray(diffs, dtype=float))
-    return {
-        "year": str(year), "metric": metric, "scenario": scenario, "reference": reference,
-        "mean": float(np.nanmean(values)) if np.isfinite(np.asarray(values, float)).any() else np.nan,
-        "reference_mean": float(np.nanmean(ref_values)) if np.isfinite(np.asarray(ref_values, float)).any() else np.nan,
-        "diff_mean": mean, "diff_low": low, "diff_high": high,
+def _summary(values: pd.DataFrame, ref: pd.DataFrame, group) -> pd.DataFrame:
+    """Long rows (year, metric, mean, reference_mean, diff_*) of per-replication values against the reference.
+
+    The same as `paired_interval` per group and metric, vectorised: NaN values are skipped,
+    one pair gives NaN bounds, identical pairs give bounds equal to the mean.
+    """
+    diff = values - ref
+    g = group(diff)
+    mean, sd, n = g.mean(), g.std(ddof=1), g.count()
+    with np.errstate(invalid="ignore"):
+        t = pd.DataFrame(stats.t.ppf(0.5 + LEVEL / 2, np.maximum(n.to_numpy() - 1, 1)), index=n.index, columns=n.columns)
+    half = (t * sd / np.sqrt(n)).where(n >= 2)
+    half = half.where(sd != 0, 0.0).where(n >= 2)
+    long = {
+        "mean": group(values).mean(), "reference_mean": group(ref).mean(),
+        "diff_mean": mean, "diff_low": mean - half, "diff_high": mean + half,
     }
+    frames = [frame.stack(future_stack=True).rename(column) for column, frame in long.items()]
+    out = pd.concat(frames, axis=1).reset_index()
+    return out.rename(columns={out.columns[0]: "year", out.columns[1]: "metric"})
 
 
 BREAK_EVEN_COLUMNS = [
