@@ -339,6 +339,51 @@ def test_existing_folder_is_never_replaced_without_force(tmp_path):
     assert _leftovers(tmp_path) == ["out"]
 
 
+def test_interrupted_between_the_two_renames_puts_the_old_folder_back(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "yearly.csv").write_text("old results\n")
+    original = Path.rename
+    calls = []
+
+    def rename(self, target):
+        calls.append(target)
+        if len(calls) == 2:  # the old folder is moved aside; the new one is not in place yet
+            raise KeyboardInterrupt
+        return original(self, target)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    with pytest.raises(KeyboardInterrupt):
+        write_folder(out, _tables(), {"x": 1}, force=True)
+    assert _leftovers(tmp_path) == ["out"]
+    assert (out / "yearly.csv").read_text() == "old results\n"
+
+
+def test_failed_write_removes_the_parent_folders_it_created(tmp_path, monkeypatch):
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full)
+    with pytest.raises(OutputError):
+        write_folder(tmp_path / "a" / "b" / "out", _tables(), {"x": 1})
+    assert _leftovers(tmp_path) == []
+
+
+def test_folders_left_by_a_killed_run_are_removed_by_the_next_write(tmp_path):
+    """SIGKILL cannot be caught: the hidden partial folder it leaves names its process, and goes."""
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    dead_pid = int(dead.stdout)
+    stale = tmp_path / f".out.partial-{dead_pid}-abc123"
+    stale.mkdir()
+    (stale / "yearly.csv").write_text("half")
+    busy = tmp_path / f".out.partial-{os.getpid()}-def456"  # a live process still writing it
+    busy.mkdir()
+    other = tmp_path / f".other.partial-{dead_pid}-ghi789"  # another target: not ours to clean
+    other.mkdir()
+    write_folder(tmp_path / "out", _tables(), {"x": 1})
+    assert _leftovers(tmp_path) == sorted([busy.name, other.name, "out"])
+
+
 def invoke(*args):
     return runner.invoke(app, [str(a) for a in args])
 
