@@ -121,7 +121,6 @@ def scenarios(draw):
         "participation_guidance_months": draw(st.floats(0.0, 48.0)),
     }
     overrides = {
-        "simulation": {"until_year": draw(st.integers(2014, 2016))},
         "region": {"initial_stock": draw(st.integers(0, 120)), "refugee_share_of_stock": draw(shares)},
         "inflow": {
             "base_notifications_per_year": draw(st.floats(0.0, 400.0)),
@@ -167,6 +166,23 @@ def scenarios(draw):
             "newcomer_distance_shift_months": draw(st.floats(-24.0, 24.0)),
             "unemployment_pct_add": draw(st.floats(-5.0, 5.0)),
         }]
+    start = draw(st.integers(2013, 2016))
+    overrides["simulation"] = {
+        "start_year": start, "until_year": start + draw(st.integers(1, 3)), "burn_in_years": draw(st.integers(0, 2)),
+    }
+    overrides["chain"].update({
+        "information_meetings_per_week": draw(st.integers(0, 2)),
+        "extra_meeting_queue_threshold": draw(st.integers(0, 30)),
+        "contact_days": draw(st.floats(0.0, 30.0)),
+        "information_meeting_weekday": draw(st.integers(0, 6)),
+    })
+    # one to three policy periods starting on any day of the run
+    days = sorted(draw(st.lists(st.integers(0, 365 * 3), min_size=1, max_size=3, unique=True)))
+    names = [draw(st.sampled_from(["broad", "focus", "focus-participation"])) for _ in days]
+    origin = dt.date(start + 1, 1, 1)
+    overrides["policy_schedule"] = [
+        {"start": (origin + dt.timedelta(days=d)).isoformat(), "policy": n} for d, n in zip(days, names, strict=True)
+    ]
     return with_overrides(baseline(), overrides), draw(st.integers(0, 10_000))
 
 
