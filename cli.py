@@ -318,15 +318,18 @@ def sensitivity_command(
     seed: Annotated[int, typer.Option(help="Root seed (the same for every setting).")] = 42,
     spread: Annotated[float, typer.Option(help="Relative range when the calibration gives no bounds (0.25 = ±25%).")] = 0.25,
     calibration_bounds: Annotated[bool, typer.Option("--calibration-bounds", help="Use the calibration's bounds for fitted parameters.")] = False,
+    samples: Annotated[int, typer.Option(help="Also vary all parameters together over this many Latin-hypercube points (0 = off).")] = 0,
     until: Annotated[int | None, typer.Option(help="Last simulated year (default: the scenarios').")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes (default: all cores).")] = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default: results/sensitivity-A-B-seedN).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing output folder.")] = False,
 ) -> None:
     """One-at-a-time sensitivity of the headline (saving, caseload difference 2025 and 2030): CSV and tornado plot."""
-    from sim.sensitivity import SensitivityError, parameter_ranges, run_sensitivity, tornado_png
+    from sim.sensitivity import SensitivityError, parameter_ranges, run_global, run_sensitivity, tornado_png
 
     _check_common(seed, reps, workers)
+    if samples < 0:
+        fail(f"--samples: must be zero or positive (got {samples})")
     if not 0.0 < spread < 1.0:
         fail(f"--spread: give a fraction between 0 and 1, e.g. 0.25 (got {spread})")
     loaded = _load_many([scenario_a, scenario_b], until)
@@ -345,24 +348,33 @@ def sensitivity_command(
         fail(str(exc))
     started = time.perf_counter()
     executor = make_executor(workers)
+    tables = {}
     try:
+        if samples and samples < len(paths) + 2:
+            fail(f"--samples: give at least {len(paths) + 2} (parameters + 2) for the regression, or 0")
         table = run_sensitivity(sa, sb, ranges, seed, reps, executor, _Progress((1 + 2 * len(paths)) * 2 * reps, "sensitivity"))
+        tables["sensitivity.csv"] = table
+        if samples:
+            indices, points = run_global(sa, sb, ranges, samples, seed, reps, executor, _Progress(samples * 2 * reps, "global"))
+            tables["global.csv"], tables["global_samples.csv"] = indices, points
     except SensitivityError as exc:
         fail(str(exc))
     finally:
         executor.close()
     manifest = {
         "command": "sensitivity", "scenarios": [a, b], "reference": a, "seed": seed, "replications": reps,
-        "params": paths, "ranges": ranges.to_dict(orient="records"), "version": __version__,
+        "params": paths, "ranges": ranges.to_dict(orient="records"), "samples": samples, "version": __version__,
         "run_seconds": round(time.perf_counter() - started, 3),
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     try:
-        write_folder(out, {"sensitivity.csv": table}, manifest, force=force,
+        write_folder(out, tables, manifest, force=force,
                      extra=lambda folder: (folder / "tornado.png").write_bytes(tornado_png(table, f"{b} vs {a}")))
     except OutputError as exc:
         fail(str(exc))
     typer.echo(table.to_string(index=False))
+    if samples:
+        typer.echo("\n" + tables["global.csv"].to_string(index=False))
     typer.echo(f"\nresults in {out}")
 
 

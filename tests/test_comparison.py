@@ -155,7 +155,7 @@ def test_bad_names_and_flags_exit_2_with_a_message_and_write_nothing(tmp_path, a
 def test_sensitivity_writes_the_table_and_a_tornado(tmp_path):
     out = tmp_path / "s"
     result = invoke("sensitivity", "focus", "broad", "--params", "work.elasticity_work,trajectories.basket.0.price_eur",
-                    "--reps", 2, "--until", 2020, "--seed", 3, "--out", out, "--workers", 2)
+                    "--reps", 2, "--until", 2020, "--seed", 3, "--out", out, "--workers", 2, "--samples", 4)
     assert result.exit_code == 0, result.output
     table = pd.read_csv(out / "sensitivity.csv")
     assert sorted(set(table["setting"])) == ["base", "high", "low"]
@@ -167,6 +167,14 @@ def test_sensitivity_writes_the_table_and_a_tornado(tmp_path):
     assert (out / "tornado.png").stat().st_size > 10_000
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["params"] == ["work.elasticity_work", "trajectories.basket.0.price_eur"]
+    # all parameters together over a Latin hypercube: one regression per headline metric
+    points = pd.read_csv(out / "global_samples.csv")
+    assert len(points) == 4 and points[manifest["params"]].apply(lambda c: c.between(0, 1)).all().all()
+    for column in manifest["params"]:  # Latin hypercube: one point in each quarter of every range
+        assert sorted((points[column] * 4).astype(int)) == [0, 1, 2, 3]
+    indices = pd.read_csv(out / "global.csv")
+    assert list(indices["parameter"]) == manifest["params"]
+    assert indices["r_squared"].between(0, 1).all() and (indices["variance_share"] >= 0).all()
 
 
 def test_buig_balance_appears_with_a_state_grant(paired):
