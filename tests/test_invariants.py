@@ -91,6 +91,24 @@ def check_invariants(model: Model) -> pd.DataFrame:
         balance = count("granted") + count("return") - count("exit")
         assert np.isin(balance, (0, 1)).all(), "a spell closed twice or opened twice"
         assert ((balance == 1) == on).all(), "on benefit exactly when a spell is open"
+        # the monthly flows are the event log's, month by month (exits, grants and returns happen
+        # inside the month; trajectory starts are stamped at the month's end boundary)
+        ends = np.array([end for _, _, _, end in model.calendar.month_starts()])
+        months = len(rows)
+
+        def per_month(event: str, side: str, weights=None) -> np.ndarray:
+            chosen = events[events["event"] == event]
+            if event == "granted":
+                chosen = chosen[chosen["client"] >= model.initial_stock]
+            index = np.searchsorted(ends, chosen["day"].to_numpy(), side=side)
+            return np.bincount(index, weights=None if weights is None else weights(chosen), minlength=months)[:months]
+
+        assert (per_month("exit", "right") == rows["outflow"]).all()
+        assert (per_month("granted", "right") + per_month("return", "right") == rows["inflow"]).all()
+        assert (per_month("return", "right") == rows["returns"]).all()
+        assert (per_month("trajectory_start", "left") == rows["trajectories_started"]).all()
+        spending = per_month("trajectory_start", "left", lambda e: prices[e["detail"].to_numpy().astype(int)])
+        assert np.allclose(spending, rows["trajectory_spending_eur"], rtol=1e-12, atol=1e-6)
     return rows
 
 
