@@ -16,10 +16,10 @@ from scipy import stats
 from verification_scenarios import baseline, flat_hazards, steady_state
 
 from sim.calendar import DAYS_PER_MONTH, DAYS_PER_YEAR
-from sim.clients import Route
-from sim.model import run
+from sim.clients import Exit, Route, State
+from sim.model import Model, run
 from sim.replications import replication_seeds
-from sim.scenario import with_overrides
+from sim.scenario import load, with_overrides
 
 ORIGIN = dt.date(2014, 1, 1)
 
@@ -393,3 +393,41 @@ def test_stronger_corona_shock_never_smaller_2020_stock(small_baseline):
     ]
     _assert_never_smaller(_paired(scenarios, lambda y: float(y.loc[2020, "caseload_december"])), list(sizes))
 
+
+
+def test_state_pension_exits_happen_exactly_at_the_pension_age():
+    """No other exit at all: everyone who leaves, leaves on the day they reach the pension age in force."""
+    pension_age = 66.0
+    scenario = flat_hazards(
+        0.0, 0.0,
+        drivers={"state_pension_age_years": [pension_age]},
+        region={"initial_stock": 1000, "stock_age_shares": {"under27": 0.0, "27_49": 0.0, "50plus": 1.0}},
+        inflow={"base_notifications_per_year": 0.0},
+        simulation={"until_year": 2016},
+    )
+    model = Model(scenario, 12)
+    model.run()
+    t = model.table
+    left = t.view("state") == State.LEFT
+    assert left.sum() > 0 and (t.view("exit_reason")[left] == Exit.PENSION).all()
+    expected_day = t.view("birth_day")[left] + pension_age * DAYS_PER_YEAR
+    assert np.allclose(t.view("exit_day")[left], np.maximum(expected_day, 0.0))
+    # and everyone who reached the age before the end has left
+    reached = t.view("birth_day") + pension_age * DAYS_PER_YEAR < model.calendar.end_day
+    assert (reached == left).all()
+
+
+# -- causality with common random numbers -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reference", "changed", "first_month"),
+    [("baseline", "broad", (2019, 1)), ("focus", "focus-corona", (2020, 3))],
+)
+def test_a_change_from_a_date_leaves_everything_before_it_unchanged(reference, changed, first_month):
+    """Same seed, two shipped scenarios that differ from a date on: identical months before it."""
+    a = run(with_overrides(load(reference).scenario, {"simulation": {"until_year": first_month[0]}}), 31).monthly
+    b = run(with_overrides(load(changed).scenario, {"simulation": {"until_year": first_month[0]}}), 31).monthly
+    before = (a["year"] * 100 + a["month"]) < first_month[0] * 100 + first_month[1]
+    pd.testing.assert_frame_equal(a.loc[before], b.loc[before])
+    assert not a.loc[~before, "caseload"].equals(b.loc[~before, "caseload"]), "the change had no effect at all"
