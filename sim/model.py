@@ -56,6 +56,7 @@ class RunResult:
 # keyed streams drawn for every client on benefit each month, and for those who leave
 _EVERYONE_STREAMS = ("exit", "review", "rediagnosis")
 _EXIT_STREAMS = ("exit_reason", "job_type", "exit_day")
+_DURATION_BOUNDS_YEARS = np.array([1.0, 2.0, 4.0])  # stock_duration_lt1, _1_2, _2_4, _4plus
 _PARTICIPATION, _NONE, _DIRECT, _MEDIATION = Route.PARTICIPATION, Route.NONE, Route.DIRECT, Route.MEDIATION
 
 
@@ -138,6 +139,8 @@ class Model:
         t, work = self.table, self.scenario.work
         temp = t.in_state(State.TEMPORARY_WORK)
         ending = temp[t.contract_end_day[temp] < end]
+        if len(ending) == 0:
+            return 0
         kept = self.streams.keyed_uniforms("aftercare", index, ending) < work.aftercare_retention_share
         t.state[ending[kept]] = State.LEFT
         back = ending[~kept]
@@ -297,7 +300,7 @@ class Model:
         cats = np.bincount(t.category[now_on], minlength=len(CATEGORIES))
         for i, name in enumerate(CATEGORIES):
             row[f"stock_{name}"] = int(cats[i])
-        duration_class = np.searchsorted([1.0, 2.0, 4.0], (end - t.spell_start_day[now_on]) / DAYS_PER_YEAR, side="right")
+        duration_class = np.searchsorted(_DURATION_BOUNDS_YEARS, (end - t.spell_start_day[now_on]) / DAYS_PER_YEAR, side="right")
         durations = np.bincount(duration_class, minlength=4)
         for i, name in enumerate(("lt1", "1_2", "2_4", "4plus")):
             row[f"stock_duration_{name}"] = int(durations[i])
