@@ -119,6 +119,8 @@ def assert_clean_failure(text: str | bytes, *fragments: str, name: str = "bad.to
         assert isinstance(result.exception, SystemExit)
         assert not out.exists()
         assert sorted(p.name for p in folder.iterdir()) == sorted([name, *(others or {})])
+        shown = runner.invoke(app, ["scenarios", "show", str(path)])
+        assert shown.exit_code == 2 and shown.output.strip() == lines[0], shown.output
 
 
 # -- Hypothesis: bad scenario files ------------------------------------------------------------------
