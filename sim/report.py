@@ -306,7 +306,9 @@ def render(folder: Path) -> str:
 def write_report(folder: Path, name: str = "report.html") -> Path:
     """Write the report page into the comparison folder; returns its path."""
     path = Path(folder) / name
-    path.write_text(render(folder), encoding="utf-8")
+    partial = path.with_name(f".{name}.partial")
+    partial.write_text(render(folder), encoding="utf-8")
+    partial.replace(path)  # a page is there whole or not at all
     return path
 
 
@@ -315,8 +317,10 @@ def write_workbook(folder: Path, name: str = "comparison.xlsx") -> Path:
     data = read_folder(folder)
     c = data["comparison"]
     path = Path(folder) / name
-    with pd.ExcelWriter(path, engine="openpyxl") as writer:
+    partial = path.with_name(f".{name}.partial")
+    with pd.ExcelWriter(partial, engine="openpyxl") as writer:
         c[c["metric"].isin(BUDGET)].to_excel(writer, sheet_name="budget", index=False)
         c.to_excel(writer, sheet_name="differences", index=False)
         data["break_even"].to_excel(writer, sheet_name="break_even", index=False)
+    partial.replace(path)
     return path
