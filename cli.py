@@ -229,7 +229,10 @@ def compare_command(
         fail(str(exc))
     resolved = {n: s for n, (_, s) in loaded.items()}
     started = time.perf_counter()
-    executor = make_executor(workers, scheduler)
+    try:
+        executor = make_executor(workers, scheduler)
+    except ExecutorError as exc:
+        fail(str(exc))
     try:
         yearlies, failures = run_paired(resolved, seed, reps, executor, _Progress(reps * len(names), "compare"))
     finally:
@@ -347,7 +350,10 @@ def sensitivity_command(
     except OutputError as exc:
         fail(str(exc))
     started = time.perf_counter()
-    executor = make_executor(workers)
+    try:
+        executor = make_executor(workers)
+    except ExecutorError as exc:
+        fail(str(exc))
     tables = {}
     try:
         if samples and samples < len(paths) + 2:
