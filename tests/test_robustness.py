@@ -35,7 +35,7 @@ from sim.scenario import ScenarioError, load, validate
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
-FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 # -- the fields a file can set, with their bounds -------------------------------------------------
