@@ -36,6 +36,21 @@ def notification_rates_per_year(scenario: Scenario, year: int, month: int, shock
     return {"general": general * factor, "refugee": refugee * factor, "sheltered": sheltered * factor}
 
 
+def expected_notifications(scenario: Scenario) -> float:
+    """Expected notifications over the whole run (burn-in included), shocks applied as the run does."""
+    import datetime as dt
+
+    from sim.shocks import effect_on
+
+    sim = scenario.simulation
+    total = 0.0
+    for year in range(sim.start_year + 1 - sim.burn_in_years, sim.until_year + 1):
+        for month in range(1, 13):
+            shock = effect_on(scenario.shocks, dt.date(year, month, 15))
+            total += sum(notification_rates_per_year(scenario, year, month, shock).values()) / 12
+    return total
+
+
 def add_notifications(
     table: ClientTable,
     scenario: Scenario,

@@ -21,7 +21,7 @@ from sim.clients import ClientTable, Exit, Group, Route, State, add_initial_stoc
 from sim.consultants import assign_consultants, contact_intensity
 from sim.drivers import state_pension_age, unemployment_pct
 from sim.events import Event, EventLog
-from sim.inflow import add_notifications, notification_rates_per_year
+from sim.inflow import add_notifications, expected_notifications, notification_rates_per_year
 from sim.intake import IntakeChain
 from sim.money import benefit_client_months, benefit_spending_eur, trajectory_prices, trajectory_spending_eur
 from sim.parameters import CATEGORIES, Scenario
@@ -71,7 +71,11 @@ class Model:
         self.streams = Streams(seed)
         self.log = EventLog(record_events)
         years = sim.until_year - self.calendar.first_year + 1
-        self.table = ClientTable(capacity=int(scenario.region.initial_stock * (1 + 0.6 * years)) + 1024)
+        # room for the stock and its growth, but never far beyond the clients the run can create
+        # (a large stock with little inflow over a long horizon asked for tens of GB up front)
+        clients = scenario.region.initial_stock + expected_notifications(scenario)
+        capacity = min(scenario.region.initial_stock * (1 + 0.6 * years), 1.1 * clients)
+        self.table = ClientTable(capacity=int(capacity) + 1024)
         stock = add_initial_stock(
             self.table, scenario.region, self.streams.generator("initial_stock"), 0.0,
             state_pension_age(scenario.drivers, self.calendar.first_year),

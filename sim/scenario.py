@@ -7,7 +7,6 @@ by key, lists and values replace.
 
 from __future__ import annotations
 
-import datetime as dt
 import difflib
 import math
 import tomllib
@@ -205,17 +204,11 @@ def _source_of(loc: tuple, sources: Sources, default: str) -> str:
 
 def _check_size(scenario: Scenario, file: str) -> None:
     """Refuse a run that would create more clients than fit in memory (a typo such as 1e9 notifications)."""
-    from sim.inflow import notification_rates_per_year
-    from sim.shocks import effect_on
+    from sim.inflow import expected_notifications
 
     sim = scenario.simulation
     years = range(sim.start_year + 1 - sim.burn_in_years, sim.until_year + 1)
-    notifications = 0.0
-    for year in years:
-        for month in range(1, 13):
-            shock = effect_on(scenario.shocks, dt.date(year, month, 15))
-            notifications += sum(notification_rates_per_year(scenario, year, month, shock).values()) / 12
-    clients = scenario.region.initial_stock + notifications
+    clients = scenario.region.initial_stock + expected_notifications(scenario)
     if not math.isfinite(clients) or clients > MAX_CLIENTS:
         size = "an unbounded number of" if not math.isfinite(clients) else (
             f"about {clients:,.0f}" if clients < 1e12 else f"about {clients:.1e}"
