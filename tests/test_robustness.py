@@ -402,6 +402,19 @@ def test_disk_full_is_a_clear_error_and_nothing_is_written(tmp_path, monkeypatch
     assert _leftovers(tmp_path) == []
 
 
+def test_unwritable_output_folder_is_a_clear_error(tmp_path, monkeypatch):
+    """A read-only parent (simulated: tests run as root, where chmod does not stop writes)."""
+    def denied(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", denied)
+    result = invoke("run", "baseline", "--until", 2014, "--out", tmp_path / "sub" / "out")
+    assert result.exit_code == 2
+    assert result.output.startswith("error: ") and "cannot create the output folder (Permission denied)" in result.output
+    assert "Traceback" not in result.output
+    assert _leftovers(tmp_path) == []  # the parent folder it made for --out is gone again
+
+
 def test_output_path_under_a_regular_file_is_a_clear_error(tmp_path):
     blocker = tmp_path / "file.txt"
     blocker.write_text("not a folder")
