@@ -103,7 +103,8 @@ class Problem:
             "targets": self.targets.names,
             "values": self.targets.values.tolist(),
             "seed": c.seed, "reps": c.reps, "population_scale": c.population_scale,
-            "scenario": self.base.model_dump(mode="json"),
+            # the free parameters at a fixed point, so their values in the included files do not matter
+            "scenario": self.scenario(self.lower).model_dump(mode="json"),
         })
 
 

@@ -5,7 +5,9 @@ draw costs no new simulation): each draw resamples the replications of the best 
 simulation noise of the simulated moments), perturbs the observed figures as another history
 could have (the deviation of a random replication from the mean: the observed series is one
 draw of the process) and flips the signs of the target residuals at random (a wild bootstrap of
-the misfit; together with the deviation this is conservative), and moves the parameters by the
+the misfit; together with the deviation this is conservative), draws the prior means from the
+priors (randomise-then-optimise: a parameter the data do not pin gets about its prior's spread
+rather than a spuriously narrow interval), and moves the parameters by the
 least-squares step that answers the changed residuals, using the Jacobian of the residuals
 (priors included, so a parameter the data do not pin falls back to its prior). Intervals are
 the 5th and 95th percentiles of the draws, clipped to the bounds.
@@ -52,8 +54,9 @@ def bootstrap(fit: FitResult, draws: int, seed: int) -> Uncertainty:
         signs = rng.choice([-1.0, 1.0], size=k)
         # the observed figures are one history: another history differs by a replication's deviation,
         # and the misfit could have had either sign (wild bootstrap of the residuals)
-        values = mean0 + signs * (p.targets.values - mean0) + deviations[rng.integers(0, reps)]
+        values = p.targets.values + signs * (p.targets.values - mean0) + deviations[rng.integers(0, reps)]
         rb = p.residuals(fit.best.u, moments[idx], values)
+        rb[k:] -= rng.standard_normal(n)  # a prior mean drawn from the prior (randomise-then-optimise)
         out[b] = np.clip(fit.best.u - step @ (rb - r0), 0.0, 1.0)
     theta = np.array([p.theta(u) for u in out])
     # sensitivity: rise of the data part of the objective when a parameter moves 10% of its range

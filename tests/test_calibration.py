@@ -47,17 +47,29 @@ def _calibration(**over) -> Calibration:
     return Calibration.model_validate(raw)
 
 
-def _synthetic_observed(truth: dict, until: int, reps: int, seed: int) -> pd.Series:
-    """The model's own mean December caseload at known parameters, with seeds the fit never uses."""
+def _synthetic_observed(truth: dict, until: int, reps: int, seed: int) -> tuple[pd.Series, float]:
+    """The model's own mean December caseload at known parameters, with seeds the fit never uses, and
+    its inflow as a share of the mean stock over the years after the start."""
     scenario = with_overrides(load("baseline").scenario, {**truth, "simulation": {"until_year": until}})
     yearly = run_replications(scenario, seed, reps, SerialExecutor()).yearly
-    return yearly.groupby("year")["caseload_december"].mean().astype(float)
+    shares = []
+    for _, rep in yearly.groupby("replication"):
+        y = rep.set_index("year")
+        years = list(range(2014, until + 1))
+        mean_stock = sum((y.loc[t - 1, "caseload_december"] + y.loc[t, "caseload_december"]) / 2 for t in years)
+        shares.append(float(y.loc[years, "inflow"].sum()) / mean_stock)
+    return yearly.groupby("year")["caseload_december"].mean().astype(float), float(np.mean(shares))
 
 
 def test_synthetic_truth_is_recovered_within_the_reported_intervals(tmp_path):
     truth = {"inflow": {"base_notifications_per_year": 1050.0}, "work": {"other_exit_per_month": 0.009}}
-    observed = _synthetic_observed(truth, 2016, reps=4, seed=987)
-    calibration = _calibration()
+    observed, inflow_share = _synthetic_observed(truth, 2016, reps=4, seed=987)
+    # stocks alone trade inflow against exits along a ridge; the inflow share (a flow, as in the
+    # real calibration's secondary moments) separates them
+    calibration = _calibration(moments=[{
+        "statistic": "inflow_share_of_stock", "years": [2014, 2015, 2016], "value": inflow_share, "sd": 0.01,
+        "source": "synthetic truth",
+    }])
     fit = calibrate(calibration, tmp_path, SerialExecutor(), observed=observed)
     unc = bootstrap(fit, calibration.bootstrap, calibration.seed)
     table = unc.table.set_index("parameter")
@@ -205,3 +217,30 @@ def test_stockflow_yardstick_recovers_its_own_synthetic_truth():
     # fitted on 2013-2017 only, it still predicts its own 2018-2019 (the data follow the model exactly)
     short = stockflow.fit(observed, unemployment, (2013, 2017), shares, until_year=2019)
     np.testing.assert_allclose(short.path.loc[[2018, 2019]].to_numpy(), observed.loc[[2018, 2019]].to_numpy(), rtol=1e-3)
+
+
+def test_outputs_are_complete_and_the_fitted_file_is_includable(tmp_path):
+    from calibration.pipeline import run_calibration
+    from calibration.report import write_outputs
+
+    calibration = _tiny(band_draws=2, bootstrap=50, fitted_file="fitted-leidschendam-voorburg.toml")
+    result = run_calibration(calibration, tmp_path / "state", SerialExecutor())
+    # fitted on 2013-2015, predicted to the last observed year
+    assert list(result.path.index) == list(range(2013, 2020))
+    assert result.path.loc[2016:, "in_sample"].eq(False).all()
+    assert result.path[["simulated", "stockflow", "low", "high"]].notna().all().all()
+    out = write_outputs(result, tmp_path / "out", "test")
+    for name in ("report.md", "fit.png", "fitted-leidschendam-voorburg.toml", "caseload.csv", "estimates.csv",
+                 "manifest.json"):
+        assert (out / name).stat().st_size > 0, name
+    report = (out / "report.md").read_text()
+    assert "out of sample" in report and "Weakly identified" in report
+    scenario = tmp_path / "uses-fit.toml"
+    scenario.write_text(f'include = ["baseline", "{out / "fitted-leidschendam-voorburg.toml"}"]\n')
+    loaded = load(scenario).scenario
+    assert loaded.inflow.base_notifications_per_year == pytest.approx(result.fit.theta[0], rel=1e-5)
+    # written whole or not at all: an existing folder is not replaced without force
+    from sim.output import OutputError
+
+    with pytest.raises(OutputError):
+        write_outputs(result, tmp_path / "out", "test")
