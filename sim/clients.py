@@ -87,8 +87,7 @@ _FIELDS: dict[str, tuple[type, float]] = {
     "exit_reason": (np.int8, 0),
     "returns": (np.int16, 0),
     # personal draws made at notification, the same in every scenario (common random numbers)
-    "u_gate": (np.float64, 1.0),
-    "u_refuse": (np.float64, 1.0),
+    "u_entitlement": (np.float64, 1.0),  # low = least likely entitled: gatekept first, refused at intake
     "u_dream": (np.float64, 1.0),
     "u_dream_days": (np.float64, 0.0),
     "z_diag": (np.float64, 0.0),

@@ -92,8 +92,8 @@ def add_notifications(
     table.sheltered[ids] = sheltered
     table.community_service[ids] = community
     table.distance_true[ids] = np.clip(distance, 0.0, scenario.distance.max_months)
-    table.u_gate[ids] = personal[:, 0]
-    table.u_refuse[ids] = personal[:, 1]
+    # column 0 is no longer used (it was a separate gatekeeper draw); kept so the other columns stay put
+    table.u_entitlement[ids] = personal[:, 1]
     table.u_dream[ids] = personal[:, 2]
     table.u_dream_days[ids] = personal[:, 3]
     table.u_guided[ids] = personal[:, 4]

@@ -111,7 +111,10 @@ class IntakeChain:
         t = self.table
         days = t.notification_day[ids]
         self.log.record(days, ids, Event.NOTIFIED)
-        stopped = t.u_gate[ids] < self.gatekeeper_share_on(days)
+        # the gatekeeper turns away those least likely to be entitled first: the same personal draw
+        # decides refusal at intake, so dropping the gatekeeper brings the not-entitled to intake
+        # (where they are refused) rather than adding a gatekeeper-sized wave of new benefits
+        stopped = t.u_entitlement[ids] < self.gatekeeper_share_on(days)
         t.state[ids[stopped]] = State.GATEKEPT
         self.log.record(days[stopped], ids[stopped], Event.GATEKEPT)
         joining = ~stopped
@@ -166,7 +169,7 @@ class IntakeChain:
         self.log.record(diagnosis, ids, Event.DIAGNOSED)
         self.log.record(intake, ids, Event.INTAKE)
         t.distance_diag[ids] = np.maximum(0.0, t.distance_true[ids] + c.diagnosis_error_sd_months * t.z_diag[ids])
-        refused = t.u_refuse[ids] < self.inflow.refused_share
+        refused = t.u_entitlement[ids] < self.inflow.refused_share
         t.state[ids] = np.where(refused, State.REFUSED, State.IN_INTAKE)
         self.log.record(intake[refused], ids[refused], Event.REFUSED)
         u_days = t.u_dream_days[ids]

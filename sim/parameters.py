@@ -140,7 +140,11 @@ class Inflow(Strict):
     seasonality_peak_month: float = Field(
         3.5, ge=1.0, le=12.99, description="Month of peak notifications (3.5 = mid-March to April); assumption."
     )
-    refused_share: Share = Field(0.08, description="Applications refused at intake; assumption.")
+    refused_share: Share = Field(
+        0.08,
+        description="Share of notifications not entitled, refused at intake if they get there; the gatekeeper "
+        "turns these away first (assumption; calibrated: the 2019 drop of the gatekeeper did not raise the caseload).",
+    )
     newcomer_distance_mean_months: Positive = Field(
         14.0, description="Mean true distance of newcomers (lognormal); assumption, calibrated."
     )
