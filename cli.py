@@ -28,6 +28,18 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def prepare(out: Path, force: bool, workers: int | None, scheduler: str | None = None):
+    """Check that `out` may be written, then start the executor; exit 2 with one line on either problem."""
+    try:
+        check_target(out, force)
+    except OutputError as exc:
+        fail(str(exc))
+    try:
+        return make_executor(workers, scheduler)
+    except ExecutorError as exc:
+        fail(str(exc))
+
+
 def load_scenario(ref: str, until: int | None = None):
     """Load a scenario by name or path, with `--until` applied; exit 2 with a clear message if bad."""
     try:
@@ -84,15 +96,8 @@ def run_command(
         fail(f"--seed: must be zero or positive (got {seed})")
     path, resolved = load_scenario(scenario, until)
     out = out or Path("results") / f"{resolved.name}-seed{seed}"
-    try:
-        check_target(out, force)
-    except OutputError as exc:
-        fail(str(exc))
+    executor = prepare(out, force, 1 if reps == 1 else workers, scheduler)
     started = time.perf_counter()
-    try:
-        executor = make_executor(1 if reps == 1 else workers, scheduler)
-    except ExecutorError as exc:
-        fail(str(exc))
     try:
         results = run_replications(resolved, seed, reps, executor, events, _Progress(reps, resolved.name))
     finally:
@@ -223,16 +228,9 @@ def compare_command(
     if not start < from_year <= last:
         fail(f"--from-year: {from_year} is outside the simulated years {start + 1}-{last}")
     out = out or Path("results") / f"compare-{'-'.join(names)}-seed{seed}"
-    try:
-        check_target(out, force)
-    except OutputError as exc:
-        fail(str(exc))
+    executor = prepare(out, force, workers, scheduler)
     resolved = {n: s for n, (_, s) in loaded.items()}
     started = time.perf_counter()
-    try:
-        executor = make_executor(workers, scheduler)
-    except ExecutorError as exc:
-        fail(str(exc))
     try:
         yearlies, failures = run_paired(resolved, seed, reps, executor, _Progress(reps * len(names), "compare"))
     finally:
@@ -345,15 +343,8 @@ def sensitivity_command(
     except SensitivityError as exc:
         fail(str(exc))
     out = out or Path("results") / f"sensitivity-{a}-{b}-seed{seed}"
-    try:
-        check_target(out, force)
-    except OutputError as exc:
-        fail(str(exc))
+    executor = prepare(out, force, workers)
     started = time.perf_counter()
-    try:
-        executor = make_executor(workers)
-    except ExecutorError as exc:
-        fail(str(exc))
     tables = {}
     try:
         if samples and samples < len(paths) + 2:
@@ -456,12 +447,8 @@ def calibrate_command(
     first, last = calibration.fit_years
     out = out or Path("results") / f"calibration-{calibration.region}-{first}-{last}"
     state = state or Path(f"{out}.state")
-    try:
-        check_target(out, force)
-    except OutputError as exc:
-        fail(str(exc))
+    executor = prepare(out, force, workers, scheduler)
     command = " ".join(["caseload calibrate", *sys.argv[2:]]) if len(sys.argv) > 1 else "caseload calibrate"
-    executor = make_executor(workers, scheduler)
     try:
         result = run_calibration(calibration, state, executor, on_evaluation=_CalibrationProgress(calibration.budget))
     except KeyboardInterrupt:
