@@ -25,7 +25,7 @@ from sim.inflow import add_notifications, expected_notifications, notification_r
 from sim.intake import IntakeChain
 from sim.money import benefit_client_months, benefit_spending_eur, trajectory_prices, trajectory_spending_eur
 from sim.parameters import CATEGORIES, Scenario
-from sim.policies import policy_period_on
+from sim.policies import policy_period_on, policy_periods_on
 from sim.randomness import Streams
 from sim.results import build_tables
 from sim.routes import choose_trajectories, review_routes, trajectory_choice_table, trajectory_eligible
@@ -34,7 +34,8 @@ from sim.work import (
     EXIT_COLUMNS,
     JOB_PARTTIME,
     contract_months,
-    draw_exits,
+    exit_happens,
+    exit_kind,
     job_types,
     market_multiplier,
     work_hazard,
@@ -97,13 +98,11 @@ class Model:
         self.env.process(self._months())
 
     def _gatekeeper_share_on(self, days: np.ndarray) -> np.ndarray:
-        """Gatekeeper share of the policy in force on each day (as policy_on, for many days at once)."""
+        """Gatekeeper share of the policy in force on each simulation day."""
         sc = self.scenario
-        period = np.zeros(len(days), dtype=np.int64)
-        for i, p in enumerate(sc.policy_schedule):  # the last period started by then wins, as in policy_on
-            period[days >= self.calendar.day(p.start)] = i
+        starts = np.array([self.calendar.day(p.start) for p in sc.policy_schedule])
         shares = np.array([sc.policies[p.policy].gatekeeper_share for p in sc.policy_schedule])
-        return shares[period]
+        return shares[policy_periods_on(starts, days)]
 
     def _months(self):
         scenario = self.scenario
@@ -206,7 +205,7 @@ class Model:
         trajectory_type = t.trajectory_type[on]
         trajectory_mult = np.where(in_trajectory, self._traj_work[trajectory_type], 1.0)
 
-        # exits: competing risks for the month (draw_exits), the reason drawn only for those who leave
+        # exits: competing risks for the month, the reason drawn only for those who leave
         u_pct = unemployment_pct(sc.drivers, year) + shock.unemployment_pct_add
         h_work = work_hazard(
             sc.work, t.distance_true[on], groups, route, parttime, years_on,
@@ -215,11 +214,9 @@ class Model:
         )
         h_education = np.where(groups == Group.YOUNG, sc.work.education_per_month_young, 0.0)
         h_total = h_work + h_education + sc.work.other_exit_per_month
-        hit = np.flatnonzero((u_exit < -np.expm1(-h_total * exposure)) & ~pensioned)
+        hit = np.flatnonzero(exit_happens(h_total, exposure, u_exit) & ~pensioned)
         u_reason, u_job, u_day = self.streams.keyed_block(_EXIT_STREAMS, index, on[hit])
-        _, kind = draw_exits(
-            h_work[hit], h_education[hit], sc.work.other_exit_per_month, exposure[hit], u_exit[hit], u_reason
-        )
+        kind = exit_kind(h_work[hit], h_education[hit], sc.work.other_exit_per_month, u_reason)
         jobs = job_types(sc.work, parttime[hit], u_job)
         reason = np.zeros(len(on), dtype=np.int8)
         reason[hit] = np.where(kind == 0, jobs, np.where(kind == 1, Exit.EDUCATION, Exit.OTHER))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sim.parameters import Policy, Scenario
+import numpy as np
+
+from sim.parameters import Scenario
 
 
 def policy_period_on(scenario: Scenario, date: dt.date) -> tuple[str, dt.date]:
@@ -16,6 +18,6 @@ def policy_period_on(scenario: Scenario, date: dt.date) -> tuple[str, dt.date]:
     return current.policy, current.start
 
 
-def policy_on(scenario: Scenario, date: dt.date) -> Policy:
-    """The policy in force on `date`."""
-    return scenario.policies[policy_period_on(scenario, date)[0]]
+def policy_periods_on(period_start_days: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """Index of the policy period in force on each day, for many days at once (as policy_period_on)."""
+    return np.maximum(np.searchsorted(period_start_days, days, side="right") - 1, 0)

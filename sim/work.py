@@ -69,16 +69,17 @@ JOB_PARTTIME = 0  # a job that does not end assistance: the client stays on a pa
 _JOB_CODES = np.array([Exit.WORK_FULLTIME, Exit.WORK_TEMPORARY, Exit.SELF_EMPLOYMENT, JOB_PARTTIME], dtype=np.int8)
 
 
-def draw_exits(
-    h_work: np.ndarray, h_education: np.ndarray, h_other: np.ndarray | float, exposure: np.ndarray,
-    u_event: np.ndarray, u_kind: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Competing risks for one month: (event happened, kind) with kind 0 work, 1 education, 2 other."""
-    total = h_work + h_education + h_other
-    happened = u_event < -np.expm1(-total * exposure)
-    share = u_kind * total
-    kind = np.where(share < h_work, 0, np.where(share < h_work + h_education, 1, 2))
-    return happened, kind
+def exit_happens(h_total: np.ndarray, exposure: np.ndarray, u_event: np.ndarray) -> np.ndarray:
+    """Whether a client leaves (or finds a part-time job) this month: P = 1 - exp(-h * exposure)."""
+    return u_event < -np.expm1(-h_total * exposure)
+
+
+def exit_kind(
+    h_work: np.ndarray, h_education: np.ndarray, h_other: np.ndarray | float, u_kind: np.ndarray
+) -> np.ndarray:
+    """Which competing risk it was, in proportion to the hazards: 0 work, 1 education, 2 other."""
+    share = u_kind * (h_work + h_education + h_other)
+    return np.where(share < h_work, 0, np.where(share < h_work + h_education, 1, 2))
 
 
 def job_types(work: Work, parttime: np.ndarray, u: np.ndarray) -> np.ndarray:
