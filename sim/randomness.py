@@ -83,17 +83,14 @@ class Streams:
 
     def keyed_uniforms(self, name: str, key: int, ids: np.ndarray) -> np.ndarray:
         """Uniforms in [0, 1), one per id, fixed by (seed, stream, key, id)."""
-        x = np.asarray(ids).astype(np.uint64)
-        x *= _GOLDEN  # array arithmetic wraps around silently, as the hash needs
-        x += np.uint64(self._base(name, key))
-        return _to_unit(_mix(x))
+        return self.keyed_block((name,), key, ids)[0]
 
     def keyed_block(self, names: tuple[str, ...], key: int, ids: np.ndarray) -> np.ndarray:
         """Uniforms for several streams at once: row i equals keyed_uniforms(names[i], key, ids)."""
         base = np.array([self._base(n, key) for n in names], dtype=np.uint64)
         x = np.empty((len(names), len(ids)), dtype=np.uint64)
         x[:] = np.asarray(ids, dtype=np.uint64)
-        x *= _GOLDEN
+        x *= _GOLDEN  # array arithmetic wraps around silently, as the hash needs
         x += base[:, None]
         return _to_unit(_mix(x))
 
