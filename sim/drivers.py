@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from sim.parameters import Drivers
 
 
@@ -14,6 +16,14 @@ def driver(drivers: Drivers, name: str, year: int) -> float:
 
 def unemployment_pct(drivers: Drivers, year: int) -> float:
     return driver(drivers, "unemployment_pct", year)
+
+
+def unemployment_pct_at(drivers: Drivers, time_years: float) -> float:
+    """Unemployment at a point in time (2015.5 = mid-2015): linear between yearly averages, each at mid-year."""
+    x = time_years - 0.5
+    year = math.floor(x)
+    weight = x - year
+    return (1.0 - weight) * unemployment_pct(drivers, year) + weight * unemployment_pct(drivers, year + 1)
 
 
 def state_pension_age(drivers: Drivers, year: int) -> float:

@@ -7,15 +7,16 @@ former Wajong/WSW), times the within-year cycle and any shock.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import numpy as np
 
 from sim.calendar import DAYS_PER_YEAR
 from sim.clients import ClientTable, State
-from sim.drivers import driver, unemployment_pct
+from sim.drivers import driver, unemployment_pct, unemployment_pct_at
 from sim.parameters import Scenario
-from sim.shocks import ShockEffect
+from sim.shocks import ShockEffect, effect_on
 
 WW_MONTHS_BEFORE_2016 = 38.0  # drivers.csv: maximum WW duration before the 2016 cuts
 
@@ -24,9 +25,16 @@ def notification_rates_per_year(scenario: Scenario, year: int, month: int, shock
     """Notifications a year by component (general, refugee, sheltered) for one month."""
     inflow = scenario.inflow
     u = unemployment_pct(scenario.drivers, year) + shock.unemployment_pct_add
-    market = max(u, 0.1) / inflow.reference_unemployment_pct
-    general = inflow.base_notifications_per_year * market**inflow.elasticity_inflow
     ww_months = driver(scenario.drivers, "ww_max_months", year)
+    market = _market(inflow, u) ** inflow.elasticity_inflow
+    if inflow.ww_exhaustion_share > 0:
+        # those whose WW ends now lost their job a WW maximum ago, in that time's labour market
+        # (the WW maximum of this year stands in for the one of the year they lost it)
+        lost_job = year + (month - 0.5) / 12 - ww_months / 12
+        u_then = unemployment_pct_at(scenario.drivers, lost_job) + effect_on(scenario.shocks, _date(lost_job)).unemployment_pct_add
+        share = inflow.ww_exhaustion_share
+        market = (1.0 - share) * market + share * _market(inflow, u_then) ** inflow.elasticity_inflow
+    general = inflow.base_notifications_per_year * market
     general += inflow.ww_notifications_per_year_per_month_shorter * max(0.0, WW_MONTHS_BEFORE_2016 - ww_months)
     sheltered = inflow.wajong_wsw_notifications_per_year if year >= inflow.wajong_wsw_from_year else 0.0
     # permits of the year before: housing in a municipality follows the permit
@@ -36,12 +44,18 @@ def notification_rates_per_year(scenario: Scenario, year: int, month: int, shock
     return {"general": general * factor, "refugee": refugee * factor, "sheltered": sheltered * factor}
 
 
+def _market(inflow, unemployment_pct: float) -> float:
+    return max(unemployment_pct, 0.1) / inflow.reference_unemployment_pct
+
+
+def _date(time_years: float) -> dt.date:
+    """The date at a point in time in years (2015.5 = about 2 July 2015)."""
+    year = math.floor(time_years)
+    return dt.date(year, 1, 1) + dt.timedelta(days=int((time_years - year) * 365))
+
+
 def expected_notifications(scenario: Scenario) -> float:
     """Expected notifications over the whole run (burn-in included), shocks applied as the run does."""
-    import datetime as dt
-
-    from sim.shocks import effect_on
-
     sim = scenario.simulation
     total = 0.0
     for year in range(sim.start_year + 1 - sim.burn_in_years, sim.until_year + 1):

@@ -130,6 +130,11 @@ class Inflow(Strict):
     ww_notifications_per_year_per_month_shorter: NonNegative = Field(
         0.0, description="Extra notifications a year per month the WW maximum is below 38 (assumption/calibrated)."
     )
+    ww_exhaustion_share: Share = Field(
+        0.0,
+        description="Share of the unemployment-driven notifications that come as WW ends: driven by unemployment when "
+        "the job was lost, the WW maximum earlier (DOMAIN.md: fewer came from WW in 2018-2019; calibrated).",
+    )
     wajong_wsw_notifications_per_year: NonNegative = Field(
         0.0, description="Former Wajong/WSW notifications a year from 2015 (DOMAIN.md; size assumption)."
     )

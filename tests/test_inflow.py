@@ -1,0 +1,72 @@
+"""Inflow rates: the unemployment driver, the WW lag and shocks (pure functions, no simulation)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from sim.drivers import unemployment_pct, unemployment_pct_at
+from sim.inflow import notification_rates_per_year
+from sim.scenario import with_overrides
+from sim.shocks import ShockEffect
+
+NO_SHOCK = ShockEffect()
+
+
+def _general(scenario, year: int, month: int) -> float:
+    rate = notification_rates_per_year(scenario, year, month, NO_SHOCK)["general"]
+    inflow = scenario.inflow
+    season = 1.0 + inflow.seasonality_amplitude * math.cos(2 * math.pi * (month - inflow.seasonality_peak_month) / 12)
+    return rate / season
+
+
+def _plain(baseline, **inflow):
+    """Only the unemployment-driven part: no WW-shortening extra, elasticity 1."""
+    return with_overrides(
+        baseline,
+        {"inflow": {"ww_notifications_per_year_per_month_shorter": 0.0, "elasticity_inflow": 1.0, **inflow}},
+    )
+
+
+def test_unemployment_between_years_is_linear_between_mid_years(baseline):
+    d = baseline.drivers
+    assert unemployment_pct_at(d, 2015.5) == pytest.approx(unemployment_pct(d, 2015))
+    assert unemployment_pct_at(d, 2016.0) == pytest.approx((unemployment_pct(d, 2015) + unemployment_pct(d, 2016)) / 2)
+
+
+def test_without_ww_share_inflow_follows_this_years_unemployment(baseline):
+    s = _plain(baseline, ww_exhaustion_share=0.0)
+    ref = s.inflow.reference_unemployment_pct
+    for year in (2014, 2017, 2019):
+        expected = s.inflow.base_notifications_per_year * unemployment_pct(s.drivers, year) / ref
+        assert _general(s, year, 6) == pytest.approx(expected)
+
+
+def test_ww_exhaustion_follows_unemployment_a_ww_maximum_earlier(baseline):
+    """All via WW: the 2019 rate (WW maximum 25 months) is the unemployment of mid-2017."""
+    s = _plain(baseline, ww_exhaustion_share=1.0)
+    ref = s.inflow.reference_unemployment_pct
+    # June 2019 is 2019.458; 25 months earlier is 2017.375
+    u_then = unemployment_pct_at(s.drivers, 2019 + 5.5 / 12 - 25 / 12)
+    assert _general(s, 2019, 6) == pytest.approx(s.inflow.base_notifications_per_year * u_then / ref)
+    # falling unemployment reaches the WW route later: in 2017 it still brings more than the direct route
+    direct = _plain(baseline, ww_exhaustion_share=0.0)
+    assert _general(s, 2017, 6) > _general(direct, 2017, 6)
+    assert _general(s, 2014, 6) < _general(direct, 2014, 6)  # the 2011 market was better than 2014's
+
+
+def test_ww_share_mixes_the_two_routes(baseline):
+    mixed = _general(_plain(baseline, ww_exhaustion_share=0.3), 2018, 3)
+    direct = _general(_plain(baseline, ww_exhaustion_share=0.0), 2018, 3)
+    lagged = _general(_plain(baseline, ww_exhaustion_share=1.0), 2018, 3)
+    assert mixed == pytest.approx(0.7 * direct + 0.3 * lagged)
+
+
+def test_a_shock_reaches_the_ww_route_when_its_job_losers_run_out_of_ww(baseline):
+    """A 2020 unemployment shock raises WW-route inflow two years later (WW maximum 24 months)."""
+    shock = {"name": "crisis", "start": "2020-01-01", "end": "2021-01-01", "unemployment_pct_add": 2.0}
+    s = _plain(baseline, ww_exhaustion_share=1.0)
+    shocked = with_overrides(s, {"shocks": [shock]})
+    assert _general(shocked, 2022, 6) > _general(s, 2022, 6)
+    assert _general(shocked, 2023, 6) == pytest.approx(_general(s, 2023, 6))
