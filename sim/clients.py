@@ -124,16 +124,26 @@ class ClientTable:
         return getattr(self, name)[: self.n]
 
     def in_state(self, state: State) -> np.ndarray:
-        return np.flatnonzero(self.view("state") == state)
+        return (self.view("state") == state).nonzero()[0]
 
     def ages(self, ids: np.ndarray, day: float) -> np.ndarray:
         return (day - self.birth_day[ids]) / DAYS_PER_YEAR
 
     def groups(self, ids: np.ndarray, day: float) -> np.ndarray:
         """Target group of each client on `day` (refugee status first, then age)."""
-        age = self.ages(ids, day)
-        group = np.where(age < 27, Group.YOUNG, np.where(age >= 50, Group.OLDER, Group.OTHER))
-        return np.where(self.refugee[ids], Group.REFUGEE, group).astype(np.int8)
+        return target_groups(self.ages(ids, day), self.refugee[ids]).astype(np.int8)
+
+
+# by (under 27) + 2 x (50 or over)
+_GROUP_BY_AGE = np.array([Group.OTHER, Group.YOUNG, Group.OLDER], dtype=np.intp)
+
+
+def target_groups(age: np.ndarray, refugee: np.ndarray) -> np.ndarray:
+    """Target group from age in years and refugee status (refugee status first, then age); as
+    indices (intp), since they index tables."""
+    group = _GROUP_BY_AGE.take((age < 27).view(np.int8) + 2 * (age >= 50).view(np.int8))
+    group[refugee] = Group.REFUGEE
+    return group
 
 
 _CATEGORY_BOUNDS = np.array([3.0, 12.0, 24.0, 48.0])
@@ -149,16 +159,17 @@ _DIRECT = Route.DIRECT
 
 def category_of(distance_months: np.ndarray, sheltered: np.ndarray, community_service: np.ndarray) -> np.ndarray:
     """Category from the diagnosed distance (DOMAIN.md routing table)."""
-    cat = _CATEGORY_BY_BAND[np.searchsorted(_CATEGORY_BOUNDS, distance_months, side="right")]
+    cat = _CATEGORY_BY_BAND[_CATEGORY_BOUNDS.searchsorted(distance_months, side="right")]
     cat[(cat == _C2A) & sheltered] = _C2B
     cat[(cat == _C3B) & community_service] = _C3A
     return cat
 
 
-def route_of(category: np.ndarray, distance_months: np.ndarray) -> np.ndarray:
-    """Route for a category; under one month goes to direct mediation."""
+def route_of(category: np.ndarray, distance_months: np.ndarray | None = None) -> np.ndarray:
+    """Route for a category; under one month goes to direct mediation (with no distance given: never)."""
     route = _ROUTE_BY_CATEGORY[category]
-    route[distance_months < 1] = _DIRECT
+    if distance_months is not None:
+        route[distance_months < 1] = _DIRECT
     return route
 
 
@@ -214,7 +225,7 @@ def add_initial_stock(
     table.distance_true[ids] = distance
     table.distance_diag[ids] = distance
     table.category[ids] = cats
-    route = route_of(cats, np.full(n, 99.0))
+    route = route_of(cats)
     table.route[ids] = route
     table.state[ids] = State.ON_BENEFIT
     spell_start = day0 - durations * DAYS_PER_YEAR

@@ -28,7 +28,7 @@ def assign_consultants(distance_diag: np.ndarray, eligible_route: np.ndarray, po
     """Serve eligible clients closest to the labour market first, up to staff x norm."""
     eligible = eligible_route & (distance_diag <= policy.served_max_distance_months)
     capacity = policy.work_consultants * policy.caseload_norm
-    n_eligible = int(eligible.sum())
+    n_eligible = int(np.count_nonzero(eligible))
     if n_eligible > capacity:
         idx = np.flatnonzero(eligible)
         keep = idx[np.argsort(distance_diag[idx], kind="stable")[: int(math.floor(capacity))]]
@@ -54,3 +54,20 @@ def contact_rate(caseload: float, contact: Contact) -> float:
 def contact_intensity(contacts_per_year: np.ndarray, contact: Contact) -> np.ndarray:
     """Saturating intensity in [0, 1): the share of the full contact effect reached."""
     return 1.0 - np.exp(-contacts_per_year / contact.contact_saturation_per_year)
+
+
+def contact_levels(guidance: Guidance, policy: Policy) -> np.ndarray:
+    """Contacts a year at each contact level (see contact_level): unserved, served, and both guided.
+
+    Guided participation clients get at least the guidance contacts; everyone else what their
+    consultant, or the income consultant, gives. A client's contacts are one of these four.
+    """
+    served_or_not = np.array([policy.unserved_contacts_per_year, guidance.contacts_per_served_per_year])
+    guided = np.maximum(served_or_not, policy.participation_guidance_contacts_per_year)
+    return np.concatenate([served_or_not, guided])
+
+
+def contact_level(served: np.ndarray, guided: np.ndarray | None) -> np.ndarray:
+    """Each client's index into contact_levels: 1 if served, plus 2 if guided."""
+    level = served.view(np.int8)
+    return level if guided is None else level + 2 * guided.view(np.int8)

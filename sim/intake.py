@@ -32,13 +32,14 @@ _NO_SLOT = np.iinfo(np.int64).min // 4
 
 def working_day_index(days: np.ndarray, weekday_of_day0: int) -> np.ndarray:
     """Index of the first working day (Monday-Friday) on or after each whole day."""
-    shifted = days + weekday_of_day0
-    return (shifted // 7) * 5 + np.minimum(shifted % 7, 5)
+    weeks, weekday = np.divmod(days + weekday_of_day0, 7)
+    return weeks * 5 + np.minimum(weekday, 5)
 
 
 def day_of_working_index(index: np.ndarray, weekday_of_day0: int) -> np.ndarray:
     """Whole day of each working-day index (inverse of working_day_index on working days)."""
-    return (index // 5) * 7 + index % 5 - weekday_of_day0
+    weeks, weekday = np.divmod(index, 5)
+    return weeks * 7 + (weekday - weekday_of_day0)
 
 
 class WorkingDayCapacity:
@@ -50,24 +51,30 @@ class WorkingDayCapacity:
         self._next_slot = _NO_SLOT  # slot = working-day index x per_day + place that day
 
     def book(self, ready_days: np.ndarray) -> np.ndarray:
-        """Days (at noon) on which clients ready on `ready_days` (in queue order) are served.
+        """Days (at noon) on which clients ready on `ready_days` (in queue order) are served."""
+        ready_days = np.asarray(ready_days, dtype=np.float64)
+        if self.per_day <= 0 or len(ready_days) == 0:
+            return np.full(len(ready_days), np.inf)
+        ready = np.isfinite(ready_days)  # never ready (a closed desk before this one): never served
+        if ready.all():
+            return self._serve(ready_days)
+        out = np.full(len(ready_days), np.inf)
+        if ready.any():
+            out[ready] = self._serve(ready_days[ready])
+        return out
+
+    def _serve(self, ready_days: np.ndarray) -> np.ndarray:
+        """Days served for clients who are all ready some day.
 
         Client i gets slot max(first slot of its first possible day, slot of client i-1 + 1);
         subtracting i turns that recursion into a running maximum.
         """
-        ready_days = np.asarray(ready_days, dtype=np.float64)
-        out = np.full(len(ready_days), np.inf)
-        ready = np.isfinite(ready_days)  # never ready (a closed desk before this one): never served
-        n = int(ready.sum())
-        if self.per_day <= 0 or n == 0:
-            return out
-        first_day = np.ceil(ready_days[ready] - WORK_TIME_OF_DAY).astype(np.int64)
+        first_day = np.ceil(ready_days - WORK_TIME_OF_DAY).astype(np.int64)
         earliest = working_day_index(first_day, self.weekday_of_day0) * self.per_day
-        order = np.arange(n, dtype=np.int64)
+        order = np.arange(len(ready_days), dtype=np.int64)
         slot = np.maximum(np.maximum.accumulate(earliest - order), self._next_slot) + order
         self._next_slot = int(slot[-1]) + 1
-        out[ready] = day_of_working_index(slot // self.per_day, self.weekday_of_day0) + WORK_TIME_OF_DAY
-        return out
+        return day_of_working_index(slot // self.per_day, self.weekday_of_day0) + WORK_TIME_OF_DAY
 
 
 class IntakeChain:
@@ -115,13 +122,14 @@ class IntakeChain:
         # decides refusal at intake, so dropping the gatekeeper brings the not-entitled to intake
         # (where they are refused) rather than adding a gatekeeper-sized wave of new benefits
         stopped = t.u_entitlement[ids] < self.gatekeeper_share_on(days)
-        t.state[ids[stopped]] = State.GATEKEPT
-        self.log.record(days[stopped], ids[stopped], Event.GATEKEPT)
+        gatekept = ids[stopped]
+        t.state[gatekept] = State.GATEKEPT
+        self.log.record(days[stopped], gatekept, Event.GATEKEPT)
         joining = ~stopped
         self._queue = np.concatenate([self._queue[self._head:], ids[joining]])
         self._queue_days = np.concatenate([self._queue_days[self._head:], days[joining]])
         self._head = 0
-        return int(stopped.sum())
+        return len(gatekept)
 
     def information_meeting(self, first_day: float) -> Generator:
         """Every week on the meeting weekday: seat up to the places, in order of contact."""
@@ -129,33 +137,37 @@ class IntakeChain:
         c = self.chain
         while True:
             now = self.env.now
+            # those seated are the first who are ready, so the rest stay ready: one search a week
+            ready = self._ready(now)
             for _ in range(c.information_meetings_per_week):
-                self._hold_meeting(now)
+                ready -= self._hold_meeting(now, ready)
             for _ in range(c.extra_meetings_max_per_week):
-                if self._ready(now) <= c.extra_meeting_queue_threshold:
+                if ready <= c.extra_meeting_queue_threshold:
                     break
-                self._hold_meeting(now)
+                ready -= self._hold_meeting(now, ready)
                 self.extra_meetings += 1
             yield self.env.timeout(7.0)
 
     def _ready(self, now: float) -> int:
         """Clients in the queue who made contact by `now` (the queue is in order of notification)."""
         waiting_days = self._queue_days[self._head:]
-        return int(np.searchsorted(waiting_days, now - self.chain.contact_days, side="right"))
+        return int(waiting_days.searchsorted(now - self.chain.contact_days, side="right"))
 
-    def _hold_meeting(self, now: float) -> None:
-        """One session: seat up to the places, in order of contact."""
-        seated = min(self.chain.information_meeting_places, self._ready(now))
+    def _hold_meeting(self, now: float, ready: int) -> int:
+        """One session: seat up to the places, in order of contact, of the `ready` at the head
+        of the queue. Returns the number seated."""
+        seated = min(self.chain.information_meeting_places, ready)
         if seated:
             self._seated.append((now, self._queue[self._head:self._head + seated]))
             self._head += seated
         self.seats_taken.append(seated)
+        return seated
 
     def settle(self) -> None:
         """Book talks and intakes for everyone seated since the last call, in seating order."""
         if not self._seated:
             return
-        days = np.concatenate([np.full(len(ids), now) for now, ids in self._seated])
+        days = np.repeat([now for now, _ in self._seated], [len(ids) for _, ids in self._seated])
         ids = np.concatenate([ids for _, ids in self._seated])
         self._seated = []
         self._after_meeting(days, ids)
@@ -174,12 +186,14 @@ class IntakeChain:
         self.log.record(intake[refused], ids[refused], Event.REFUSED)
         u_days = t.u_dream_days[ids]
         window = c.dream_job_days_min + u_days * (c.dream_job_days_max - c.dream_job_days_min)
-        found_work = ~refused & (t.u_dream[ids] < c.dream_job_work_share)
-        work_day = intake + window * u_days
-        t.state[ids[found_work]] = State.WORK_BEFORE_BENEFIT
-        t.exit_day[ids[found_work]] = work_day[found_work]
-        self.log.record(work_day[found_work], ids[found_work], Event.WORK_BEFORE_BENEFIT)
-        granted = ~refused & ~found_work
+        dream = t.u_dream[ids] < c.dream_job_work_share
+        found_work = (~refused & dream).nonzero()[0]
+        worked = ids[found_work]
+        work_day = intake[found_work] + window[found_work] * u_days[found_work]
+        t.state[worked] = State.WORK_BEFORE_BENEFIT
+        t.exit_day[worked] = work_day
+        self.log.record(work_day, worked, Event.WORK_BEFORE_BENEFIT)
+        granted = (~(refused | dream)).nonzero()[0]
         # benefit starts on the day the window ends; the month step puts the client on benefit
         grant_day = np.ceil(intake[granted] + window[granted])
         t.grant_day[ids[granted]] = grant_day

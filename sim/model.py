@@ -9,6 +9,8 @@ function of (scenario, seed).
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -17,25 +19,36 @@ import pandas as pd
 import simpy
 
 from sim.calendar import DAYS_PER_MONTH, DAYS_PER_YEAR, Calendar
-from sim.clients import ClientTable, Exit, Group, Route, State, add_initial_stock, category_of, route_of
-from sim.consultants import assign_consultants, contact_intensity
+from sim.clients import ClientTable, Exit, Group, Route, State, add_initial_stock, category_of, route_of, target_groups
+from sim.consultants import assign_consultants, contact_intensity, contact_level, contact_levels
 from sim.drivers import state_pension_age, unemployment_pct
 from sim.events import Event, EventLog
 from sim.inflow import add_notifications, expected_notifications, notification_rates_per_year
 from sim.intake import IntakeChain
 from sim.money import benefit_client_months, benefit_spending_eur, trajectory_prices, trajectory_spending_eur
-from sim.parameters import CATEGORIES, Scenario
-from sim.policies import policy_period_on, policy_periods_on
+from sim.parameters import CATEGORIES, TARGET_GROUPS, Policy, Scenario
+from sim.policies import policy_periods_on
 from sim.randomness import Streams
 from sim.results import build_tables
-from sim.routes import choose_trajectories, review_routes, trajectory_choice_table, trajectory_eligible
+from sim.routes import (
+    choose_trajectories,
+    participation_review_chance,
+    review_due,
+    review_months_by_route,
+    review_routes,
+    trajectory_choice_table,
+    trajectory_eligible,
+    trajectory_routes,
+)
 from sim.shocks import ShockEffect, effect_on
 from sim.work import (
     EXIT_COLUMNS,
     JOB_PARTTIME,
+    base_hazard_table,
     contract_months,
     exit_happens,
     exit_kind,
+    hazard_class,
     job_types,
     market_multiplier,
     work_hazard,
@@ -54,11 +67,25 @@ class RunResult:
     meeting_seats: list[int] = field(default_factory=list)
 
 
-# keyed streams drawn for every client on benefit each month, and for those who leave
+# keyed streams drawn for every client on benefit each month, for those who leave (the contract
+# only matters for temporary jobs, but drawing it with the others costs less than another call),
+# and for those who may start a trajectory (its type only matters for those who start)
 _EVERYONE_STREAMS = ("exit", "review", "rediagnosis")
-_EXIT_STREAMS = ("exit_reason", "job_type", "exit_day")
-_DURATION_BOUNDS_YEARS = np.array([1.0, 2.0, 4.0])  # stock_duration_lt1, _1_2, _2_4, _4plus
+_EXIT_STREAMS = ("exit_reason", "job_type", "exit_day", "contract")
+_TRAJECTORY_STREAMS = ("trajectory", "trajectory_type")
+_DURATION_BOUNDS_YEARS = (1.0, 2.0, 4.0)  # stock_duration_lt1, _1_2, _2_4, _4plus
+_STOCK_CATEGORY_COLUMNS = [f"stock_{name}" for name in CATEGORIES]
+_STOCK_DURATION_COLUMNS = ["stock_duration_lt1", "stock_duration_1_2", "stock_duration_2_4", "stock_duration_4plus"]
 _PARTICIPATION, _NONE, _DIRECT, _MEDIATION = Route.PARTICIPATION, Route.NONE, Route.DIRECT, Route.MEDIATION
+
+
+@dataclass(frozen=True)
+class _PolicyTables:
+    """What the month step looks up for a policy, made once a run rather than every month."""
+
+    policy: Policy
+    p_review: float  # chance of the participation talk in a month
+    trajectory_routes: np.ndarray  # per route: may start a trajectory
 
 
 class Model:
@@ -84,25 +111,43 @@ class Model:
         self.log.record(0.0, stock, Event.GRANTED, self.table.route[stock])
         self.initial_stock = len(stock)
         self.rows: list[dict] = []
+        schedule = scenario.policy_schedule
+        self._period_start_days = [self.calendar.day(p.start) for p in schedule]
+        self._period_starts = np.array(self._period_start_days)
+        self._period_gatekeeper = np.array([scenario.policies[p.policy].gatekeeper_share for p in schedule])
+        self._policy_tables = {
+            name: _PolicyTables(policy, participation_review_chance(policy), trajectory_routes(policy))
+            for name, policy in scenario.policies.items()
+        }
         self.chain = IntakeChain(
             self.env, self.table, scenario.chain, scenario.inflow, self.log, self._gatekeeper_share_on,
             first_meeting_day=self.calendar.first_weekday_on_or_after(scenario.chain.information_meeting_weekday),
             weekday_of_day0=self.calendar.origin.weekday(),
         )
         basket = scenario.trajectories.basket
-        self._traj_work = np.array([b.work_multiplier for b in basket])
-        self._traj_gain = np.array([b.distance_gain_months_per_month for b in basket])
+        # indexed by trajectory type, plus one entry past the basket for "not in a trajectory"
+        self._no_trajectory = len(basket)
+        self._traj_work = np.array([*(b.work_multiplier for b in basket), 1.0])
+        self._traj_gain = np.array([*(b.distance_gain_months_per_month for b in basket), 0.0])
         self._traj_months = np.array([b.duration_months for b in basket])
         self._traj_price = trajectory_prices(scenario)
         self._traj_choice = trajectory_choice_table(scenario)
+        self._base_hazard = base_hazard_table(scenario.work)
+        self._education_hazard = np.where(
+            np.arange(len(TARGET_GROUPS)) == Group.YOUNG, scenario.work.education_per_month_young, 0.0
+        )
+        self._review_months = review_months_by_route(scenario)
         self.env.process(self._months())
 
     def _gatekeeper_share_on(self, days: np.ndarray) -> np.ndarray:
         """Gatekeeper share of the policy in force on each simulation day."""
-        sc = self.scenario
-        starts = np.array([self.calendar.day(p.start) for p in sc.policy_schedule])
-        shares = np.array([sc.policies[p.policy].gatekeeper_share for p in sc.policy_schedule])
-        return shares[policy_periods_on(starts, days)]
+        return self._period_gatekeeper[policy_periods_on(self._period_starts, days)]
+
+    def _policy_period(self, day: float) -> tuple[str, float]:
+        """Name and start day of the policy in force on `day` (as policy_period_on; the first
+        period also covers before it)."""
+        period = max(bisect.bisect_right(self._period_start_days, day) - 1, 0)
+        return self.scenario.policy_schedule[period].policy, self._period_start_days[period]
 
     def _months(self):
         scenario = self.scenario
@@ -128,13 +173,15 @@ class Model:
         if len(ids) == 0:
             return 0
         day = t.grant_day[ids]
-        cat = category_of(t.distance_diag[ids], t.sheltered[ids], t.community_service[ids])
+        distance = t.distance_diag[ids]
+        cat = category_of(distance, t.sheltered[ids], t.community_service[ids])
+        route = route_of(cat, distance)
         t.category[ids] = cat
-        t.route[ids] = route_of(cat, t.distance_diag[ids])
+        t.route[ids] = route
         t.state[ids] = State.ON_BENEFIT
         t.spell_start_day[ids] = day
         t.route_start_day[ids] = day
-        self.log.record(day, ids, Event.GRANTED, t.route[ids])
+        self.log.record(day, ids, Event.GRANTED, route)
         return len(ids)
 
     def _return_from_temporary_work(self, index: int, start: float, end: float) -> int:
@@ -164,8 +211,9 @@ class Model:
         shock: ShockEffect, notifications: int, gatekept: int,
     ) -> None:
         t, sc = self.table, self.scenario
-        policy_name, policy_start = policy_period_on(sc, self.calendar.date(start))
-        policy = sc.policies[policy_name]
+        policy_name, policy_start = self._policy_period(start)
+        rules = self._policy_tables[policy_name]
+        policy = rules.policy
         row: dict = {"year": year, "month": month, "policy": policy_name,
                      "notifications": notifications, "gatekept": gatekept}
         granted = self._grant(start, end)
@@ -173,6 +221,8 @@ class Model:
         row["returns"] = returned
         row["inflow"] = granted + returned
 
+        # positions below index the clients on benefit, `on`; per-client tables are looked up
+        # once a run (hazards by class, contacts by level, ...) rather than rebuilt with np.where
         on = t.in_state(State.ON_BENEFIT)
         # keyed draws: one per client and stream, whatever subset asks, so streams that only a few
         # clients need (job type, contract, trajectory type, ...) are drawn for those few only
@@ -181,85 +231,98 @@ class Model:
         exposure_start = np.maximum(spell, start)
         exposure_days = end - exposure_start
         exposure = exposure_days / DAYS_PER_MONTH
-        route = t.route[on]
-        groups = t.groups(on, end)
+        route = t.route[on].astype(np.intp)  # codes as indices: lookups by int8 take numpy's slow path
         parttime = t.parttime[on]
+        distance = t.distance_true[on]
+        birth = t.birth_day[on]
+        groups = target_groups((end - birth) / DAYS_PER_YEAR, t.refugee[on])
         years_on = (end - spell) / DAYS_PER_YEAR
 
         # state pension (AOW) at the age in force this year
-        pension_day = t.birth_day[on] + state_pension_age(sc.drivers, year) * DAYS_PER_YEAR
-        pensioned = pension_day < end
+        pension_day = birth + state_pension_age(sc.drivers, year) * DAYS_PER_YEAR
+        pensioned = (pension_day < end).nonzero()[0]
 
         # who has a work consultant, and how much contact each gets
-        months_into_policy = (end - self.calendar.day(policy_start)) / DAYS_PER_MONTH
-        guided = (
-            (route == _PARTICIPATION) & (t.u_guided[on] < policy.participation_guidance_share)
-            & (months_into_policy <= policy.participation_guidance_months)
-        )
+        guided = None
+        if (end - policy_start) / DAYS_PER_MONTH <= policy.participation_guidance_months:
+            guided = (route == _PARTICIPATION) & (t.u_guided[on] < policy.participation_guidance_share)
+            if not guided.any():
+                guided = None
         guidance = assign_consultants(t.distance_diag[on], route != _NONE, policy, sc.contact)
-        contacts = np.where(guidance.served, guidance.contacts_per_served_per_year, policy.unserved_contacts_per_year)
-        if guided.any():
-            contacts = np.where(guided, np.maximum(contacts, policy.participation_guidance_contacts_per_year), contacts)
-        intensity = contact_intensity(contacts, sc.contact)
+        levels = contact_levels(guidance, policy)
+        level = contact_level(guidance.served, guided)
+        contacts = levels[level]
+        intensity_levels = contact_intensity(levels, sc.contact)
+        intensity = intensity_levels[level]
+        contact_mult = (1.0 + sc.contact.contact_effect_max * intensity_levels)[level]
         in_trajectory = t.trajectory_end_day[on] > start
-        trajectory_type = t.trajectory_type[on]
-        trajectory_mult = np.where(in_trajectory, self._traj_work[trajectory_type], 1.0)
+        trajectory = np.where(in_trajectory, t.trajectory_type[on], self._no_trajectory)
 
         # exits: competing risks for the month, the reason drawn only for those who leave
         u_pct = unemployment_pct(sc.drivers, year) + shock.unemployment_pct_add
         h_work = work_hazard(
-            sc.work, t.distance_true[on], groups, route, parttime, years_on,
-            1.0 + sc.contact.contact_effect_max * intensity, trajectory_mult,
-            market_multiplier(sc, u_pct) * shock.work_multiplier,
+            self._base_hazard, sc.work, hazard_class(distance, groups, route, parttime), years_on,
+            contact_mult, self._traj_work[trajectory], market_multiplier(sc, u_pct) * shock.work_multiplier,
         )
-        h_education = np.where(groups == Group.YOUNG, sc.work.education_per_month_young, 0.0)
+        h_education = self._education_hazard[groups]
         h_total = h_work + h_education + sc.work.other_exit_per_month
-        hit = np.flatnonzero(exit_happens(h_total, exposure, u_exit) & ~pensioned)
-        u_reason, u_job, u_day = self.streams.keyed_block(_EXIT_STREAMS, index, on[hit])
+        leaves = exit_happens(h_total, exposure, u_exit)
+        leaves[pensioned] = False
+        hit = leaves.nonzero()[0]
+        # the draws for those who leave, and (for whoever stays of them) for part-time jobs that may
+        # end and trajectories that may start, in one pass
+        part_timers = parttime.nonzero()[0]
+        may_start = (~in_trajectory & trajectory_eligible(route, rules.trajectory_routes, guided)).nonzero()[0]
+        (u_reason, u_job, u_day, u_contract), (u_end,), (u_start, u_type) = self.streams.keyed_blocks(
+            [(_EXIT_STREAMS, on[hit]), (("parttime_end",), on[part_timers]), (_TRAJECTORY_STREAMS, on[may_start])],
+            index,
+        )
         kind = exit_kind(h_work[hit], h_education[hit], sc.work.other_exit_per_month, u_reason)
         jobs = job_types(sc.work, parttime[hit], u_job)
+        hit_reason = np.where(kind == 0, jobs, np.where(kind == 1, Exit.EDUCATION, Exit.OTHER))
+        hit_day = exposure_start[hit] + u_day * exposure_days[hit]
         reason = np.zeros(len(on), dtype=np.int8)
-        reason[hit] = np.where(kind == 0, jobs, np.where(kind == 1, Exit.EDUCATION, Exit.OTHER))
+        reason[hit] = hit_reason
         reason[pensioned] = Exit.PENSION
         exit_day = np.full(len(on), end)
-        exit_day[hit] = exposure_start[hit] + u_day * exposure_days[hit]
+        exit_day[hit] = hit_day
         exit_day[pensioned] = np.clip(pension_day[pensioned], exposure_start[pensioned], end)
-        new_parttime = np.zeros(len(on), dtype=bool)
-        new_parttime[hit] = reason[hit] == JOB_PARTTIME
-        leaving = reason != Exit.NONE
-        leaving[new_parttime] = False
+        leaving = reason != Exit.NONE  # a part-time job (JOB_PARTTIME) keeps a partial benefit
+        left = leaving.nonzero()[0]
 
         # benefit paid this month (share as at the start of the month)
-        days_paid = np.where(leaving, exit_day - exposure_start, exposure_days)
+        days_paid = exposure_days.copy()
+        days_paid[left] = exit_day[left] - exposure_start[left]
         share = np.where(parttime, sc.work.parttime_benefit_share, 1.0)
         client_months = benefit_client_months(days_paid, share)
         row["benefit_client_months"] = client_months
         row["benefit_spending_eur"] = benefit_spending_eur(sc, client_months)
 
-        leavers = on[leaving]
-        leaver_reason = reason[leaving]
-        t.exit_day[leavers] = exit_day[leaving]
+        leavers = on[left]
+        leaver_reason = reason[left]
+        t.exit_day[leavers] = exit_day[left]
         t.exit_reason[leavers] = leaver_reason
         t.parttime[leavers] = False
         t.trajectory_end_day[leavers] = -np.inf
         t.state[leavers] = State.LEFT
-        temporary = leavers[leaver_reason == Exit.WORK_TEMPORARY]
-        t.state[temporary] = State.TEMPORARY_WORK
-        u_contract = self.streams.keyed_uniforms("contract", index, temporary)
-        t.contract_end_day[temporary] = t.exit_day[temporary] + contract_months(sc.work, u_contract) * DAYS_PER_MONTH
-        self.log.record(exit_day[leaving], leavers, Event.EXIT, leaver_reason)
+        temporary = hit_reason == Exit.WORK_TEMPORARY
+        t.state[on[hit[temporary]]] = State.TEMPORARY_WORK
+        t.contract_end_day[on[hit[temporary]]] = (
+            hit_day[temporary] + contract_months(sc.work, u_contract[temporary]) * DAYS_PER_MONTH
+        )
+        self.log.record(exit_day[left], leavers, Event.EXIT, leaver_reason)
         row["outflow"] = len(leavers)
         counts = np.bincount(leaver_reason, minlength=Exit.OTHER + 1)
-        for code, column in EXIT_COLUMNS.items():
-            row[column] = int(counts[code])
+        row.update(zip(EXIT_COLUMNS.values(), counts[list(EXIT_COLUMNS)].tolist(), strict=True))
 
         # part-time jobs: new ones keep a partial benefit; some end
+        new_parttime = hit[hit_reason == JOB_PARTTIME]
         t.parttime[on[new_parttime]] = True
-        self.log.record(exit_day[new_parttime], on[new_parttime], Event.PARTTIME_START)
-        row["placements_parttime"] = int(new_parttime.sum())
+        self.log.record(hit_day[hit_reason == JOB_PARTTIME], on[new_parttime], Event.PARTTIME_START)
+        row["placements_parttime"] = len(new_parttime)
         stay = ~leaving
-        working = np.flatnonzero(stay & parttime)
-        u_end = self.streams.keyed_uniforms("parttime_end", index, on[working])
+        still = stay[part_timers]
+        working, u_end = part_timers[still], u_end[still]
         ending_pt = on[working[u_end < -np.expm1(-sc.work.parttime_job_end_per_month * exposure[working])]]
         t.parttime[ending_pt] = False
         self.log.record(end, ending_pt, Event.PARTTIME_END)
@@ -268,19 +331,27 @@ class Model:
         d = sc.distance
         activation = np.maximum(in_trajectory, intensity)
         drift = d.inactivity_drift_months_per_month * (1.0 + d.drift_growth_per_year * years_on)
-        gain = d.activation_gain_months_per_month * activation + np.where(in_trajectory, self._traj_gain[trajectory_type], 0.0)
+        gain = d.activation_gain_months_per_month * activation + self._traj_gain[trajectory]
         change = (drift * (1.0 - activation) - gain) * exposure
-        stayers = on[stay]
-        t.distance_true[stayers] = np.clip(t.distance_true[stayers] + change[stay], 0.0, d.max_months)
-        t.contacts[stayers] += (contacts[stay] / 12.0) * exposure[stay]
+        # written back for everyone on benefit at the start, leavers' own values restored
+        # (fewer passes than picking out the stayers)
+        new_distance = np.clip(distance + change, 0.0, d.max_months)
+        new_distance[left] = distance[left]
+        t.distance_true[on] = new_distance
+        contacts_gained = contacts / 12.0
+        contacts_gained *= exposure
+        contacts_gained[left] = 0.0
+        t.contacts[on] += contacts_gained
+        stayed = stay.nonzero()[0]
+        stayers = on[stayed]
 
         # trajectories from the basket
-        eligible = np.flatnonzero(stay & ~in_trajectory & trajectory_eligible(route, policy, guided))
-        u_start = self.streams.keyed_uniforms("trajectory", index, on[eligible])
-        starting = eligible[u_start < -np.expm1(-sc.trajectories.start_per_month * exposure[eligible])]
+        still = stay[may_start]
+        eligible, u_start, u_type = may_start[still], u_start[still], u_type[still]
+        starts = u_start < -np.expm1(-sc.trajectories.start_per_month * exposure[eligible])
+        starting = eligible[starts]
         starter_ids = on[starting]
-        u_type = self.streams.keyed_uniforms("trajectory_type", index, starter_ids)
-        types = choose_trajectories(self._traj_choice, groups[starting], u_type)
+        types = choose_trajectories(self._traj_choice, groups[starting], u_type[starts])
         t.trajectory_type[starter_ids] = types
         t.trajectory_end_day[starter_ids] = end + self._traj_months[types] * DAYS_PER_MONTH
         t.trajectories_started[starter_ids] += 1
@@ -288,28 +359,33 @@ class Model:
         row["trajectories_started"] = len(starter_ids)
         row["trajectory_spending_eur"] = trajectory_spending_eur(self._traj_price, types)
 
-        # route reviews
-        changes = review_routes(t, stayers, end, sc, policy, u_review[stay], u_rediagnosis[stay])
+        # route reviews (time on the route as at the start of the step: nothing above moves a stayer)
+        months_on_route = (end - t.route_start_day[on]) / DAYS_PER_MONTH
+        due = (stay & review_due(route, months_on_route, u_review, self._review_months, rules.p_review)).nonzero()[0]
+        changes = review_routes(t, on[due], end, sc, route[due], u_rediagnosis[due])
         self.log.record(end, changes.ids, Event.ROUTE_CHANGE, changes.new_route)
         # everyone still on benefit stayed: grants and returns came before the exits
-        self._record_stocks(row, stayers, end, guidance.caseload_per_consultant, int(guidance.served.sum()))
+        served = int(np.count_nonzero(guidance.served))
+        self._record_stocks(row, stayers, years_on[stayed], guidance.caseload_per_consultant, served)
         self.rows.append(row)
 
-    def _record_stocks(self, row: dict, now_on: np.ndarray, end: float, caseload: float, served: int) -> None:
+    def _record_stocks(self, row: dict, now_on: np.ndarray, years_on: np.ndarray, caseload: float, served: int) -> None:
         t = self.table
         row["caseload"] = len(now_on)
         cats = np.bincount(t.category[now_on], minlength=len(CATEGORIES))
-        for i, name in enumerate(CATEGORIES):
-            row[f"stock_{name}"] = int(cats[i])
-        duration_class = np.searchsorted(_DURATION_BOUNDS_YEARS, (end - t.spell_start_day[now_on]) / DAYS_PER_YEAR, side="right")
-        durations = np.bincount(duration_class, minlength=4)
-        for i, name in enumerate(("lt1", "1_2", "2_4", "4plus")):
-            row[f"stock_duration_{name}"] = int(durations[i])
-        row["stock_participation"] = int((t.route[now_on] == _PARTICIPATION).sum())
-        row["stock_parttime"] = int(t.parttime[now_on].sum())
+        row.update(zip(_STOCK_CATEGORY_COLUMNS, cats.tolist(), strict=True))
+        row.update(zip(_STOCK_DURATION_COLUMNS, _counts_by_class(years_on, _DURATION_BOUNDS_YEARS), strict=True))
+        row["stock_participation"] = int(np.count_nonzero(t.route[now_on] == _PARTICIPATION))
+        row["stock_parttime"] = int(np.count_nonzero(t.parttime[now_on]))
         row["work_consultant_caseload"] = caseload if math.isfinite(caseload) else float("nan")
         row["clients_served"] = served
         row["in_chain"] = self.chain.waiting() + self.chain.in_intake()
+
+
+def _counts_by_class(values: np.ndarray, bounds: tuple[float, ...]) -> list[int]:
+    """How many values fall in each class [-inf, b0), [b0, b1), ..., [b_last, inf) (NaN: the last)."""
+    below = [int(np.count_nonzero(values < b)) for b in bounds]
+    return [below[0], *(b - a for a, b in itertools.pairwise(below)), len(values) - below[-1]]
 
 
 def run(

@@ -49,11 +49,9 @@ def _mix(x: np.ndarray) -> np.ndarray:
 
 
 def _to_unit(x: np.ndarray) -> np.ndarray:
-    """The top 53 bits of each word as a float in [0, 1)."""
+    """The top 53 bits of each word as a float in [0, 1) (exact: 53 bits fit a double)."""
     x >>= _S11
-    out = x.astype(np.float64)
-    out *= _TO_UNIT
-    return out
+    return np.multiply(x, _TO_UNIT, dtype=np.float64)
 
 
 class Streams:
@@ -87,12 +85,24 @@ class Streams:
 
     def keyed_block(self, names: tuple[str, ...], key: int, ids: np.ndarray) -> np.ndarray:
         """Uniforms for several streams at once: row i equals keyed_uniforms(names[i], key, ids)."""
+        return _to_unit(_mix(self._words(names, key, ids)))
+
+    def keyed_blocks(self, requests: list[tuple[tuple[str, ...], np.ndarray]], key: int) -> list[np.ndarray]:
+        """keyed_block for each (names, ids) in `requests`, hashed in one pass (the same numbers):
+        for small groups of clients the cost is in the number of numpy calls, not the numbers."""
+        words = [self._words(names, key, ids) for names, ids in requests]
+        u = _to_unit(_mix(np.concatenate([w.ravel() for w in words])))
+        blocks, at = [], 0
+        for w in words:
+            blocks.append(u[at:at + w.size].reshape(w.shape))
+            at += w.size
+        return blocks
+
+    def _words(self, names: tuple[str, ...], key: int, ids: np.ndarray) -> np.ndarray:
+        """The words to hash, one row per stream: the stream's base word + id x golden ratio."""
         base = np.array([self._base(n, key) for n in names], dtype=np.uint64)
-        x = np.empty((len(names), len(ids)), dtype=np.uint64)
-        x[:] = np.asarray(ids, dtype=np.uint64)
-        x *= _GOLDEN  # array arithmetic wraps around silently, as the hash needs
-        x += base[:, None]
-        return _to_unit(_mix(x))
+        # array arithmetic wraps around silently, as the hash needs
+        return np.add.outer(base, np.asarray(ids).astype(np.uint64) * _GOLDEN)
 
     def keyed_normals(self, name: str, key: int, ids: np.ndarray) -> np.ndarray:
         """Standard normals, one per id, by the inverse normal of keyed uniforms."""

@@ -28,6 +28,8 @@ YEARLY_COLUMNS = [
     "work_consultant_caseload", "wait_days_mean", "wait_days_p90",
 ]
 """Columns of `yearly.csv`, in order (documented in the README)."""
+_YEARLY_FLOATS = ["benefit_client_months", "benefit_spending_eur", "trajectory_spending_eur",
+                  "work_consultant_caseload", "wait_days_mean", "wait_days_p90"]
 
 
 def build_tables(model: Model, replication: int) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -43,24 +45,28 @@ def build_tables(model: Model, replication: int) -> tuple[pd.DataFrame, pd.DataF
     yearly = grouped[FLOW_COLUMNS].sum()
     december = grouped.last()
     yearly["caseload_december"] = december["caseload"]
-    yearly["policy"] = december["policy"]
-    for column in STOCK_COLUMNS:
-        yearly[column] = december[column]
     yearly["work_consultant_caseload"] = grouped["work_consultant_caseload"].mean()
-    waits = _waits_by_grant_year(model)
-    yearly = yearly.join(waits, how="left")
-    yearly = yearly.reset_index()
-    first = dict.fromkeys(YEARLY_COLUMNS, pd.NA)
-    first.update(year=start_year, caseload_december=start_stock, policy=pd.NA)
-    yearly = pd.concat([pd.DataFrame([first]), yearly], ignore_index=True)
+    yearly = yearly.join([december[STOCK_COLUMNS], _waits_by_grant_year(model)], how="left")
+    # the start year's row has only the December caseload; each column is made nullable directly
+    # (a DataFrame.astype of object columns cost more than the rest of the tables together)
+    first = {"year": start_year, "replication": replication, "caseload_december": start_stock}
+    yearly["year"] = yearly.index
     yearly["replication"] = replication
-    yearly = yearly[YEARLY_COLUMNS]
-    for column in ["year", "replication", "caseload_december", *FLOW_COLUMNS[:13], *STOCK_COLUMNS]:
-        yearly[column] = yearly[column].astype("Int64")
-    for column in ["benefit_client_months", "benefit_spending_eur", "trajectory_spending_eur",
-                   "work_consultant_caseload", "wait_days_mean", "wait_days_p90"]:
-        yearly[column] = yearly[column].astype("Float64")
-    return yearly, monthly
+    columns = {
+        column: _after_start(first.get(column), yearly[column].to_numpy(), column in _YEARLY_FLOATS)
+        for column in YEARLY_COLUMNS if column != "policy"
+    }
+    columns["policy"] = pd.concat([pd.Series([pd.NA]), december["policy"]], ignore_index=True)
+    return pd.DataFrame(columns)[YEARLY_COLUMNS], monthly
+
+
+def _after_start(start: float | None, values: np.ndarray, floats: bool) -> pd.api.extensions.ExtensionArray:
+    """A nullable Float64 or Int64 column: the start year's value (None: missing), then `values` (NaN: missing)."""
+    data = np.concatenate([[np.nan if start is None else start], values])
+    missing = np.isnan(data)
+    if floats:
+        return pd.arrays.FloatingArray(data, missing)
+    return pd.arrays.IntegerArray(np.where(missing, 0, data).astype(np.int64), missing)
 
 
 def _waits_by_grant_year(model: Model) -> pd.DataFrame:

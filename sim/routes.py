@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtri
 
-from sim.calendar import DAYS_PER_MONTH
 from sim.clients import Category, ClientTable, Route, category_of, route_of
 from sim.parameters import TARGET_GROUPS, Policy, Scenario
 
@@ -29,36 +28,70 @@ class RouteChanges:
     new_route: np.ndarray
 
 
-def review_routes(
-    table: ClientTable, ids: np.ndarray, day: float, scenario: Scenario, policy: Policy,
-    u_review: np.ndarray, u_rediagnosis: np.ndarray,
-) -> RouteChanges:
-    """Route changes at the end of a month for clients on benefit `ids`; applies them to the table."""
+def _route_after_review(old: int, indicated: int) -> int:
+    """The route a review leads to, from the client's route and the one the new diagnosis indicates.
+
+    1A without work after 3 months moves to a development route, or further if the review says so;
+    after two years of development: participation; participation: back when the distance is short.
+    """
+    if old == _DEVELOPMENT:
+        return _PARTICIPATION
+    if old == _DIRECT:
+        return indicated
+    return _DEVELOPMENT if indicated == _MEDIATION else indicated
+
+
+def _category_on_route(route: int, category: int) -> int:
+    """Category kept with a route: 1A on a development route counts as 1B, participation at least 2A."""
+    if route == _DEVELOPMENT and category == Category.C1A:
+        return Category.C1B
+    if route == _PARTICIPATION and category < Category.C2A:
+        return Category.C2A
+    return category
+
+
+_ROUTES, _CATEGORIES = range(_PARTICIPATION + 1), range(Category.C3B + 1)
+# the rules above as lookup tables: [old route, indicated route] and [new route, category]
+_ROUTE_AFTER_REVIEW = np.array([[_route_after_review(o, i) for i in _ROUTES] for o in _ROUTES], dtype=np.int8)
+_CATEGORY_ON_ROUTE = np.array([[_category_on_route(r, c) for c in _CATEGORIES] for r in _ROUTES], dtype=np.int8)
+
+
+def review_months_by_route(scenario: Scenario) -> np.ndarray:
+    """Months on a route after which it is reviewed, by route (inf: reviewed by talks, or never)."""
     tr = scenario.trajectories
-    route = table.route[ids]
-    months_on_route = (day - table.route_start_day[ids]) / DAYS_PER_MONTH
-    p_review = -np.expm1(-policy.participation_review_contacts_per_year / 12.0)
-    due = (
-        ((route == _DIRECT) & (months_on_route >= tr.direct_mediation_months))
-        | ((route == _MEDIATION) & (months_on_route >= tr.mediation_review_months))
-        | ((route == _DEVELOPMENT) & (months_on_route >= tr.development_route_max_months))
-        | ((route == _PARTICIPATION) & (u_review < p_review))
-    )
-    reviewed = ids[due]
-    old = route[due]
-    z = ndtri(np.clip(u_rediagnosis[due], 1e-12, 1 - 1e-12))
+    months = np.full(len(_ROUTES), np.inf)
+    months[_DIRECT] = tr.direct_mediation_months
+    months[_MEDIATION] = tr.mediation_review_months
+    months[_DEVELOPMENT] = tr.development_route_max_months
+    return months
+
+
+def participation_review_chance(policy: Policy) -> float:
+    """Chance in a month that a participation client has the talk that reviews the route."""
+    return -np.expm1(-policy.participation_review_contacts_per_year / 12.0)
+
+
+def review_due(
+    route: np.ndarray, months_on_route: np.ndarray, u_review: np.ndarray,
+    review_months: np.ndarray, p_review: float,
+) -> np.ndarray:
+    """Whose route is reviewed this month: time on the route is up, or participation's yearly talk."""
+    return (months_on_route >= review_months[route]) | ((route == _PARTICIPATION) & (u_review < p_review))
+
+
+def review_routes(
+    table: ClientTable, reviewed: np.ndarray, day: float, scenario: Scenario,
+    old: np.ndarray, u_rediagnosis: np.ndarray,
+) -> RouteChanges:
+    """Re-diagnose the clients `reviewed` (on routes `old`) and move those whose route changes;
+    applies the changes to the table."""
+    z = ndtri(np.clip(u_rediagnosis, 1e-12, 1 - 1e-12))
     diagnosed = np.maximum(0.0, table.distance_true[reviewed] + scenario.chain.diagnosis_error_sd_months * z)
     category = category_of(diagnosed, table.sheltered[reviewed], table.community_service[reviewed])
-    indicated = route_of(category, np.full(len(reviewed), 99.0))
-    # 1A without work after 3 months moves to a development route, or further if the review says so;
-    # after two years of development: participation; participation: back when the distance is short
-    target = np.where(indicated == _MEDIATION, _DEVELOPMENT, indicated)
-    target = np.where(old == _DIRECT, indicated, target)
-    target = np.where(old == _DEVELOPMENT, _PARTICIPATION, target).astype(np.int8)
-    category = np.where((target == _DEVELOPMENT) & (category == Category.C1A), Category.C1B, category)
-    category = np.where((target == _PARTICIPATION) & (category < Category.C2A), Category.C2A, category)
+    target = _ROUTE_AFTER_REVIEW[old, route_of(category)]
+    category = _CATEGORY_ON_ROUTE[target, category]
     table.distance_diag[reviewed] = diagnosed
-    moved = target != old
+    moved = (target != old).nonzero()[0]
     moved_ids = reviewed[moved]
     table.category[moved_ids] = category[moved]
     table.route[moved_ids] = target[moved]
@@ -66,11 +99,19 @@ def review_routes(
     return RouteChanges(moved_ids, target[moved])
 
 
-def trajectory_eligible(route: np.ndarray, policy: Policy, guided: np.ndarray) -> np.ndarray:
-    """Who may start a trajectory: development and 2B routes; participation if the policy says so."""
-    eligible = (route == _DEVELOPMENT) | (route == Route.SHELTERED)
-    participation = route == _PARTICIPATION
-    return eligible | (participation & (policy.trajectories_in_participation | guided))
+def trajectory_routes(policy: Policy) -> np.ndarray:
+    """Per route, whether its clients may start a trajectory: development and 2B routes, and
+    participation if the policy says so (guided participation clients may also: see trajectory_eligible)."""
+    routes = np.zeros(len(_ROUTES), dtype=bool)
+    routes[[_DEVELOPMENT, Route.SHELTERED]] = True
+    routes[_PARTICIPATION] = policy.trajectories_in_participation
+    return routes
+
+
+def trajectory_eligible(route: np.ndarray, routes: np.ndarray, guided: np.ndarray | None) -> np.ndarray:
+    """Who may start a trajectory, by route (`routes` from trajectory_routes) or guidance."""
+    eligible = routes[route]
+    return eligible if guided is None else eligible | guided
 
 
 def trajectory_choice_table(scenario: Scenario) -> np.ndarray:

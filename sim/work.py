@@ -20,7 +20,7 @@ _DISTANCE_BOUNDS = np.array([3.0, 24.0, 48.0])
 
 def distance_group(distance_months: np.ndarray) -> np.ndarray:
     """0: under 3 months, 1: 3-24, 2: 24-48, 3: 48 and over."""
-    return np.searchsorted(_DISTANCE_BOUNDS, distance_months, side="right")
+    return _DISTANCE_BOUNDS.searchsorted(distance_months, side="right")
 
 
 def base_work_table(work: Work) -> np.ndarray:
@@ -33,30 +33,47 @@ def group_multiplier_table(work: Work) -> np.ndarray:
     return np.array([work.work_multiplier_by_group[g] for g in TARGET_GROUPS])
 
 
+def base_hazard_table(work: Work) -> np.ndarray:
+    """Job-finding hazard before scarring, contact, trajectory and market, flat by
+    (distance group, target group, route, part-time): see hazard_class for the index.
+
+    Multiplied in the order work_hazard always used, so a client's hazard is the same number.
+    """
+    base = base_work_table(work)[:, None, None, None]
+    group_mult = group_multiplier_table(work)[None, :, None, None]
+    route_mult = np.ones(_ROUTES)
+    route_mult[Route.DIRECT] = work.route_multiplier_direct
+    route_mult[Route.SHELTERED] = work.route_multiplier_sheltered
+    parttime_mult = np.array([1.0, work.parttime_work_multiplier])
+    return (base * group_mult * route_mult[None, None, :, None] * parttime_mult[None, None, None, :]).ravel()
+
+
+_ROUTES = Route.PARTICIPATION + 1
+
+
+def hazard_class(distance_true: np.ndarray, groups: np.ndarray, route: np.ndarray, parttime: np.ndarray) -> np.ndarray:
+    """Index into base_hazard_table: ((distance group x groups + group) x routes + route) x 2 + part-time."""
+    index = distance_group(distance_true) * len(TARGET_GROUPS)
+    index += groups
+    index *= _ROUTES
+    index += route
+    index *= 2
+    index += parttime
+    return index
+
+
 def work_hazard(
+    base_table: np.ndarray,
     work: Work,
-    distance_true: np.ndarray,
-    groups: np.ndarray,
-    route: np.ndarray,
-    parttime: np.ndarray,
+    hazard_class: np.ndarray,
     years_on: np.ndarray,
     contact_multiplier: np.ndarray,
     trajectory_multiplier: np.ndarray,
     market_multiplier: float,
 ) -> np.ndarray:
-    """Job-finding hazard per month for each client."""
-    base = base_work_table(work)[distance_group(distance_true)]
-    group_mult = group_multiplier_table(work)[groups]
-    route_mult = np.where(
-        route == Route.DIRECT, work.route_multiplier_direct,
-        np.where(route == Route.SHELTERED, work.route_multiplier_sheltered, 1.0),
-    )
-    parttime_mult = np.where(parttime, work.parttime_work_multiplier, 1.0)
+    """Job-finding hazard per month for each client (`base_table` from base_hazard_table)."""
     scarring = np.exp(-work.scarring_per_year * years_on)
-    return (
-        base * group_mult * route_mult * parttime_mult * scarring
-        * contact_multiplier * trajectory_multiplier * market_multiplier
-    )
+    return base_table[hazard_class] * scarring * contact_multiplier * trajectory_multiplier * market_multiplier
 
 
 def market_multiplier(scenario: Scenario, unemployment_pct: float) -> float:

@@ -95,3 +95,65 @@ def test_clients_never_ready_are_never_served_and_do_not_block_others():
     days = desk.book(np.array([0.0, np.inf, 0.0]))
     assert days[1] == np.inf
     assert days[[0, 2]].tolist() == [0.5, 1.5]
+
+
+def test_keyed_blocks_are_keyed_block_per_request():
+    streams = Streams(np.random.SeedSequence(4))
+    rng = np.random.default_rng(2)
+    requests = [(("exit_reason", "job_type"), np.sort(rng.choice(9000, 40, replace=False))),
+                (("parttime_end",), np.arange(0)), (("trajectory", "trajectory_type"), np.arange(100, 900, 7))]
+    for block, (names, ids) in zip(streams.keyed_blocks(requests, 31), requests, strict=True):
+        assert np.array_equal(block, streams.keyed_block(names, 31, ids))
+
+
+def test_lookup_tables_give_what_the_np_where_chains_gave():
+    from sim.clients import Category, Group, Route, target_groups
+    from sim.routes import _CATEGORY_ON_ROUTE, _ROUTE_AFTER_REVIEW
+
+    old, indicated = np.meshgrid(np.arange(Route.PARTICIPATION + 1), np.arange(Route.PARTICIPATION + 1))
+    target = np.where(indicated == Route.MEDIATION, Route.DEVELOPMENT, indicated)
+    target = np.where(old == Route.DIRECT, indicated, target)
+    target = np.where(old == Route.DEVELOPMENT, Route.PARTICIPATION, target)
+    assert np.array_equal(_ROUTE_AFTER_REVIEW[old, indicated], target)
+    route, category = np.meshgrid(np.arange(Route.PARTICIPATION + 1), np.arange(Category.C3B + 1))
+    expected = np.where((route == Route.DEVELOPMENT) & (category == Category.C1A), Category.C1B, category)
+    expected = np.where((route == Route.PARTICIPATION) & (expected < Category.C2A), Category.C2A, expected)
+    assert np.array_equal(_CATEGORY_ON_ROUTE[route, category], expected)
+
+    age = np.array([18.0, 26.999, 27.0, 49.99, 50.0, 70.0, np.nan, 30.0])
+    refugee = np.array([False, False, False, False, False, False, False, True])
+    group = np.where(age < 27, Group.YOUNG, np.where(age >= 50, Group.OLDER, Group.OTHER))
+    assert np.array_equal(target_groups(age, refugee), np.where(refugee, Group.REFUGEE, group))
+
+
+def test_hazard_table_is_the_product_in_the_old_order(short_baseline):
+    from sim.parameters import DISTANCE_GROUPS, TARGET_GROUPS
+    from sim.work import base_hazard_table, hazard_class
+
+    work = short_baseline.work
+    rng = np.random.default_rng(3)
+    distance, groups = rng.uniform(0, 80, 500), rng.integers(0, 4, 500)
+    route, parttime = rng.integers(0, 6, 500), rng.random(500) < 0.3
+    base = np.array([work.base_work_per_month[g] for g in DISTANCE_GROUPS])[np.searchsorted([3.0, 24.0, 48.0], distance, side="right")]
+    group_mult = np.array([work.work_multiplier_by_group[g] for g in TARGET_GROUPS])[groups]
+    route_mult = np.where(route == 1, work.route_multiplier_direct, np.where(route == 4, work.route_multiplier_sheltered, 1.0))
+    parttime_mult = np.where(parttime, work.parttime_work_multiplier, 1.0)
+    expected = base * group_mult * route_mult * parttime_mult
+    assert np.array_equal(base_hazard_table(work)[hazard_class(distance, groups, route, parttime)], expected)
+
+
+def test_counts_by_class_are_searchsorted_classes():
+    from sim.model import _counts_by_class
+
+    values = np.concatenate([np.random.default_rng(5).uniform(0, 8, 300), [1.0, 2.0, 4.0, 0.0, np.nan]])
+    bounds = (1.0, 2.0, 4.0)
+    expected = np.bincount(np.searchsorted(bounds, values, side="right"), minlength=4).tolist()
+    assert _counts_by_class(values, bounds) == expected
+
+
+def test_age_classes_drawn_by_cdf_are_rng_choice():
+    shares = np.array([0.3, 0.5, 0.2])
+    a, b = np.random.default_rng(9), np.random.default_rng(9)
+    cdf = (shares / shares.sum()).cumsum()
+    cdf /= cdf[-1]
+    assert np.array_equal(cdf.searchsorted(a.random(1000), side="right"), b.choice(3, 1000, p=shares / shares.sum()))
