@@ -31,7 +31,7 @@ def assign_consultants(distance_diag: np.ndarray, eligible_route: np.ndarray, po
     n_eligible = int(np.count_nonzero(eligible))
     if n_eligible > capacity:
         idx = np.flatnonzero(eligible)
-        keep = idx[np.argsort(distance_diag[idx], kind="stable")[: int(math.floor(capacity))]]
+        keep = idx[closest_first(distance_diag[idx], int(math.floor(capacity)))]
         eligible = np.zeros_like(eligible)
         eligible[keep] = True
         n_eligible = len(keep)
@@ -40,6 +40,20 @@ def assign_consultants(distance_diag: np.ndarray, eligible_route: np.ndarray, po
     caseload = n_eligible / policy.work_consultants
     contacts = contact_rate(caseload, contact)
     return Guidance(eligible, caseload, contacts)
+
+
+def closest_first(distance: np.ndarray, k: int) -> np.ndarray:
+    """Positions of the `k` smallest distances, ties in order of position: the set the first `k`
+    of a stable argsort give (in position order), found by a partition rather than a full sort."""
+    if k <= 0:
+        return np.empty(0, dtype=np.intp)
+    if k >= len(distance):
+        return np.arange(len(distance))
+    kth = np.partition(distance, k - 1)[k - 1]
+    below = distance < kth
+    ties = (distance == kth).nonzero()[0][: k - int(np.count_nonzero(below))]
+    below[ties] = True
+    return below.nonzero()[0]
 
 
 def contact_rate(caseload: float, contact: Contact) -> float:

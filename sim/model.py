@@ -221,8 +221,9 @@ class Model:
         row["returns"] = returned
         row["inflow"] = granted + returned
 
-        # positions below index the clients on benefit, `on`; per-client tables are looked up
-        # once a run (hazards by class, contacts by level, ...) rather than rebuilt with np.where
+        # below, arrays run over the clients on benefit (`on`) and positions index into them; values
+        # that depend on a few codes (hazard by class, contacts by level, ...) come from tables made
+        # once a run: with ~2,000 clients the cost is the number of numpy calls, not the arithmetic
         on = t.in_state(State.ON_BENEFIT)
         # keyed draws: one per client and stream, whatever subset asks, so streams that only a few
         # clients need (job type, contract, trajectory type, ...) are drawn for those few only

@@ -157,3 +157,16 @@ def test_age_classes_drawn_by_cdf_are_rng_choice():
     cdf = (shares / shares.sum()).cumsum()
     cdf /= cdf[-1]
     assert np.array_equal(cdf.searchsorted(a.random(1000), side="right"), b.choice(3, 1000, p=shares / shares.sum()))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    distance=st.lists(st.sampled_from([0.0, 1.0, 2.5, 3.0, 24.0, 30.0]) | st.floats(0, 100), max_size=40),
+    k=st.integers(-1, 45),
+)
+def test_closest_first_is_the_stable_sort_set(distance, k):
+    from sim.consultants import closest_first
+
+    distance = np.array(distance, dtype=float)
+    expected = np.sort(np.argsort(distance, kind="stable")[: max(k, 0)])
+    assert np.array_equal(closest_first(distance, k), expected)
