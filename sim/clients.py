@@ -64,6 +64,9 @@ class Group:
 
 
 _FIELDS: dict[str, tuple[type, float]] = {
+    # the client's random key: keyed draws use it, not the row, so rows may shift when inflow
+    # changes and everyone keeps their own draws (sim/inflow.arrival_keys; the stock: its rows)
+    "key": (np.int64, -1),
     "state": (np.int8, -1),
     "route": (np.int8, 0),
     "category": (np.int8, -1),
@@ -218,6 +221,7 @@ def add_initial_stock(
     ages = _from_ranges(rng, _pick(rng, region.stock_age_shares, n, AGE_CLASSES), age_range, tail_mean=0.0)
     ages = np.maximum(ages, 18 + durations)  # nobody received assistance before 18
     ages = np.minimum(ages, pension_age - 1e-3)
+    table.key[ids] = ids
     table.birth_day[ids] = day0 - ages * DAYS_PER_YEAR
     table.refugee[ids] = rng.random(n) < region.refugee_share_of_stock
     table.sheltered[ids] = cats == Category.C2B

@@ -11,11 +11,13 @@ import datetime as dt
 import math
 
 import numpy as np
+from scipy.special import pdtrik
 
 from sim.calendar import DAYS_PER_YEAR
 from sim.clients import ClientTable, State
 from sim.drivers import driver, unemployment_pct, unemployment_pct_at
 from sim.parameters import Scenario
+from sim.randomness import Streams, normal_quantile
 from sim.shocks import ShockEffect, effect_on
 
 WW_MONTHS_BEFORE_2016 = 38.0  # drivers.csv: maximum WW duration before the 2016 cuts
@@ -65,57 +67,81 @@ def expected_notifications(scenario: Scenario) -> float:
     return total
 
 
+_COMPONENTS = ("general", "refugee", "sheltered")
+# one keyed stream per personal attribute of a newcomer (Streams.keyed_block rows)
+_ARRIVAL_STREAMS = (
+    "arrival_day", "age_class", "age", "distance", "sheltered_distance", "sheltered", "community_service",
+    "entitlement", "dream_job", "dream_job_days", "guided", "diagnosis",
+)
+
+
+def arrival_keys(month_index: int, component: int, count: int) -> np.ndarray:
+    """Random keys of a month's newcomers of one component: (month + 1, component, k), k = 0, 1, ...
+
+    Arrival k of a month and component is the same person (same draws) whatever the rate, so a
+    small change of a rate adds or drops a newcomer at the end and leaves everyone else as is.
+    The start stock has keys below 2**40 (its row numbers).
+    """
+    return ((month_index + 1) << 42) + (component << 40) + np.arange(count, dtype=np.int64)
+
+
+def poisson_count(u: float, mean: float) -> int:
+    """The Poisson(mean) quantile at u: monotone in the mean, so common random numbers hold for counts."""
+    return 0 if mean <= 0 else max(0, int(math.ceil(pdtrik(u, mean))))
+
+
 def add_notifications(
     table: ClientTable,
     scenario: Scenario,
-    rng: np.random.Generator,
+    streams: Streams,
+    month_index: int,
     rates_per_year: dict[str, float],
     start_day: float,
     end_day: float,
     shock: ShockEffect,
 ) -> np.ndarray:
-    """Create the month's notified clients with their personal draws; ids in order of arrival."""
+    """Create the month's notified clients with their personal draws; ids in order of arrival.
+
+    Every draw is keyed on the newcomer (`arrival_keys`), none comes from a sequence, so the
+    newcomers and their draws stay put when rates change (calibration, shocks, policies).
+    """
     span = end_day - start_day
-    counts = {k: int(rng.poisson(v * span / DAYS_PER_YEAR)) for k, v in rates_per_year.items()}
-    n = sum(counts.values())
-    # draw every personal attribute even when n == 0 so streams stay aligned across scenarios
-    days = start_day + rng.random(n) * span
-    kind = np.repeat(np.arange(3), [counts["general"], counts["refugee"], counts["sheltered"]])
-    order = np.argsort(days, kind="stable")
-    days, kind = days[order], kind[order]
+    u_count = streams.keyed_uniforms("notification_count", month_index, np.arange(len(_COMPONENTS)))
+    counts = [poisson_count(u_count[c], rates_per_year[name] * span / DAYS_PER_YEAR) for c, name in enumerate(_COMPONENTS)]
+    keys = np.concatenate([arrival_keys(month_index, c, n) for c, n in enumerate(counts)])
+    kind = np.repeat(np.arange(len(_COMPONENTS)), counts)
+    u = streams.keyed_block(_ARRIVAL_STREAMS, month_index, keys)
+    (u_day, u_age_class, u_age, u_distance, u_sheltered_distance, u_sheltered, u_community,
+     u_entitlement, u_dream, u_dream_days, u_guided, u_diagnosis) = u
+    days = start_day + u_day * span
+    order = np.argsort(days, kind="stable")  # table rows in order of arrival
     inflow, region = scenario.inflow, scenario.region
-    ids = table.add(n)
-    rows = slice(table.n - n, table.n)  # the new ids are consecutive rows: slices write faster
     age_keys = list(inflow.newcomer_age_shares)
-    p = np.array([inflow.newcomer_age_shares[k] for k in age_keys])
-    # what rng.choice(len(p), n, p=p / p.sum()) does, without its checks (the same numbers)
-    cdf = (p / p.sum()).cumsum()
-    cdf /= cdf[-1]
-    age_class = cdf.searchsorted(rng.random(n), side="right")
+    cdf = np.cumsum([inflow.newcomer_age_shares[k] for k in age_keys])
+    age_class = np.minimum(np.searchsorted(cdf / cdf[-1], u_age_class, side="right"), len(age_keys) - 1)
     low = np.array([{"under27": 18, "27_49": 27, "50plus": 50}[k] for k in age_keys], dtype=float)
     high = np.array([{"under27": 27, "27_49": 50, "50plus": 64}[k] for k in age_keys], dtype=float)
-    ages = low[age_class] + rng.random(n) * (high - low)[age_class]
+    ages = low[age_class] + u_age * (high[age_class] - low[age_class])
     sigma = inflow.newcomer_distance_sd_log
     mu = math.log(inflow.newcomer_distance_mean_months) - sigma**2 / 2
-    distance = rng.lognormal(mu, sigma, n) + shock.newcomer_distance_shift_months
-    is_refugee, is_sheltered = kind == 1, kind == 2
-    distance = np.where(is_refugee, distance + inflow.refugee_newcomer_distance_extra_months, distance)
-    distance = np.where(is_sheltered, 24 + rng.random(n) * 24, distance)
-    sheltered = is_sheltered | (rng.random(n) < region.sheltered_share) & (distance >= 24) & (distance < 48)
-    community = rng.random(n) < region.community_service_share
-    personal = rng.random((n, 6))
-    z_diag = rng.standard_normal(n)
-    table.notification_day[rows] = days
-    table.birth_day[rows] = days - ages * DAYS_PER_YEAR
-    table.refugee[rows] = is_refugee
-    table.sheltered[rows] = sheltered
-    table.community_service[rows] = community
-    table.distance_true[rows] = np.clip(distance, 0.0, scenario.distance.max_months)
-    # column 0 is no longer used (it was a separate gatekeeper draw); kept so the other columns stay put
-    table.u_entitlement[rows] = personal[:, 1]
-    table.u_dream[rows] = personal[:, 2]
-    table.u_dream_days[rows] = personal[:, 3]
-    table.u_guided[rows] = personal[:, 4]
-    table.z_diag[rows] = z_diag
+    distance = np.exp(mu + sigma * normal_quantile(u_distance)) + shock.newcomer_distance_shift_months
+    distance = np.where(kind == 1, distance + inflow.refugee_newcomer_distance_extra_months, distance)
+    distance = np.where(kind == 2, 24 + u_sheltered_distance * 24, distance)
+    sheltered = (kind == 2) | (u_sheltered < region.sheltered_share) & (distance >= 24) & (distance < 48)
+    community = u_community < region.community_service_share
+    ids = table.add(len(keys))
+    rows = slice(table.n - len(keys), table.n)  # the new ids are consecutive rows: slices write faster
+    table.key[rows] = keys[order]
+    table.notification_day[rows] = days[order]
+    table.birth_day[rows] = (days - ages * DAYS_PER_YEAR)[order]
+    table.refugee[rows] = (kind == 1)[order]
+    table.sheltered[rows] = sheltered[order]
+    table.community_service[rows] = community[order]
+    table.distance_true[rows] = np.clip(distance, 0.0, scenario.distance.max_months)[order]
+    table.u_entitlement[rows] = u_entitlement[order]
+    table.u_dream[rows] = u_dream[order]
+    table.u_dream_days[rows] = u_dream_days[order]
+    table.u_guided[rows] = u_guided[order]
+    table.z_diag[rows] = normal_quantile(u_diagnosis)[order]
     table.state[rows] = State.WAITING_MEETING
     return ids

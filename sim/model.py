@@ -154,9 +154,7 @@ class Model:
         for index, (year, month, start, end) in enumerate(self.calendar.month_starts()):
             shock = effect_on(scenario.shocks, self.calendar.date(start + 14))
             rates = notification_rates_per_year(scenario, year, month, shock)
-            ids = add_notifications(
-                self.table, scenario, self.streams.generator("notifications", index), rates, start, end, shock
-            )
+            ids = add_notifications(self.table, scenario, self.streams, index, rates, start, end, shock)
             gatekept = self.chain.notify(ids)
             yield self.env.timeout(end - self.env.now)
             self._month_end(index, year, month, start, end, shock, len(ids), gatekept)
@@ -191,7 +189,7 @@ class Model:
         ending = temp[t.contract_end_day[temp] < end]
         if len(ending) == 0:
             return 0
-        kept = self.streams.keyed_uniforms("aftercare", index, ending) < work.aftercare_retention_share
+        kept = self.streams.keyed_uniforms("aftercare", index, t.key[ending]) < work.aftercare_retention_share
         t.state[ending[kept]] = State.LEFT
         back = ending[~kept]
         back_day = np.maximum(t.contract_end_day[back], start)
@@ -227,7 +225,8 @@ class Model:
         on = t.in_state(State.ON_BENEFIT)
         # keyed draws: one per client and stream, whatever subset asks, so streams that only a few
         # clients need (job type, contract, trajectory type, ...) are drawn for those few only
-        u_exit, u_review, u_rediagnosis = self.streams.keyed_block(_EVERYONE_STREAMS, index, on)
+        key = t.key[on]  # draws are keyed on the client's random key, not the row (sim/clients.py)
+        u_exit, u_review, u_rediagnosis = self.streams.keyed_block(_EVERYONE_STREAMS, index, key)
         spell = t.spell_start_day[on]
         exposure_start = np.maximum(spell, start)
         exposure_days = end - exposure_start
@@ -275,7 +274,7 @@ class Model:
         part_timers = parttime.nonzero()[0]
         may_start = (~in_trajectory & trajectory_eligible(route, rules.trajectory_routes, guided)).nonzero()[0]
         (u_reason, u_job, u_day, u_contract), (u_end,), (u_start, u_type) = self.streams.keyed_blocks(
-            [(_EXIT_STREAMS, on[hit]), (("parttime_end",), on[part_timers]), (_TRAJECTORY_STREAMS, on[may_start])],
+            [(_EXIT_STREAMS, key[hit]), (("parttime_end",), key[part_timers]), (_TRAJECTORY_STREAMS, key[may_start])],
             index,
         )
         kind = exit_kind(h_work[hit], h_education[hit], sc.work.other_exit_per_month, u_reason)

@@ -4,9 +4,10 @@ Two kinds of draws:
 - `generator(name, *key)`: a numpy Generator for a named stream and a key (e.g. the month of
   arrivals). Same seed, name and key: same numbers, whatever else the run did.
 - `keyed_uniforms(name, key, ids)`: one uniform per client for a (stream, month) pair, computed
-  from the client's id by a counter-based hash (splitmix64), as Vivarium keys draws on the
-  simulant. A client gets the same draw in every scenario even when the populations around it
-  differ, and the cost grows with the clients asked for, not with all clients ever created.
+  from the client's random key by a counter-based hash (splitmix64), as Vivarium keys draws on
+  the simulant. A client gets the same draw in every scenario even when the populations around
+  it differ, and the cost grows with the clients asked for, not with all clients ever created.
+  Newcomers' keys are fixed by their month and order of arrival (sim/inflow.arrival_keys).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
+from scipy.special import ndtri
 
 _GOLDEN_INT, _M1_INT, _M2_INT = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
 _MASK = (1 << 64) - 1
@@ -104,9 +106,7 @@ class Streams:
         # array arithmetic wraps around silently, as the hash needs
         return np.add.outer(base, np.asarray(ids).astype(np.uint64) * _GOLDEN)
 
-    def keyed_normals(self, name: str, key: int, ids: np.ndarray) -> np.ndarray:
-        """Standard normals, one per id, by the inverse normal of keyed uniforms."""
-        from scipy.special import ndtri
 
-        u = self.keyed_uniforms(name, key, ids)
-        return ndtri(np.clip(u, 1e-12, 1 - 1e-12))
+def normal_quantile(u: np.ndarray) -> np.ndarray:
+    """Standard normals from uniforms by the inverse normal (clipped off 0 and 1, which map to infinity)."""
+    return ndtri(np.clip(u, 1e-12, 1 - 1e-12))

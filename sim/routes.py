@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtri
 
 from sim.clients import Category, ClientTable, Route, category_of, route_of
 from sim.parameters import TARGET_GROUPS, Policy, Scenario
+from sim.randomness import normal_quantile
 
 _DIRECT, _MEDIATION, _DEVELOPMENT, _PARTICIPATION = Route.DIRECT, Route.MEDIATION, Route.DEVELOPMENT, Route.PARTICIPATION
 
@@ -85,7 +85,7 @@ def review_routes(
 ) -> RouteChanges:
     """Re-diagnose the clients `reviewed` (on routes `old`) and move those whose route changes;
     applies the changes to the table."""
-    z = ndtri(np.clip(u_rediagnosis, 1e-12, 1 - 1e-12))
+    z = normal_quantile(u_rediagnosis)
     diagnosed = np.maximum(0.0, table.distance_true[reviewed] + scenario.chain.diagnosis_error_sd_months * z)
     category = category_of(diagnosed, table.sheltered[reviewed], table.community_service[reviewed])
     target = _ROUTE_AFTER_REVIEW[old, route_of(category)]

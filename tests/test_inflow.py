@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from sim.drivers import unemployment_pct, unemployment_pct_at
@@ -70,3 +71,53 @@ def test_a_shock_reaches_the_ww_route_when_its_job_losers_run_out_of_ww(baseline
     shocked = with_overrides(s, {"shocks": [shock]})
     assert _general(shocked, 2022, 6) > _general(s, 2022, 6)
     assert _general(shocked, 2023, 6) == pytest.approx(_general(s, 2023, 6))
+
+
+def _month_of_newcomers(baseline, rates: dict[str, float], seed: int = 3):
+    from sim.clients import ClientTable
+    from sim.inflow import add_notifications
+    from sim.randomness import Streams
+
+    table = ClientTable()
+    ids = add_notifications(table, baseline, Streams(seed), 17, rates, 500.0, 530.4, NO_SHOCK)
+    return table, ids
+
+
+def test_a_higher_rate_adds_newcomers_and_keeps_everyone_elses_draws(baseline):
+    """Common random numbers for inflow: newcomers are keyed per arrival, not drawn as a sequence."""
+    low_rates = {"general": 900.0, "refugee": 60.0, "sheltered": 20.0}
+    high_rates = {k: v * 1.5 for k, v in low_rates.items()}
+    low, low_ids = _month_of_newcomers(baseline, low_rates)
+    high, high_ids = _month_of_newcomers(baseline, high_rates)
+    assert len(high_ids) >= len(low_ids) > 0
+    low_keys, high_keys = list(low.key[low_ids]), list(high.key[high_ids])
+    assert set(low_keys) <= set(high_keys)
+    where = [high_keys.index(k) for k in low_keys]
+    for column in ("notification_day", "birth_day", "distance_true", "u_entitlement", "z_diag", "refugee"):
+        assert (getattr(low, column)[low_ids] == getattr(high, column)[high_ids][where]).all(), column
+    # table rows are in order of arrival
+    assert (np.diff(high.notification_day[high_ids]) >= 0).all()
+
+
+def test_poisson_counts_are_the_poisson_quantiles(baseline):
+    from scipy.stats import poisson
+
+    from sim.inflow import poisson_count
+
+    u = np.random.default_rng(5).random(400)
+    for mean in (0.4, 7.0, 130.0, 16_000.0):
+        assert [poisson_count(x, mean) for x in u] == list(poisson.ppf(u, mean).astype(int))
+    assert poisson_count(0.5, 0.0) == 0
+
+
+def test_monthly_counts_have_the_poisson_mean_and_variance(baseline):
+    """Over many months, counts of one component have mean and variance of the rate (4-sigma bands)."""
+    from sim.inflow import poisson_count
+    from sim.randomness import Streams
+
+    streams, mean, months = Streams(11), 75.0, 2000
+    counts = np.array([poisson_count(streams.keyed_uniforms("notification_count", m, np.arange(1))[0], mean)
+                       for m in range(months)])
+    assert abs(counts.mean() - mean) < 4 * math.sqrt(mean / months)
+    # the sample variance of a Poisson sample has sd about mean * sqrt(2 / months) for a large mean
+    assert abs(counts.var(ddof=1) - mean) < 4 * mean * math.sqrt(2 / months)
