@@ -48,6 +48,17 @@ def test_only_counts_and_staff_differ_from_the_default_region():
         assert abs(national[key] / baseline[key] - ratio) < 0.01 * ratio
 
 
+def test_national_counts_follow_the_default_regions_fitted_counts():
+    """national.toml holds LV's counts times 248.8: a refit of LV without rescaling fails here."""
+    national = _flat(load("national").scenario.model_dump())
+    baseline = _flat(load("baseline").scenario.model_dump())
+    ratio = 413_030 / 1_660
+    for key in SCALED - {("region", "name"), ("region", "initial_stock")}:
+        # capacities are rounded to whole places; counts to a few digits
+        tolerance = 1.0 if key[0] == "chain" else 1e-4 * national[key] + 0.1
+        assert abs(national[key] - baseline[key] * ratio) <= tolerance, key
+
+
 def test_national_corona_is_national_with_the_corona_shock():
     national = load("national").scenario
     corona = load("national-corona").scenario
