@@ -256,7 +256,7 @@ class Model:
         intensity = intensity_levels[level]
         contact_mult = (1.0 + sc.contact.contact_effect_max * intensity_levels)[level]
         in_trajectory = t.trajectory_end_day[on] > start
-        trajectory = np.where(in_trajectory, t.trajectory_type[on], self._no_trajectory)
+        trajectory = np.where(in_trajectory, t.trajectory_type[on].astype(np.intp), self._no_trajectory)
 
         # exits: competing risks for the month, the reason drawn only for those who leave
         u_pct = unemployment_pct(sc.drivers, year) + shock.unemployment_pct_add
