@@ -84,7 +84,6 @@ _FIELDS: dict[str, tuple[type, float]] = {
     "trajectory_type": (np.int16, -1),
     "trajectory_end_day": (np.float64, -np.inf),
     "trajectories_started": (np.int16, 0),
-    "contacts": (np.float64, 0.0),
     "contract_end_day": (np.float64, np.inf),
     "exit_day": (np.float64, np.nan),
     "exit_reason": (np.int8, 0),

@@ -251,7 +251,6 @@ class Model:
         guidance = assign_consultants(t.distance_diag[on], route != _NONE, policy, sc.contact)
         levels = contact_levels(guidance, policy)
         level = contact_level(guidance.served, guided)
-        contacts = levels[level]
         intensity_levels = contact_intensity(levels, sc.contact)
         intensity = intensity_levels[level]
         contact_mult = (1.0 + sc.contact.contact_effect_max * intensity_levels)[level]
@@ -338,10 +337,6 @@ class Model:
         new_distance = np.clip(distance + change, 0.0, d.max_months)
         new_distance[left] = distance[left]
         t.distance_true[on] = new_distance
-        contacts_gained = contacts / 12.0
-        contacts_gained *= exposure
-        contacts_gained[left] = 0.0
-        t.contacts[on] += contacts_gained
         stayed = stay.nonzero()[0]
         stayers = on[stayed]
 
