@@ -1,8 +1,9 @@
 """Inflow: notifications (meldingen) as a Poisson process driven by observed drivers.
 
 The yearly rate is not a free number per year (MODEL.md): it is a base rate made elastic to
-unemployment, plus the extra inflow groups of DOMAIN.md (refugees with status, shorter WW,
-former Wajong/WSW), times the within-year cycle and any shock.
+unemployment (part of it, the WW route, to unemployment a WW maximum earlier), plus the extra
+inflow groups of DOMAIN.md (refugees with status, shorter WW, former Wajong/WSW), times the
+within-year cycle and any shock. Newcomers are keyed per arrival (common random numbers).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from scipy.special import pdtrik
 from sim.calendar import DAYS_PER_YEAR
 from sim.clients import ClientTable, State
 from sim.drivers import driver, unemployment_pct, unemployment_pct_at
-from sim.parameters import Scenario
+from sim.parameters import Inflow, Scenario
 from sim.randomness import Streams, normal_quantile
 from sim.shocks import ShockEffect, effect_on
 
@@ -46,7 +47,8 @@ def notification_rates_per_year(scenario: Scenario, year: int, month: int, shock
     return {"general": general * factor, "refugee": refugee * factor, "sheltered": sheltered * factor}
 
 
-def _market(inflow, unemployment_pct: float) -> float:
+def _market(inflow: Inflow, unemployment_pct: float) -> float:
+    """Unemployment relative to the reference rate (floored at 0.1%)."""
     return max(unemployment_pct, 0.1) / inflow.reference_unemployment_pct
 
 
