@@ -1,8 +1,8 @@
 """Named random streams from one SeedSequence, keyed so that common random numbers hold.
 
 Two kinds of draws:
-- `generator(name, *key)`: a numpy Generator for a named stream and a key (e.g. the month of
-  arrivals). Same seed, name and key: same numbers, whatever else the run did.
+- `generator(name, *key)`: a numpy Generator for a named stream and a key (used for the start
+  stock). Same seed, name and key: same numbers, whatever else the run did.
 - `keyed_uniforms(name, key, ids)`: one uniform per client for a (stream, month) pair, computed
   from the client's random key by a counter-based hash (splitmix64), as Vivarium keys draws on
   the simulant. A client gets the same draw in every scenario even when the populations around
