@@ -144,8 +144,8 @@ class Model:
         return self._period_gatekeeper[policy_periods_on(self._period_starts, days)]
 
     def _policy_period(self, day: float) -> tuple[str, float]:
-        """Name and start day of the policy in force on `day` (as policy_period_on; the first
-        period also covers before it)."""
+        """Name and start day of the policy in force on `day`: policy_periods_on for one day
+        (bisect, as a numpy call costs more for a single value)."""
         period = max(bisect.bisect_right(self._period_start_days, day) - 1, 0)
         return self.scenario.policy_schedule[period].policy, self._period_start_days[period]
 
