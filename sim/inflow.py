@@ -58,15 +58,20 @@ def _date(time_years: float) -> dt.date:
     return dt.date(year, 1, 1) + dt.timedelta(days=int((time_years - year) * 365))
 
 
-def expected_notifications(scenario: Scenario) -> float:
-    """Expected notifications over the whole run (burn-in included), shocks applied as the run does."""
+def monthly_notification_rates(scenario: Scenario) -> list[tuple[ShockEffect, dict[str, float]]]:
+    """Each month's shock (as on the 15th) and notification rates, burn-in included, in run order."""
     sim = scenario.simulation
-    total = 0.0
+    out = []
     for year in range(sim.start_year + 1 - sim.burn_in_years, sim.until_year + 1):
         for month in range(1, 13):
             shock = effect_on(scenario.shocks, dt.date(year, month, 15))
-            total += sum(notification_rates_per_year(scenario, year, month, shock).values()) / 12
-    return total
+            out.append((shock, notification_rates_per_year(scenario, year, month, shock)))
+    return out
+
+
+def expected_notifications(months: list[tuple[ShockEffect, dict[str, float]]]) -> float:
+    """Expected notifications over the months of `monthly_notification_rates`."""
+    return sum(sum(rates.values()) / 12 for _, rates in months)
 
 
 _COMPONENTS = ("general", "refugee", "sheltered")

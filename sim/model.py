@@ -23,7 +23,7 @@ from sim.clients import ClientTable, Exit, Group, Route, State, add_initial_stoc
 from sim.consultants import assign_consultants, contact_intensity, contact_level, contact_levels
 from sim.drivers import state_pension_age, unemployment_pct
 from sim.events import Event, EventLog
-from sim.inflow import add_notifications, expected_notifications, notification_rates_per_year
+from sim.inflow import add_notifications, expected_notifications, monthly_notification_rates
 from sim.intake import IntakeChain
 from sim.money import benefit_client_months, benefit_spending_eur, trajectory_prices, trajectory_spending_eur
 from sim.parameters import CATEGORIES, TARGET_GROUPS, Policy, Scenario
@@ -40,7 +40,7 @@ from sim.routes import (
     trajectory_eligible,
     trajectory_routes,
 )
-from sim.shocks import ShockEffect, effect_on
+from sim.shocks import ShockEffect
 from sim.work import (
     EXIT_COLUMNS,
     JOB_PARTTIME,
@@ -101,7 +101,8 @@ class Model:
         years = sim.until_year - self.calendar.first_year + 1
         # room for the stock and its growth, but never far beyond the clients the run can create
         # (a large stock with little inflow over a long horizon asked for tens of GB up front)
-        clients = scenario.region.initial_stock + expected_notifications(scenario)
+        self._notification_rates = monthly_notification_rates(scenario)  # once: start-up and run use them
+        clients = scenario.region.initial_stock + expected_notifications(self._notification_rates)
         capacity = min(scenario.region.initial_stock * (1 + 0.6 * years), 1.1 * clients)
         self.table = ClientTable(capacity=int(capacity) + 1024)
         stock = add_initial_stock(
@@ -151,9 +152,8 @@ class Model:
 
     def _months(self):
         scenario = self.scenario
-        for index, (year, month, start, end) in enumerate(self.calendar.month_starts()):
-            shock = effect_on(scenario.shocks, self.calendar.date(start + 14))
-            rates = notification_rates_per_year(scenario, year, month, shock)
+        months = zip(self.calendar.month_starts(), self._notification_rates, strict=True)
+        for index, ((year, month, start, end), (shock, rates)) in enumerate(months):
             ids = add_notifications(self.table, scenario, self.streams, index, rates, start, end, shock)
             gatekept = self.chain.notify(ids)
             yield self.env.timeout(end - self.env.now)

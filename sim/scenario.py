@@ -204,11 +204,11 @@ def _source_of(loc: tuple, sources: Sources, default: str) -> str:
 
 def _check_size(scenario: Scenario, file: str) -> None:
     """Refuse a run that would create more clients than fit in memory (a typo such as 1e9 notifications)."""
-    from sim.inflow import expected_notifications
+    from sim.inflow import expected_notifications, monthly_notification_rates
 
     sim = scenario.simulation
     years = range(sim.start_year + 1 - sim.burn_in_years, sim.until_year + 1)
-    clients = scenario.region.initial_stock + expected_notifications(scenario)
+    clients = scenario.region.initial_stock + expected_notifications(monthly_notification_rates(scenario))
     if not math.isfinite(clients) or clients > MAX_CLIENTS:
         size = "an unbounded number of" if not math.isfinite(clients) else (
             f"about {clients:,.0f}" if clients < 1e12 else f"about {clients:.1e}"
