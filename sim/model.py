@@ -18,41 +18,29 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from sim.calendar import DAYS_PER_MONTH, DAYS_PER_YEAR, Calendar
-from sim.clients import ClientTable, Exit, Group, Route, State, add_initial_stock, category_of, route_of, target_groups
-from sim.consultants import assign_consultants, contact_intensity, contact_level, contact_levels
+from sim.calendar import DAYS_PER_MONTH, Calendar
+from sim.clients import ClientTable, Exit, Group, Route, State, add_initial_stock, category_of, route_of
+from sim.consultants import assign_consultants, contact_intensity, contact_levels
 from sim.drivers import state_pension_age, unemployment_pct
 from sim.events import Event, EventLog
 from sim.inflow import add_notifications, expected_notifications, monthly_notification_rates
 from sim.intake import IntakeChain
 from sim.money import benefit_client_months, benefit_spending_eur, trajectory_prices, trajectory_spending_eur
+from sim.month_step import STREAMS as MONTH_STREAMS
+from sim.month_step import MonthInputs, RunRules, columns_of, month_on_benefit
 from sim.parameters import CATEGORIES, TARGET_GROUPS, Policy, Scenario
 from sim.policies import policy_periods_on
 from sim.randomness import Streams
 from sim.results import build_tables
 from sim.routes import (
-    choose_trajectories,
     participation_review_chance,
-    review_due,
     review_months_by_route,
     review_routes,
     trajectory_choice_table,
-    trajectory_eligible,
     trajectory_routes,
 )
 from sim.shocks import ShockEffect
-from sim.work import (
-    EXIT_COLUMNS,
-    JOB_PARTTIME,
-    base_hazard_table,
-    contract_months,
-    exit_happens,
-    exit_kind,
-    hazard_class,
-    job_types,
-    market_multiplier,
-    work_hazard,
-)
+from sim.work import EXIT_COLUMNS, base_hazard_table, market_multiplier
 
 
 @dataclass
@@ -67,12 +55,6 @@ class RunResult:
     meeting_seats: list[int] = field(default_factory=list)
 
 
-# keyed streams drawn for every client on benefit each month, for those who leave (the contract
-# only matters for temporary jobs, but drawing it with the others costs less than another call),
-# and for those who may start a trajectory (its type only matters for those who start)
-_EVERYONE_STREAMS = ("exit", "review", "rediagnosis")
-_EXIT_STREAMS = ("exit_reason", "job_type", "exit_day", "contract")
-_TRAJECTORY_STREAMS = ("trajectory", "trajectory_type")
 _DURATION_BOUNDS_YEARS = (1.0, 2.0, 4.0)  # stock_duration_lt1, _1_2, _2_4, _4plus
 _STOCK_CATEGORY_COLUMNS = [f"stock_{name}" for name in CATEGORIES]
 _STOCK_DURATION_COLUMNS = ["stock_duration_lt1", "stock_duration_1_2", "stock_duration_2_4", "stock_duration_4plus"]
@@ -125,19 +107,8 @@ class Model:
             first_meeting_day=self.calendar.first_weekday_on_or_after(scenario.chain.information_meeting_weekday),
             weekday_of_day0=self.calendar.origin.weekday(),
         )
-        basket = scenario.trajectories.basket
-        # indexed by trajectory type, plus one entry past the basket for "not in a trajectory"
-        self._no_trajectory = len(basket)
-        self._traj_work = np.array([*(b.work_multiplier for b in basket), 1.0])
-        self._traj_gain = np.array([*(b.distance_gain_months_per_month for b in basket), 0.0])
-        self._traj_months = np.array([b.duration_months for b in basket])
         self._traj_price = trajectory_prices(scenario)
-        self._traj_choice = trajectory_choice_table(scenario)
-        self._base_hazard = base_hazard_table(scenario.work)
-        self._education_hazard = np.where(
-            np.arange(len(TARGET_GROUPS)) == Group.YOUNG, scenario.work.education_per_month_young, 0.0
-        )
-        self._review_months = review_months_by_route(scenario)
+        self._run_rules = _run_rules(scenario)
         self.env.process(self._months())
 
     def _gatekeeper_share_on(self, days: np.ndarray) -> np.ndarray:
@@ -219,149 +190,47 @@ class Model:
         row["returns"] = returned
         row["inflow"] = granted + returned
 
-        # below, arrays run over the clients on benefit (`on`) and positions index into them; values
-        # that depend on a few codes (hazard by class, contacts by level, ...) come from tables made
-        # once a run: with ~2,000 clients the cost is the number of numpy calls, not the arithmetic
+        # the clients on benefit (`on`): who a consultant serves needs them all at once (numpy),
+        # the rest is one client at a time in compiled code (sim/month_step.py)
         on = t.in_state(State.ON_BENEFIT)
-        # keyed draws: one per client and stream, whatever subset asks, so streams that only a few
-        # clients need (job type, contract, trajectory type, ...) are drawn for those few only
-        key = t.key[on]  # draws are keyed on the client's random key, not the row (sim/clients.py)
-        u_exit, u_review, u_rediagnosis = self.streams.keyed_block(_EVERYONE_STREAMS, index, key)
-        spell = t.spell_start_day[on]
-        exposure_start = np.maximum(spell, start)
-        exposure_days = end - exposure_start
-        exposure = exposure_days / DAYS_PER_MONTH
-        route = t.route[on].astype(np.intp)  # codes as indices: lookups by int8 take numpy's slow path
-        parttime = t.parttime[on]
-        distance = t.distance_true[on]
-        birth = t.birth_day[on]
-        groups = target_groups((end - birth) / DAYS_PER_YEAR, t.refugee[on])
-        years_on = (end - spell) / DAYS_PER_YEAR
-
-        # state pension (AOW) at the age in force this year
-        pension_day = birth + state_pension_age(sc.drivers, year) * DAYS_PER_YEAR
-        pensioned = (pension_day < end).nonzero()[0]
-
-        # who has a work consultant, and how much contact each gets
-        guided = None
-        if (end - policy_start) / DAYS_PER_MONTH <= policy.participation_guidance_months:
-            guided = (route == _PARTICIPATION) & (t.u_guided[on] < policy.participation_guidance_share)
-            if not guided.any():
-                guided = None
-        guidance = assign_consultants(t.distance_diag[on], route != _NONE, policy, sc.contact)
-        levels = contact_levels(guidance, policy)
-        level = contact_level(guidance.served, guided)
-        intensity_levels = contact_intensity(levels, sc.contact)
-        intensity = intensity_levels[level]
-        contact_mult = (1.0 + sc.contact.contact_effect_max * intensity_levels)[level]
-        in_trajectory = t.trajectory_end_day[on] > start
-        trajectory = np.where(in_trajectory, t.trajectory_type[on].astype(np.intp), self._no_trajectory)
-
-        # exits: competing risks for the month, the reason drawn only for those who leave
+        guidance = assign_consultants(t.distance_diag[on], t.route[on] != _NONE, policy, sc.contact)
+        intensity = contact_intensity(contact_levels(guidance, policy), sc.contact)
         u_pct = unemployment_pct(sc.drivers, year) + shock.unemployment_pct_add
-        h_work = work_hazard(
-            self._base_hazard, sc.work, hazard_class(distance, groups, route, parttime), years_on,
-            contact_mult, self._traj_work[trajectory], market_multiplier(sc, u_pct) * shock.work_multiplier,
+        month = MonthInputs(
+            start=start, end=end,
+            pension_age=float(state_pension_age(sc.drivers, year)),  # AOW at the age in force this year
+            market_multiplier=float(market_multiplier(sc, u_pct) * shock.work_multiplier),
+            guidance_on=bool((end - policy_start) / DAYS_PER_MONTH <= policy.participation_guidance_months),
+            guidance_share=float(policy.participation_guidance_share),
+            trajectory_routes=rules.trajectory_routes, p_review=float(rules.p_review),
+            contact_multiplier=1.0 + sc.contact.contact_effect_max * intensity, intensity=intensity,
+            bases=self.streams.bases(MONTH_STREAMS, index),
         )
-        h_education = self._education_hazard[groups]
-        h_total = h_work + h_education + sc.work.other_exit_per_month
-        leaves = exit_happens(h_total, exposure, u_exit)
-        leaves[pensioned] = False
-        hit = leaves.nonzero()[0]
-        # the draws for those who leave, and (for whoever stays of them) for part-time jobs that may
-        # end and trajectories that may start, in one pass
-        part_timers = parttime.nonzero()[0]
-        may_start = (~in_trajectory & trajectory_eligible(route, rules.trajectory_routes, guided)).nonzero()[0]
-        (u_reason, u_job, u_day, u_contract), (u_end,), (u_start, u_type) = self.streams.keyed_blocks(
-            [(_EXIT_STREAMS, key[hit]), (("parttime_end",), key[part_timers]), (_TRAJECTORY_STREAMS, key[may_start])],
-            index,
-        )
-        kind = exit_kind(h_work[hit], h_education[hit], sc.work.other_exit_per_month, u_reason)
-        jobs = job_types(sc.work, parttime[hit], u_job)
-        hit_reason = np.where(kind == 0, jobs, np.where(kind == 1, Exit.EDUCATION, Exit.OTHER))
-        hit_day = exposure_start[hit] + u_day * exposure_days[hit]
-        reason = np.zeros(len(on), dtype=np.int8)
-        reason[hit] = hit_reason
-        reason[pensioned] = Exit.PENSION
-        exit_day = np.full(len(on), end)
-        exit_day[hit] = hit_day
-        exit_day[pensioned] = np.clip(pension_day[pensioned], exposure_start[pensioned], end)
-        leaving = reason != Exit.NONE  # a part-time job (JOB_PARTTIME) keeps a partial benefit
-        left = leaving.nonzero()[0]
+        out = month_on_benefit(on, guidance.served, columns_of(t), month, self._run_rules)
 
-        # benefit paid this month (share as at the start of the month)
-        days_paid = exposure_days.copy()
-        days_paid[left] = exit_day[left] - exposure_start[left]
-        share = np.where(parttime, sc.work.parttime_benefit_share, 1.0)
-        client_months = benefit_client_months(days_paid, share)
-        row["benefit_client_months"] = client_months
+        row["benefit_client_months"] = client_months = benefit_client_months(out.days_paid, out.benefit_share)
         row["benefit_spending_eur"] = benefit_spending_eur(sc, client_months)
-
-        leavers = on[left]
-        leaver_reason = reason[left]
-        t.exit_day[leavers] = exit_day[left]
-        t.exit_reason[leavers] = leaver_reason
-        t.parttime[leavers] = False
-        t.trajectory_end_day[leavers] = -np.inf
-        t.state[leavers] = State.LEFT
-        temporary = hit_reason == Exit.WORK_TEMPORARY
-        t.state[on[hit[temporary]]] = State.TEMPORARY_WORK
-        t.contract_end_day[on[hit[temporary]]] = (
-            hit_day[temporary] + contract_months(sc.work, u_contract[temporary]) * DAYS_PER_MONTH
-        )
-        self.log.record(exit_day[left], leavers, Event.EXIT, leaver_reason)
+        leavers = on[out.left]
+        self.log.record(out.left_day, leavers, Event.EXIT, out.left_reason)
         row["outflow"] = len(leavers)
-        counts = np.bincount(leaver_reason, minlength=Exit.OTHER + 1)
+        counts = np.bincount(out.left_reason, minlength=Exit.OTHER + 1)
         row.update(zip(EXIT_COLUMNS.values(), counts[list(EXIT_COLUMNS)].tolist(), strict=True))
-
-        # part-time jobs: new ones keep a partial benefit; some end
-        new_parttime = hit[hit_reason == JOB_PARTTIME]
-        t.parttime[on[new_parttime]] = True
-        self.log.record(hit_day[hit_reason == JOB_PARTTIME], on[new_parttime], Event.PARTTIME_START)
-        row["placements_parttime"] = len(new_parttime)
-        stay = ~leaving
-        still = stay[part_timers]
-        working, u_end = part_timers[still], u_end[still]
-        ending_pt = on[working[u_end < -np.expm1(-sc.work.parttime_job_end_per_month * exposure[working])]]
-        t.parttime[ending_pt] = False
-        self.log.record(end, ending_pt, Event.PARTTIME_END)
-
-        # distance: activation and contact shrink it, inactivity grows it (the granite stock)
-        d = sc.distance
-        activation = np.maximum(in_trajectory, intensity)
-        drift = d.inactivity_drift_months_per_month * (1.0 + d.drift_growth_per_year * years_on)
-        gain = d.activation_gain_months_per_month * activation + self._traj_gain[trajectory]
-        change = (drift * (1.0 - activation) - gain) * exposure
-        # written back for everyone on benefit at the start, leavers' own values restored
-        # (fewer passes than picking out the stayers)
-        new_distance = np.clip(distance + change, 0.0, d.max_months)
-        new_distance[left] = distance[left]
-        t.distance_true[on] = new_distance
-        stayed = stay.nonzero()[0]
-        stayers = on[stayed]
-
-        # trajectories from the basket
-        still = stay[may_start]
-        eligible, u_start, u_type = may_start[still], u_start[still], u_type[still]
-        starts = u_start < -np.expm1(-sc.trajectories.start_per_month * exposure[eligible])
-        starting = eligible[starts]
-        starter_ids = on[starting]
-        types = choose_trajectories(self._traj_choice, groups[starting], u_type[starts])
-        t.trajectory_type[starter_ids] = types
-        t.trajectory_end_day[starter_ids] = end + self._traj_months[types] * DAYS_PER_MONTH
-        t.trajectories_started[starter_ids] += 1
-        self.log.record(end, starter_ids, Event.TRAJECTORY_START, types)
+        self.log.record(out.new_parttime_day, on[out.new_parttime], Event.PARTTIME_START)
+        row["placements_parttime"] = len(out.new_parttime)
+        self.log.record(end, on[out.ended_parttime], Event.PARTTIME_END)
+        starter_ids = on[out.started]
+        self.log.record(end, starter_ids, Event.TRAJECTORY_START, out.started_type)
         row["trajectories_started"] = len(starter_ids)
-        row["trajectory_spending_eur"] = trajectory_spending_eur(self._traj_price, types)
+        row["trajectory_spending_eur"] = trajectory_spending_eur(self._traj_price, out.started_type)
 
-        # route reviews (time on the route as at the start of the step: nothing above moves a stayer)
-        months_on_route = (end - t.route_start_day[on]) / DAYS_PER_MONTH
-        due = (stay & review_due(route, months_on_route, u_review, self._review_months, rules.p_review)).nonzero()[0]
-        changes = review_routes(t, on[due], end, sc, route[due], u_rediagnosis[due])
+        # route reviews: re-diagnosis draws from the inverse normal (scipy), so it runs here
+        reviewed = on[out.due]
+        u_rediagnosis = self.streams.keyed_uniforms("rediagnosis", index, t.key[reviewed])
+        changes = review_routes(t, reviewed, end, sc, t.route[reviewed], u_rediagnosis)
         self.log.record(end, changes.ids, Event.ROUTE_CHANGE, changes.new_route)
         # everyone still on benefit stayed: grants and returns came before the exits
         served = int(np.count_nonzero(guidance.served))
-        self._record_stocks(row, stayers, years_on[stayed], guidance.caseload_per_consultant, served)
+        self._record_stocks(row, on[out.stayed], out.years_on[out.stayed], guidance.caseload_per_consultant, served)
         self.rows.append(row)
 
     def _record_stocks(self, row: dict, now_on: np.ndarray, years_on: np.ndarray, caseload: float, served: int) -> None:
@@ -375,6 +244,36 @@ class Model:
         row["work_consultant_caseload"] = caseload if math.isfinite(caseload) else float("nan")
         row["clients_served"] = served
         row["in_chain"] = self.chain.waiting() + self.chain.in_intake()
+
+
+def _run_rules(scenario: Scenario) -> RunRules:
+    """The month step's parameters and lookup tables, made once a run."""
+    w, d, tr = scenario.work, scenario.distance, scenario.trajectories
+    basket = tr.basket
+    full_and_temporary = w.fulltime_share + w.temporary_share
+    # job shares summed in the order sim/work.job_types sums them, so a draw lands on the same type
+    leaving = w.fulltime_share + w.temporary_share + w.self_employment_share
+    return RunRules(
+        base_hazard=base_hazard_table(w),
+        scarring_per_year=float(w.scarring_per_year),
+        education_hazard=np.where(np.arange(len(TARGET_GROUPS)) == Group.YOUNG, w.education_per_month_young, 0.0),
+        other_exit_per_month=float(w.other_exit_per_month),
+        job_bounds=np.array([w.fulltime_share, full_and_temporary, leaving], dtype=np.float64),
+        temporary_contract_months_mean=float(w.temporary_contract_months_mean),
+        parttime_job_end_per_month=float(w.parttime_job_end_per_month),
+        parttime_benefit_share=float(w.parttime_benefit_share),
+        drift_months_per_month=float(d.inactivity_drift_months_per_month),
+        drift_growth_per_year=float(d.drift_growth_per_year),
+        activation_gain_months_per_month=float(d.activation_gain_months_per_month),
+        max_distance_months=float(d.max_months),
+        trajectory_start_per_month=float(tr.start_per_month),
+        # by trajectory type, plus one entry past the basket for "not in a trajectory"
+        trajectory_work=np.array([*(b.work_multiplier for b in basket), 1.0], dtype=np.float64),
+        trajectory_gain=np.array([*(b.distance_gain_months_per_month for b in basket), 0.0], dtype=np.float64),
+        trajectory_months=np.array([b.duration_months for b in basket], dtype=np.float64),
+        trajectory_choice=trajectory_choice_table(scenario),
+        review_months=review_months_by_route(scenario),
+    )
 
 
 def _counts_by_class(values: np.ndarray, bounds: tuple[float, ...]) -> list[int]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
+from numba import njit
 from scipy.special import ndtri
 
 _GOLDEN_INT, _M1_INT, _M2_INT = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
@@ -100,9 +101,13 @@ class Streams:
             at += w.size
         return blocks
 
+    def bases(self, names: tuple[str, ...], key: int) -> np.ndarray:
+        """The base word of each stream at `key`, for keyed_uniform in compiled code."""
+        return np.array([self._base(n, key) for n in names], dtype=np.uint64)
+
     def _words(self, names: tuple[str, ...], key: int, ids: np.ndarray) -> np.ndarray:
         """The words to hash, one row per stream: the stream's base word + id x golden ratio."""
-        base = np.array([self._base(n, key) for n in names], dtype=np.uint64)
+        base = self.bases(names, key)
         # array arithmetic wraps around silently, as the hash needs
         return np.add.outer(base, np.asarray(ids).astype(np.uint64) * _GOLDEN)
 
@@ -110,3 +115,16 @@ class Streams:
 def normal_quantile(u: np.ndarray) -> np.ndarray:
     """Standard normals from uniforms by the inverse normal (clipped off 0 and 1, which map to infinity)."""
     return ndtri(np.clip(u, 1e-12, 1 - 1e-12))
+
+
+@njit(cache=True)
+def keyed_uniform(base: np.uint64, client_key: np.int64) -> float:
+    """One keyed uniform in compiled code: the number keyed_block gives for `client_key` in the
+    stream whose base word (Streams.bases) is `base`."""
+    x = base + np.uint64(client_key) * _GOLDEN
+    x ^= x >> _S30
+    x *= _M1
+    x ^= x >> _S27
+    x *= _M2
+    x ^= x >> _S31
+    return np.float64(x >> _S11) * _TO_UNIT

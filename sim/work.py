@@ -41,21 +41,21 @@ def base_hazard_table(work: Work) -> np.ndarray:
     """
     base = base_work_table(work)[:, None, None, None]
     group_mult = group_multiplier_table(work)[None, :, None, None]
-    route_mult = np.ones(_ROUTES)
+    route_mult = np.ones(N_ROUTES)
     route_mult[Route.DIRECT] = work.route_multiplier_direct
     route_mult[Route.SHELTERED] = work.route_multiplier_sheltered
     parttime_mult = np.array([1.0, work.parttime_work_multiplier])
     return (base * group_mult * route_mult[None, None, :, None] * parttime_mult[None, None, None, :]).ravel()
 
 
-_ROUTES = Route.PARTICIPATION + 1
+N_ROUTES = Route.PARTICIPATION + 1
 
 
 def hazard_class(distance_true: np.ndarray, groups: np.ndarray, route: np.ndarray, parttime: np.ndarray) -> np.ndarray:
     """Index into base_hazard_table: ((distance group x groups + group) x routes + route) x 2 + part-time."""
     index = distance_group(distance_true) * len(TARGET_GROUPS)
     index += groups
-    index *= _ROUTES
+    index *= N_ROUTES
     index += route
     index *= 2
     index += parttime
@@ -83,7 +83,7 @@ def market_multiplier(scenario: Scenario, unemployment_pct: float) -> float:
 
 
 JOB_PARTTIME = 0  # a job that does not end assistance: the client stays on a partial benefit
-_JOB_CODES = np.array([Exit.WORK_FULLTIME, Exit.WORK_TEMPORARY, Exit.SELF_EMPLOYMENT, JOB_PARTTIME], dtype=np.int8)
+JOB_CODES = np.array([Exit.WORK_FULLTIME, Exit.WORK_TEMPORARY, Exit.SELF_EMPLOYMENT, JOB_PARTTIME], dtype=np.int8)
 
 
 def exit_happens(h_total: np.ndarray, exposure: np.ndarray, u_event: np.ndarray) -> np.ndarray:
@@ -109,7 +109,7 @@ def job_types(work: Work, parttime: np.ndarray, u: np.ndarray) -> np.ndarray:
     leaving = full + temp + self_emp
     v = u * np.where(parttime, max(leaving, 1e-12), 1.0)
     bounds = np.array([full, full + temp, leaving])
-    return _JOB_CODES[np.searchsorted(bounds, v, side="right")]
+    return JOB_CODES[np.searchsorted(bounds, v, side="right")]
 
 
 def contract_months(work: Work, u: np.ndarray) -> np.ndarray:

@@ -1,0 +1,277 @@
+"""A month for the clients on benefit: exits, part-time work, distance, trajectories and which
+routes are due for review, one client at a time in compiled code (numba).
+
+Why compiled: a default region has about 1,700 clients on benefit, so the vectorised month step
+spent its time on the ~270 numpy calls a month, not on the arithmetic (README 'Performance').
+The loop below does the same arithmetic in the same order, draws the same keyed numbers
+(sim/randomness.keyed_uniform) and applies the rules of sim/work.py, sim/routes.py and the
+distance model (MODEL.md) to each client in turn. Rules that need all clients at once (who a
+consultant serves) or scipy (re-diagnosis uses the inverse normal) stay in numpy around it.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit
+
+from sim.calendar import DAYS_PER_MONTH, DAYS_PER_YEAR
+from sim.clients import Exit, Group, Route, State
+from sim.randomness import keyed_uniform
+from sim.work import JOB_CODES, N_ROUTES
+
+# the keyed streams of the month step, in the order of MonthInputs.bases
+STREAMS = ("exit", "review", "exit_reason", "job_type", "exit_day", "contract", "parttime_end",
+           "trajectory", "trajectory_type")
+# codes as module constants: compiled code reads plain ints, not class attributes
+_YOUNG, _OLDER, _REFUGEE, _OTHER = Group.YOUNG, Group.OLDER, Group.REFUGEE, Group.OTHER
+_PARTICIPATION = Route.PARTICIPATION
+_NONE, _TEMPORARY, _EDUCATION, _PENSION, _OTHER_EXIT = Exit.NONE, Exit.WORK_TEMPORARY, Exit.EDUCATION, Exit.PENSION, Exit.OTHER
+_LEFT, _TEMPORARY_WORK = State.LEFT, State.TEMPORARY_WORK
+_EXIT, _REVIEW, _REASON, _JOB, _DAY, _CONTRACT, _PT_END, _TRAJ, _TRAJ_TYPE = range(len(STREAMS))
+
+
+class RunRules(NamedTuple):
+    """What the month step looks up that is fixed for a run (scenario parameters and tables)."""
+
+    base_hazard: np.ndarray  # sim/work.base_hazard_table
+    scarring_per_year: float
+    education_hazard: np.ndarray  # by target group
+    other_exit_per_month: float
+    job_bounds: np.ndarray  # cumulative full-time, temporary, self-employment shares
+    temporary_contract_months_mean: float
+    parttime_job_end_per_month: float
+    parttime_benefit_share: float
+    drift_months_per_month: float
+    drift_growth_per_year: float
+    activation_gain_months_per_month: float
+    max_distance_months: float
+    trajectory_start_per_month: float
+    trajectory_work: np.ndarray  # by type, plus "none" last
+    trajectory_gain: np.ndarray  # by type, plus "none" last
+    trajectory_months: np.ndarray  # by type
+    trajectory_choice: np.ndarray  # cumulative, target group x type
+    review_months: np.ndarray  # by route
+
+
+class MonthInputs(NamedTuple):
+    """What changes from month to month: the calendar, the market, the policy in force."""
+
+    start: float
+    end: float
+    pension_age: float
+    market_multiplier: float  # labour market and shock, on the job-finding hazard
+    guidance_on: bool  # the policy's participation guidance runs this month
+    guidance_share: float
+    trajectory_routes: np.ndarray  # per route: may start a trajectory
+    p_review: float  # chance of the participation talk
+    contact_multiplier: np.ndarray  # by contact level (sim/consultants.contact_level)
+    intensity: np.ndarray  # by contact level
+    bases: np.ndarray  # keyed stream base words, in STREAMS order
+
+
+class ClientColumns(NamedTuple):
+    """The client table's columns the month step reads or writes (sim/clients.ClientTable)."""
+
+    key: np.ndarray
+    state: np.ndarray
+    route: np.ndarray
+    birth_day: np.ndarray
+    refugee: np.ndarray
+    spell_start_day: np.ndarray
+    route_start_day: np.ndarray
+    distance_true: np.ndarray
+    parttime: np.ndarray
+    trajectory_type: np.ndarray
+    trajectory_end_day: np.ndarray
+    trajectories_started: np.ndarray
+    contract_end_day: np.ndarray
+    exit_day: np.ndarray
+    exit_reason: np.ndarray
+    u_guided: np.ndarray
+
+
+class MonthOutcome(NamedTuple):
+    """Positions (into `on`) and values of what happened, for the event log and the month's row."""
+
+    left: np.ndarray  # positions of leavers, in order
+    left_day: np.ndarray
+    left_reason: np.ndarray
+    new_parttime: np.ndarray  # positions of part-time jobs found
+    new_parttime_day: np.ndarray
+    ended_parttime: np.ndarray  # positions of part-time jobs that ended
+    started: np.ndarray  # positions of trajectory starts
+    started_type: np.ndarray
+    due: np.ndarray  # positions of stayers whose route is reviewed
+    stayed: np.ndarray  # positions of those still on benefit
+    days_paid: np.ndarray  # per position: days of benefit paid this month
+    benefit_share: np.ndarray  # per position: share of a full benefit
+    years_on: np.ndarray  # per position: years on benefit at the month end
+
+
+def columns_of(table) -> ClientColumns:
+    """The table's current column arrays (they are replaced when the table grows)."""
+    return ClientColumns(*(getattr(table, name) for name in ClientColumns._fields))
+
+
+def month_on_benefit(on: np.ndarray, served: np.ndarray, c: ClientColumns, m: MonthInputs, r: RunRules) -> MonthOutcome:
+    """Run the month for the clients `on` (ids on benefit, ascending; `served`: by a consultant),
+    writing their new state into the columns `c`."""
+    return MonthOutcome(*_month_on_benefit(on, served, c, m, r))
+
+
+@njit(cache=True)
+def _month_on_benefit(on, served, c, m, r):
+    n = len(on)
+    start, end = m.start, m.end
+    left = np.empty(n, np.int64)
+    left_day = np.empty(n)
+    left_reason = np.empty(n, np.int8)
+    new_pt = np.empty(n, np.int64)
+    new_pt_day = np.empty(n)
+    ended_pt = np.empty(n, np.int64)
+    started = np.empty(n, np.int64)
+    started_type = np.empty(n, np.int16)
+    due = np.empty(n, np.int64)
+    stayed = np.empty(n, np.int64)
+    days_paid = np.empty(n)
+    share = np.empty(n)
+    years_on_out = np.empty(n)
+    n_left = n_new_pt = n_ended_pt = n_started = n_due = n_stayed = 0
+    no_trajectory = len(r.trajectory_months)
+    n_types = r.trajectory_choice.shape[1]
+    for p in range(n):
+        i = on[p]
+        key = c.key[i]
+        spell = c.spell_start_day[i]
+        exposure_start = max(spell, start)
+        exposure_days = end - exposure_start
+        exposure = exposure_days / DAYS_PER_MONTH
+        route = np.int64(c.route[i])
+        parttime = c.parttime[i]
+        distance = c.distance_true[i]
+        birth = c.birth_day[i]
+        age = (end - birth) / DAYS_PER_YEAR
+        group = _OTHER
+        if c.refugee[i]:
+            group = _REFUGEE
+        elif age < 27:
+            group = _YOUNG
+        elif age >= 50:
+            group = _OLDER
+        years_on = (end - spell) / DAYS_PER_YEAR
+        years_on_out[p] = years_on
+        pension_day = birth + m.pension_age * DAYS_PER_YEAR
+        pensioned = pension_day < end
+
+        guided = m.guidance_on and route == _PARTICIPATION and c.u_guided[i] < m.guidance_share
+        level = np.int64(served[p]) + 2 * np.int64(guided)
+        in_trajectory = c.trajectory_end_day[i] > start
+        trajectory = np.int64(c.trajectory_type[i]) if in_trajectory else no_trajectory
+
+        # exits: competing risks for the month (sim/work.py)
+        d_group = 0
+        if distance >= 3.0:
+            d_group = 1
+        if distance >= 24.0:
+            d_group = 2
+        if distance >= 48.0:
+            d_group = 3
+        hazard_class = (((d_group * 4 + group) * N_ROUTES + route) * 2) + np.int64(parttime)
+        scarring = np.exp(-r.scarring_per_year * years_on)
+        h_work = r.base_hazard[hazard_class] * scarring * m.contact_multiplier[level] * r.trajectory_work[trajectory]
+        h_work = h_work * m.market_multiplier
+        h_education = r.education_hazard[group]
+        h_total = h_work + h_education + r.other_exit_per_month
+        hit = (not pensioned) and keyed_uniform(m.bases[_EXIT], key) < -np.expm1(-h_total * exposure)
+        reason = _NONE
+        exit_day = end
+        if hit:
+            u_kind = keyed_uniform(m.bases[_REASON], key) * (h_work + h_education + r.other_exit_per_month)
+            if u_kind < h_work:
+                leaving = r.job_bounds[2]
+                v = keyed_uniform(m.bases[_JOB], key) * (max(leaving, 1e-12) if parttime else 1.0)
+                job = 0
+                while job < 3 and r.job_bounds[job] <= v:
+                    job += 1
+                reason = JOB_CODES[job]
+            elif u_kind < h_work + h_education:
+                reason = _EDUCATION
+            else:
+                reason = _OTHER_EXIT
+            exit_day = exposure_start + keyed_uniform(m.bases[_DAY], key) * exposure_days
+        elif pensioned:
+            reason = _PENSION
+            exit_day = min(max(pension_day, exposure_start), end)
+        days_paid[p] = exit_day - exposure_start if reason != _NONE else exposure_days
+        share[p] = r.parttime_benefit_share if parttime else 1.0
+
+        if reason != _NONE:  # a part-time job (JOB_PARTTIME) keeps a partial benefit
+            left[n_left] = p
+            left_day[n_left] = exit_day
+            left_reason[n_left] = reason
+            n_left += 1
+            c.exit_day[i] = exit_day
+            c.exit_reason[i] = reason
+            c.parttime[i] = False
+            c.trajectory_end_day[i] = -np.inf
+            c.state[i] = _LEFT
+            if reason == _TEMPORARY:
+                c.state[i] = _TEMPORARY_WORK
+                contract = -r.temporary_contract_months_mean * np.log1p(-keyed_uniform(m.bases[_CONTRACT], key))
+                c.contract_end_day[i] = exit_day + contract * DAYS_PER_MONTH
+            continue
+        stayed[n_stayed] = p
+        n_stayed += 1
+
+        # part-time jobs: a new one keeps a partial benefit; one held since the start may end
+        if hit:
+            c.parttime[i] = True
+            new_pt[n_new_pt] = p
+            new_pt_day[n_new_pt] = exit_day
+            n_new_pt += 1
+        if parttime:  # (a part-timer's new job is never part-time: see sim/work.job_types)
+            u_end = keyed_uniform(m.bases[_PT_END], key)
+            if u_end < -np.expm1(-r.parttime_job_end_per_month * exposure):
+                c.parttime[i] = False
+                ended_pt[n_ended_pt] = p
+                n_ended_pt += 1
+
+        # distance: activation and contact shrink it, inactivity grows it (the granite stock)
+        intensity = m.intensity[level]
+        activation = max(1.0 if in_trajectory else 0.0, intensity)
+        drift = r.drift_months_per_month * (1.0 + r.drift_growth_per_year * years_on)
+        gain = r.activation_gain_months_per_month * activation + r.trajectory_gain[trajectory]
+        change = (drift * (1.0 - activation) - gain) * exposure
+        c.distance_true[i] = min(max(distance + change, 0.0), r.max_distance_months)
+
+        # trajectories from the basket (sim/routes.py)
+        if not in_trajectory and (m.trajectory_routes[route] or guided):
+            u_start = keyed_uniform(m.bases[_TRAJ], key)
+            if u_start < -np.expm1(-r.trajectory_start_per_month * exposure):
+                u_type = keyed_uniform(m.bases[_TRAJ_TYPE], key)
+                kind = 0
+                for k in range(n_types):
+                    if u_type >= r.trajectory_choice[group, k]:
+                        kind += 1
+                kind = min(kind, n_types - 1)
+                c.trajectory_type[i] = kind
+                c.trajectory_end_day[i] = end + r.trajectory_months[kind] * DAYS_PER_MONTH
+                c.trajectories_started[i] += 1
+                started[n_started] = p
+                started_type[n_started] = kind
+                n_started += 1
+
+        # route reviews: time on the route is up, or participation's talk (sim/routes.review_due)
+        months_on_route = (end - c.route_start_day[i]) / DAYS_PER_MONTH
+        if months_on_route >= r.review_months[route] or (
+            route == _PARTICIPATION and keyed_uniform(m.bases[_REVIEW], key) < m.p_review
+        ):
+            due[n_due] = p
+            n_due += 1
+    return (
+        left[:n_left], left_day[:n_left], left_reason[:n_left], new_pt[:n_new_pt], new_pt_day[:n_new_pt],
+        ended_pt[:n_ended_pt], started[:n_started], started_type[:n_started], due[:n_due], stayed[:n_stayed],
+        days_paid, share, years_on_out,
+    )
