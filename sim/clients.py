@@ -7,6 +7,7 @@ one `State` at a time; only `ON_BENEFIT` counts in the caseload.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from sim.calendar import DAYS_PER_YEAR
 from sim.parameters import AGE_CLASSES, CATEGORIES, DURATION_CLASSES, Region
@@ -148,9 +149,9 @@ def target_groups(age: np.ndarray, refugee: np.ndarray) -> np.ndarray:
     return group
 
 
-_CATEGORY_BOUNDS = np.array([3.0, 12.0, 24.0, 48.0])
-_CATEGORY_BY_BAND = np.array([Category.C1A, Category.C1B, Category.C1C, Category.C2A, Category.C3B], dtype=np.int8)
-_ROUTE_BY_CATEGORY = np.array(
+CATEGORY_BOUNDS = np.array([3.0, 12.0, 24.0, 48.0])
+CATEGORY_BY_BAND = np.array([Category.C1A, Category.C1B, Category.C1C, Category.C2A, Category.C3B], dtype=np.int8)
+ROUTE_BY_CATEGORY = np.array(
     [Route.MEDIATION, Route.DEVELOPMENT, Route.DEVELOPMENT, Route.PARTICIPATION,
      Route.SHELTERED, Route.PARTICIPATION, Route.PARTICIPATION],
     dtype=np.int8,
@@ -159,17 +160,32 @@ _C2A, _C2B, _C3A, _C3B = Category.C2A, Category.C2B, Category.C3A, Category.C3B
 _DIRECT = Route.DIRECT
 
 
+@njit(cache=True)
+def diagnosed_category(distance_months: float, sheltered: bool, community_service: bool) -> int:
+    """Category from the diagnosed distance (DOMAIN.md routing table), for one client."""
+    band = 0
+    while band < len(CATEGORY_BOUNDS) and CATEGORY_BOUNDS[band] <= distance_months:
+        band += 1
+    category = CATEGORY_BY_BAND[band]
+    if category == _C2A and sheltered:
+        return _C2B
+    if category == _C3B and community_service:
+        return _C3A
+    return category
+
+
+@njit(cache=True)
 def category_of(distance_months: np.ndarray, sheltered: np.ndarray, community_service: np.ndarray) -> np.ndarray:
-    """Category from the diagnosed distance (DOMAIN.md routing table)."""
-    cat = _CATEGORY_BY_BAND[_CATEGORY_BOUNDS.searchsorted(distance_months, side="right")]
-    cat[(cat == _C2A) & sheltered] = _C2B
-    cat[(cat == _C3B) & community_service] = _C3A
-    return cat
+    """Category from the diagnosed distance, for each client (diagnosed_category)."""
+    out = np.empty(len(distance_months), np.int8)
+    for k in range(len(out)):
+        out[k] = diagnosed_category(distance_months[k], sheltered[k], community_service[k])
+    return out
 
 
 def route_of(category: np.ndarray, distance_months: np.ndarray | None = None) -> np.ndarray:
     """Route for a category; under one month goes to direct mediation (with no distance given: never)."""
-    route = _ROUTE_BY_CATEGORY[category]
+    route = ROUTE_BY_CATEGORY[category]
     if distance_months is not None:
         route[distance_months < 1] = _DIRECT
     return route

@@ -10,7 +10,6 @@ function of (scenario, seed).
 from __future__ import annotations
 
 import bisect
-import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -26,16 +25,15 @@ from sim.events import Event, EventLog
 from sim.inflow import add_notifications, expected_notifications, monthly_notification_rates
 from sim.intake import IntakeChain
 from sim.money import benefit_client_months, benefit_spending_eur, trajectory_prices, trajectory_spending_eur
+from sim.month_step import STOCK_COLUMNS, MonthInputs, RunRules, columns_of, month_on_benefit
 from sim.month_step import STREAMS as MONTH_STREAMS
-from sim.month_step import MonthInputs, RunRules, columns_of, month_on_benefit
-from sim.parameters import CATEGORIES, TARGET_GROUPS, Policy, Scenario
+from sim.parameters import TARGET_GROUPS, Policy, Scenario
 from sim.policies import policy_periods_on
-from sim.randomness import Streams
+from sim.randomness import Streams, normal_quantile
 from sim.results import build_tables
 from sim.routes import (
     participation_review_chance,
     review_months_by_route,
-    review_routes,
     trajectory_choice_table,
     trajectory_routes,
 )
@@ -55,9 +53,6 @@ class RunResult:
     meeting_seats: list[int] = field(default_factory=list)
 
 
-_DURATION_BOUNDS_YEARS = (1.0, 2.0, 4.0)  # stock_duration_lt1, _1_2, _2_4, _4plus
-_STOCK_CATEGORY_COLUMNS = [f"stock_{name}" for name in CATEGORIES]
-_STOCK_DURATION_COLUMNS = ["stock_duration_lt1", "stock_duration_1_2", "stock_duration_2_4", "stock_duration_4plus"]
 _PARTICIPATION, _NONE, _DIRECT, _MEDIATION = Route.PARTICIPATION, Route.NONE, Route.DIRECT, Route.MEDIATION
 
 
@@ -205,6 +200,9 @@ class Model:
             trajectory_routes=rules.trajectory_routes, p_review=float(rules.p_review),
             contact_multiplier=1.0 + sc.contact.contact_effect_max * intensity, intensity=intensity,
             bases=self.streams.bases(MONTH_STREAMS, index),
+            # drawn for everyone (a keyed draw is the client's whoever else asks): the inverse
+            # normal is scipy's, which compiled code does not call
+            z_rediagnosis=normal_quantile(self.streams.keyed_uniforms("rediagnosis", index, t.key[on])),
         )
         out = month_on_benefit(on, guidance.served, columns_of(t), month, self._run_rules)
 
@@ -223,27 +221,14 @@ class Model:
         row["trajectories_started"] = len(starter_ids)
         row["trajectory_spending_eur"] = trajectory_spending_eur(self._traj_price, out.started_type)
 
-        # route reviews: re-diagnosis draws from the inverse normal (scipy), so it runs here
-        reviewed = on[out.due]
-        u_rediagnosis = self.streams.keyed_uniforms("rediagnosis", index, t.key[reviewed])
-        changes = review_routes(t, reviewed, end, sc, t.route[reviewed], u_rediagnosis)
-        self.log.record(end, changes.ids, Event.ROUTE_CHANGE, changes.new_route)
+        self.log.record(end, on[out.moved], Event.ROUTE_CHANGE, out.moved_route)
         # everyone still on benefit stayed: grants and returns came before the exits
-        served = int(np.count_nonzero(guidance.served))
-        self._record_stocks(row, on[out.stayed], out.years_on[out.stayed], guidance.caseload_per_consultant, served)
-        self.rows.append(row)
-
-    def _record_stocks(self, row: dict, now_on: np.ndarray, years_on: np.ndarray, caseload: float, served: int) -> None:
-        t = self.table
-        row["caseload"] = len(now_on)
-        cats = np.bincount(t.category[now_on], minlength=len(CATEGORIES))
-        row.update(zip(_STOCK_CATEGORY_COLUMNS, cats.tolist(), strict=True))
-        row.update(zip(_STOCK_DURATION_COLUMNS, _counts_by_class(years_on, _DURATION_BOUNDS_YEARS), strict=True))
-        row["stock_participation"] = int(np.count_nonzero(t.route[now_on] == _PARTICIPATION))
-        row["stock_parttime"] = int(np.count_nonzero(t.parttime[now_on]))
+        row.update(zip(STOCK_COLUMNS, out.stocks.tolist(), strict=True))
+        caseload = guidance.caseload_per_consultant
         row["work_consultant_caseload"] = caseload if math.isfinite(caseload) else float("nan")
-        row["clients_served"] = served
+        row["clients_served"] = int(np.count_nonzero(guidance.served))
         row["in_chain"] = self.chain.waiting() + self.chain.in_intake()
+        self.rows.append(row)
 
 
 def _run_rules(scenario: Scenario) -> RunRules:
@@ -273,13 +258,8 @@ def _run_rules(scenario: Scenario) -> RunRules:
         trajectory_months=np.array([b.duration_months for b in basket], dtype=np.float64),
         trajectory_choice=trajectory_choice_table(scenario),
         review_months=review_months_by_route(scenario),
+        diagnosis_error_sd_months=float(scenario.chain.diagnosis_error_sd_months),
     )
-
-
-def _counts_by_class(values: np.ndarray, bounds: tuple[float, ...]) -> list[int]:
-    """How many values fall in each class [-inf, b0), [b0, b1), ..., [b_last, inf) (NaN: the last)."""
-    below = [int(np.count_nonzero(values < b)) for b in bounds]
-    return [below[0], *(b - a for a, b in itertools.pairwise(below)), len(values) - below[-1]]
 
 
 def run(

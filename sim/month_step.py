@@ -17,8 +17,10 @@ import numpy as np
 from numba import njit
 
 from sim.calendar import DAYS_PER_MONTH, DAYS_PER_YEAR
-from sim.clients import Exit, Group, Route, State
+from sim.clients import ROUTE_BY_CATEGORY, Exit, Group, Route, State, diagnosed_category
+from sim.parameters import CATEGORIES
 from sim.randomness import keyed_uniform
+from sim.routes import CATEGORY_ON_ROUTE, ROUTE_AFTER_REVIEW
 from sim.work import JOB_CODES, N_ROUTES
 
 # the keyed streams of the month step, in the order of MonthInputs.bases
@@ -29,6 +31,15 @@ _YOUNG, _OLDER, _REFUGEE, _OTHER = Group.YOUNG, Group.OLDER, Group.REFUGEE, Grou
 _PARTICIPATION = Route.PARTICIPATION
 _NONE, _TEMPORARY, _EDUCATION, _PENSION, _OTHER_EXIT = Exit.NONE, Exit.WORK_TEMPORARY, Exit.EDUCATION, Exit.PENSION, Exit.OTHER
 _LEFT, _TEMPORARY_WORK = State.LEFT, State.TEMPORARY_WORK
+_DURATION_BOUNDS_YEARS = np.array([1.0, 2.0, 4.0])
+# the month-end stock counts (MonthOutcome.stocks), in this order
+STOCK_COLUMNS = [
+    "caseload", *(f"stock_{name}" for name in CATEGORIES),
+    "stock_duration_lt1", "stock_duration_1_2", "stock_duration_2_4", "stock_duration_4plus",
+    "stock_participation", "stock_parttime",
+]
+_BY_CATEGORY, _BY_DURATION = 1, 1 + len(CATEGORIES)
+_PARTICIPATION_COUNT, _PARTTIME_COUNT, _N_STOCKS = _BY_DURATION + 4, _BY_DURATION + 5, len(STOCK_COLUMNS)
 _EXIT, _REVIEW, _REASON, _JOB, _DAY, _CONTRACT, _PT_END, _TRAJ, _TRAJ_TYPE = range(len(STREAMS))
 
 
@@ -53,6 +64,7 @@ class RunRules(NamedTuple):
     trajectory_months: np.ndarray  # by type
     trajectory_choice: np.ndarray  # cumulative, target group x type
     review_months: np.ndarray  # by route
+    diagnosis_error_sd_months: float
 
 
 class MonthInputs(NamedTuple):
@@ -69,6 +81,7 @@ class MonthInputs(NamedTuple):
     contact_multiplier: np.ndarray  # by contact level (sim/consultants.contact_level)
     intensity: np.ndarray  # by contact level
     bases: np.ndarray  # keyed stream base words, in STREAMS order
+    z_rediagnosis: np.ndarray  # per client on benefit: standard normal of a re-diagnosis (scipy)
 
 
 class ClientColumns(NamedTuple):
@@ -81,6 +94,10 @@ class ClientColumns(NamedTuple):
     refugee: np.ndarray
     spell_start_day: np.ndarray
     route_start_day: np.ndarray
+    category: np.ndarray
+    sheltered: np.ndarray
+    community_service: np.ndarray
+    distance_diag: np.ndarray
     distance_true: np.ndarray
     parttime: np.ndarray
     trajectory_type: np.ndarray
@@ -103,11 +120,11 @@ class MonthOutcome(NamedTuple):
     ended_parttime: np.ndarray  # positions of part-time jobs that ended
     started: np.ndarray  # positions of trajectory starts
     started_type: np.ndarray
-    due: np.ndarray  # positions of stayers whose route is reviewed
-    stayed: np.ndarray  # positions of those still on benefit
+    moved: np.ndarray  # positions of those a review moved to another route
+    moved_route: np.ndarray
     days_paid: np.ndarray  # per position: days of benefit paid this month
     benefit_share: np.ndarray  # per position: share of a full benefit
-    years_on: np.ndarray  # per position: years on benefit at the month end
+    stocks: np.ndarray  # month-end counts, as STOCK_COLUMNS names them
 
 
 def columns_of(table) -> ClientColumns:
@@ -133,12 +150,12 @@ def _month_on_benefit(on, served, c, m, r):
     ended_pt = np.empty(n, np.int64)
     started = np.empty(n, np.int64)
     started_type = np.empty(n, np.int16)
-    due = np.empty(n, np.int64)
-    stayed = np.empty(n, np.int64)
+    moved = np.empty(n, np.int64)
+    moved_route = np.empty(n, np.int8)
+    stocks = np.zeros(_N_STOCKS, np.int64)
     days_paid = np.empty(n)
     share = np.empty(n)
-    years_on_out = np.empty(n)
-    n_left = n_new_pt = n_ended_pt = n_started = n_due = n_stayed = 0
+    n_left = n_new_pt = n_ended_pt = n_started = n_moved = 0
     no_trajectory = len(r.trajectory_months)
     n_types = r.trajectory_choice.shape[1]
     for p in range(n):
@@ -161,7 +178,6 @@ def _month_on_benefit(on, served, c, m, r):
         elif age >= 50:
             group = _OLDER
         years_on = (end - spell) / DAYS_PER_YEAR
-        years_on_out[p] = years_on
         pension_day = birth + m.pension_age * DAYS_PER_YEAR
         pensioned = pension_day < end
 
@@ -222,8 +238,6 @@ def _month_on_benefit(on, served, c, m, r):
                 contract = -r.temporary_contract_months_mean * np.log1p(-keyed_uniform(m.bases[_CONTRACT], key))
                 c.contract_end_day[i] = exit_day + contract * DAYS_PER_MONTH
             continue
-        stayed[n_stayed] = p
-        n_stayed += 1
 
         # part-time jobs: a new one keeps a partial benefit; one held since the start may end
         if hit:
@@ -263,15 +277,37 @@ def _month_on_benefit(on, served, c, m, r):
                 started_type[n_started] = kind
                 n_started += 1
 
-        # route reviews: time on the route is up, or participation's talk (sim/routes.review_due)
+        # route reviews: time on the route is up, or participation's talk; the re-diagnosis may
+        # move the client (sim/routes.py)
         months_on_route = (end - c.route_start_day[i]) / DAYS_PER_MONTH
         if months_on_route >= r.review_months[route] or (
             route == _PARTICIPATION and keyed_uniform(m.bases[_REVIEW], key) < m.p_review
         ):
-            due[n_due] = p
-            n_due += 1
+            diagnosed = max(0.0, c.distance_true[i] + r.diagnosis_error_sd_months * m.z_rediagnosis[p])
+            category = diagnosed_category(diagnosed, c.sheltered[i], c.community_service[i])
+            target = ROUTE_AFTER_REVIEW[route, ROUTE_BY_CATEGORY[category]]
+            c.distance_diag[i] = diagnosed
+            if target != route:
+                c.category[i] = CATEGORY_ON_ROUTE[target, category]
+                c.route[i] = target
+                c.route_start_day[i] = end
+                moved[n_moved] = p
+                moved_route[n_moved] = target
+                n_moved += 1
+
+        # the stock at the month end
+        stocks[0] += 1
+        stocks[_BY_CATEGORY + c.category[i]] += 1
+        duration = 0
+        for bound in _DURATION_BOUNDS_YEARS:
+            if not years_on < bound:  # (NaN: the last class)
+                duration += 1
+        stocks[_BY_DURATION + duration] += 1
+        stocks[_PARTICIPATION_COUNT] += c.route[i] == _PARTICIPATION
+        stocks[_PARTTIME_COUNT] += c.parttime[i]
     return (
         left[:n_left], left_day[:n_left], left_reason[:n_left], new_pt[:n_new_pt], new_pt_day[:n_new_pt],
-        ended_pt[:n_ended_pt], started[:n_started], started_type[:n_started], due[:n_due], stayed[:n_stayed],
-        days_paid, share, years_on_out,
+        ended_pt[:n_ended_pt], started[:n_started], started_type[:n_started], moved[:n_moved],
+        moved_route[:n_moved], days_paid, share, stocks,
     )
+

@@ -11,21 +11,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from sim.clients import Category, ClientTable, Route, category_of, route_of
+from sim.clients import Category, Route
 from sim.parameters import TARGET_GROUPS, Policy, Scenario
-from sim.randomness import normal_quantile
 
 _DIRECT, _MEDIATION, _DEVELOPMENT, _PARTICIPATION = Route.DIRECT, Route.MEDIATION, Route.DEVELOPMENT, Route.PARTICIPATION
-
-
-@dataclass(frozen=True)
-class RouteChanges:
-    ids: np.ndarray
-    new_route: np.ndarray
 
 
 def _route_after_review(old: int, indicated: int) -> int:
@@ -52,8 +43,8 @@ def _category_on_route(route: int, category: int) -> int:
 
 _ROUTES, _CATEGORIES = range(_PARTICIPATION + 1), range(Category.C3B + 1)
 # the rules above as lookup tables: [old route, indicated route] and [new route, category]
-_ROUTE_AFTER_REVIEW = np.array([[_route_after_review(o, i) for i in _ROUTES] for o in _ROUTES], dtype=np.int8)
-_CATEGORY_ON_ROUTE = np.array([[_category_on_route(r, c) for c in _CATEGORIES] for r in _ROUTES], dtype=np.int8)
+ROUTE_AFTER_REVIEW = np.array([[_route_after_review(o, i) for i in _ROUTES] for o in _ROUTES], dtype=np.int8)
+CATEGORY_ON_ROUTE = np.array([[_category_on_route(r, c) for c in _CATEGORIES] for r in _ROUTES], dtype=np.int8)
 
 
 def review_months_by_route(scenario: Scenario) -> np.ndarray:
@@ -69,34 +60,6 @@ def review_months_by_route(scenario: Scenario) -> np.ndarray:
 def participation_review_chance(policy: Policy) -> float:
     """Chance in a month that a participation client has the talk that reviews the route."""
     return -np.expm1(-policy.participation_review_contacts_per_year / 12.0)
-
-
-def review_due(
-    route: np.ndarray, months_on_route: np.ndarray, u_review: np.ndarray,
-    review_months: np.ndarray, p_review: float,
-) -> np.ndarray:
-    """Whose route is reviewed this month: time on the route is up, or participation's yearly talk."""
-    return (months_on_route >= review_months[route]) | ((route == _PARTICIPATION) & (u_review < p_review))
-
-
-def review_routes(
-    table: ClientTable, reviewed: np.ndarray, day: float, scenario: Scenario,
-    old: np.ndarray, u_rediagnosis: np.ndarray,
-) -> RouteChanges:
-    """Re-diagnose the clients `reviewed` (on routes `old`) and move those whose route changes;
-    applies the changes to the table."""
-    z = normal_quantile(u_rediagnosis)
-    diagnosed = np.maximum(0.0, table.distance_true[reviewed] + scenario.chain.diagnosis_error_sd_months * z)
-    category = category_of(diagnosed, table.sheltered[reviewed], table.community_service[reviewed])
-    target = _ROUTE_AFTER_REVIEW[old, route_of(category)]
-    category = _CATEGORY_ON_ROUTE[target, category]
-    table.distance_diag[reviewed] = diagnosed
-    moved = (target != old).nonzero()[0]
-    moved_ids = reviewed[moved]
-    table.category[moved_ids] = category[moved]
-    table.route[moved_ids] = target[moved]
-    table.route_start_day[moved_ids] = day
-    return RouteChanges(moved_ids, target[moved])
 
 
 def trajectory_routes(policy: Policy) -> np.ndarray:
