@@ -66,7 +66,7 @@ class Group:
 
 _FIELDS: dict[str, tuple[type, float]] = {
     # the client's random key: keyed draws use it, not the row, so rows may shift when inflow
-    # changes and everyone keeps their own draws (sim/inflow.arrival_keys; the stock: its rows)
+    # changes and everyone keeps their own draws (sim/inflow.arrival_key; the stock: its rows)
     "key": (np.int64, -1),
     "state": (np.int8, -1),
     "route": (np.int8, 0),

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from typing import NamedTuple
 
 import numpy as np
+from numba import njit
 from scipy.special import pdtrik
 
 from sim.calendar import DAYS_PER_YEAR
 from sim.clients import ClientTable, State
 from sim.drivers import driver, unemployment_pct, unemployment_pct_at
 from sim.parameters import Inflow, Scenario
-from sim.randomness import Streams, normal_quantile
+from sim.randomness import Streams, keyed_uniform, normal_quantile_one
 from sim.shocks import ShockEffect, effect_on
 
 WW_MONTHS_BEFORE_2016 = 38.0  # drivers.csv: maximum WW duration before the 2016 cuts
@@ -75,26 +77,65 @@ def expected_notifications(months: list[tuple[ShockEffect, dict[str, float]]]) -
 
 
 _COMPONENTS = ("general", "refugee", "sheltered")
-# one keyed stream per personal attribute of a newcomer (Streams.keyed_block rows)
+_GENERAL, _REFUGEE, _SHELTERED = range(len(_COMPONENTS))
+# one keyed stream per personal attribute of a newcomer
 _ARRIVAL_STREAMS = (
     "arrival_day", "age_class", "age", "distance", "sheltered_distance", "sheltered", "community_service",
     "entitlement", "dream_job", "dream_job_days", "guided", "diagnosis",
 )
+(_DAY, _AGE_CLASS, _AGE, _DISTANCE, _SHELTERED_DISTANCE, _SHELTERED_DRAW, _COMMUNITY, _ENTITLEMENT, _DREAM,
+ _DREAM_DAYS, _GUIDED, _DIAGNOSIS) = range(len(_ARRIVAL_STREAMS))
+_AGE_RANGES = {"under27": (18.0, 27.0), "27_49": (27.0, 50.0), "50plus": (50.0, 64.0)}
+_WAITING = State.WAITING_MEETING
 
 
-def arrival_keys(month_index: int, component: int, count: int) -> np.ndarray:
-    """Random keys of a month's newcomers of one component: (month + 1, component, k), k = 0, 1, ...
+@njit(cache=True)
+def arrival_key(month_index: int, component: int, k: int) -> int:
+    """Random key of a month's k-th newcomer of one component (k = 0, 1, ...).
 
     Arrival k of a month and component is the same person (same draws) whatever the rate, so a
     small change of a rate adds or drops a newcomer at the end and leaves everyone else as is.
     The start stock has keys below 2**40 (its row numbers).
     """
-    return ((month_index + 1) << 42) + (component << 40) + np.arange(count, dtype=np.int64)
+    return ((month_index + 1) << 42) + (component << 40) + k
 
 
 def poisson_count(u: float, mean: float) -> int:
     """The Poisson(mean) quantile at u: monotone in the mean, so common random numbers hold for counts."""
     return 0 if mean <= 0 else max(0, int(math.ceil(pdtrik(u, mean))))
+
+
+class NewcomerRules(NamedTuple):
+    """Who the newcomers are (scenario parameters as compiled code reads them), made once a run."""
+
+    age_cdf: np.ndarray  # cumulative age-class shares, normalised
+    age_low: np.ndarray  # years, by age class
+    age_high: np.ndarray
+    log_distance_mu: float  # lognormal distance: mean of the log
+    log_distance_sigma: float
+    refugee_distance_extra_months: float
+    sheltered_share: float
+    community_service_share: float
+    max_distance_months: float
+
+
+def newcomer_rules(scenario: Scenario) -> NewcomerRules:
+    """The scenario's NewcomerRules."""
+    inflow, region = scenario.inflow, scenario.region
+    shares = inflow.newcomer_age_shares
+    cdf = np.cumsum([shares[k] for k in shares])
+    sigma = inflow.newcomer_distance_sd_log
+    return NewcomerRules(
+        age_cdf=cdf / cdf[-1],
+        age_low=np.array([_AGE_RANGES[k][0] for k in shares]),
+        age_high=np.array([_AGE_RANGES[k][1] for k in shares]),
+        log_distance_mu=float(math.log(inflow.newcomer_distance_mean_months) - sigma**2 / 2),
+        log_distance_sigma=float(sigma),
+        refugee_distance_extra_months=float(inflow.refugee_newcomer_distance_extra_months),
+        sheltered_share=float(region.sheltered_share),
+        community_service_share=float(region.community_service_share),
+        max_distance_months=float(scenario.distance.max_months),
+    )
 
 
 def add_notifications(
@@ -106,49 +147,81 @@ def add_notifications(
     start_day: float,
     end_day: float,
     shock: ShockEffect,
+    rules: NewcomerRules | None = None,
 ) -> np.ndarray:
     """Create the month's notified clients with their personal draws; ids in order of arrival.
 
-    Every draw is keyed on the newcomer (`arrival_keys`), none comes from a sequence, so the
+    Every draw is keyed on the newcomer (`arrival_key`), none comes from a sequence, so the
     newcomers and their draws stay put when rates change (calibration, shocks, policies).
+    `rules`: newcomer_rules(scenario), if the caller keeps them.
     """
     span = end_day - start_day
-    u_count = streams.keyed_uniforms("notification_count", month_index, np.arange(len(_COMPONENTS)))
-    counts = [poisson_count(u_count[c], rates_per_year[name] * span / DAYS_PER_YEAR) for c, name in enumerate(_COMPONENTS)]
-    keys = np.concatenate([arrival_keys(month_index, c, n) for c, n in enumerate(counts)])
-    kind = np.repeat(np.arange(len(_COMPONENTS)), counts)
-    u = streams.keyed_block(_ARRIVAL_STREAMS, month_index, keys)
-    (u_day, u_age_class, u_age, u_distance, u_sheltered_distance, u_sheltered, u_community,
-     u_entitlement, u_dream, u_dream_days, u_guided, u_diagnosis) = u
-    days = start_day + u_day * span
-    order = np.argsort(days, kind="stable")  # table rows in order of arrival
-    inflow, region = scenario.inflow, scenario.region
-    age_keys = list(inflow.newcomer_age_shares)
-    cdf = np.cumsum([inflow.newcomer_age_shares[k] for k in age_keys])
-    age_class = np.minimum(np.searchsorted(cdf / cdf[-1], u_age_class, side="right"), len(age_keys) - 1)
-    low = np.array([{"under27": 18, "27_49": 27, "50plus": 50}[k] for k in age_keys], dtype=float)
-    high = np.array([{"under27": 27, "27_49": 50, "50plus": 64}[k] for k in age_keys], dtype=float)
-    ages = low[age_class] + u_age * (high[age_class] - low[age_class])
-    sigma = inflow.newcomer_distance_sd_log
-    mu = math.log(inflow.newcomer_distance_mean_months) - sigma**2 / 2
-    distance = np.exp(mu + sigma * normal_quantile(u_distance)) + shock.newcomer_distance_shift_months
-    distance = np.where(kind == 1, distance + inflow.refugee_newcomer_distance_extra_months, distance)
-    distance = np.where(kind == 2, 24 + u_sheltered_distance * 24, distance)
-    sheltered = (kind == 2) | (u_sheltered < region.sheltered_share) & (distance >= 24) & (distance < 48)
-    community = u_community < region.community_service_share
-    ids = table.add(len(keys))
-    rows = slice(table.n - len(keys), table.n)  # the new ids are consecutive rows: slices write faster
-    table.key[rows] = keys[order]
-    table.notification_day[rows] = days[order]
-    table.birth_day[rows] = (days - ages * DAYS_PER_YEAR)[order]
-    table.refugee[rows] = (kind == 1)[order]
-    table.sheltered[rows] = sheltered[order]
-    table.community_service[rows] = community[order]
-    table.distance_true[rows] = np.clip(distance, 0.0, scenario.distance.max_months)[order]
-    table.u_entitlement[rows] = u_entitlement[order]
-    table.u_dream[rows] = u_dream[order]
-    table.u_dream_days[rows] = u_dream_days[order]
-    table.u_guided[rows] = u_guided[order]
-    table.z_diag[rows] = normal_quantile(u_diagnosis)[order]
-    table.state[rows] = State.WAITING_MEETING
+    counts = np.array([
+        poisson_count(streams.keyed_uniform_of("notification_count", month_index, c), rates_per_year[name] * span / DAYS_PER_YEAR)
+        for c, name in enumerate(_COMPONENTS)
+    ])
+    ids = table.add(int(counts.sum()))
+    _newcomers(
+        ids, month_index, counts, streams.bases(_ARRIVAL_STREAMS, month_index), start_day, span,
+        float(shock.newcomer_distance_shift_months), rules or newcomer_rules(scenario), _columns(table),
+    )
     return ids
+
+
+def _columns(table: ClientTable) -> tuple:
+    return (table.key, table.notification_day, table.birth_day, table.refugee, table.sheltered,
+            table.community_service, table.distance_true, table.u_entitlement, table.u_dream, table.u_dream_days,
+            table.u_guided, table.z_diag, table.state)
+
+
+@njit(cache=True)
+def _newcomers(ids, month_index, counts, bases, start_day, span, distance_shift, r, columns):
+    """Draw the newcomers' attributes and write them to rows `ids` in order of arrival."""
+    (key_col, notification_day, birth_day, refugee_col, sheltered_col, community_col, distance_true,
+     u_entitlement, u_dream, u_dream_days, u_guided, z_diag, state) = columns
+    n = len(ids)
+    keys = np.empty(n, np.int64)
+    kinds = np.empty(n, np.int64)
+    at = 0
+    for component in range(len(counts)):
+        for k in range(counts[component]):
+            keys[at] = arrival_key(month_index, component, k)
+            kinds[at] = component
+            at += 1
+    days = np.empty(n)
+    for j in range(n):
+        days[j] = start_day + keyed_uniform(bases[_DAY], keys[j]) * span
+    order = np.argsort(days, kind="mergesort")  # stable: table rows in order of arrival
+    for rank in range(n):
+        j = order[rank]
+        key, kind, day = keys[j], kinds[j], days[j]
+        u_age_class = keyed_uniform(bases[_AGE_CLASS], key)
+        age_class = 0
+        while age_class < len(r.age_cdf) and r.age_cdf[age_class] <= u_age_class:
+            age_class += 1
+        age_class = min(age_class, len(r.age_cdf) - 1)
+        low, high = r.age_low[age_class], r.age_high[age_class]
+        age = low + keyed_uniform(bases[_AGE], key) * (high - low)
+        z = normal_quantile_one(keyed_uniform(bases[_DISTANCE], key))
+        distance = np.exp(r.log_distance_mu + r.log_distance_sigma * z) + distance_shift
+        if kind == _REFUGEE:
+            distance = distance + r.refugee_distance_extra_months
+        elif kind == _SHELTERED:
+            distance = 24 + keyed_uniform(bases[_SHELTERED_DISTANCE], key) * 24
+        sheltered = kind == _SHELTERED or (
+            keyed_uniform(bases[_SHELTERED_DRAW], key) < r.sheltered_share and distance >= 24 and distance < 48
+        )
+        i = ids[rank]
+        key_col[i] = key
+        notification_day[i] = day
+        birth_day[i] = day - age * DAYS_PER_YEAR
+        refugee_col[i] = kind == _REFUGEE
+        sheltered_col[i] = sheltered
+        community_col[i] = keyed_uniform(bases[_COMMUNITY], key) < r.community_service_share
+        distance_true[i] = min(max(distance, 0.0), r.max_distance_months)
+        u_entitlement[i] = keyed_uniform(bases[_ENTITLEMENT], key)
+        u_dream[i] = keyed_uniform(bases[_DREAM], key)
+        u_dream_days[i] = keyed_uniform(bases[_DREAM_DAYS], key)
+        u_guided[i] = keyed_uniform(bases[_GUIDED], key)
+        z_diag[i] = normal_quantile_one(keyed_uniform(bases[_DIAGNOSIS], key))
+        state[i] = _WAITING

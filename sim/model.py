@@ -22,14 +22,14 @@ from sim.clients import ClientTable, Exit, Group, Route, State, add_initial_stoc
 from sim.consultants import assign_consultants, contact_intensity, contact_levels
 from sim.drivers import state_pension_age, unemployment_pct
 from sim.events import Event, EventLog
-from sim.inflow import add_notifications, expected_notifications, monthly_notification_rates
+from sim.inflow import add_notifications, expected_notifications, monthly_notification_rates, newcomer_rules
 from sim.intake import IntakeChain
 from sim.money import benefit_client_months, benefit_spending_eur, trajectory_prices, trajectory_spending_eur
 from sim.month_step import STOCK_COLUMNS, MonthInputs, RunRules, columns_of, month_on_benefit
 from sim.month_step import STREAMS as MONTH_STREAMS
 from sim.parameters import TARGET_GROUPS, Policy, Scenario
 from sim.policies import policy_periods_on
-from sim.randomness import Streams, normal_quantile
+from sim.randomness import Streams
 from sim.results import build_tables
 from sim.routes import (
     participation_review_chance,
@@ -118,9 +118,10 @@ class Model:
 
     def _months(self):
         scenario = self.scenario
+        newcomers = newcomer_rules(scenario)
         months = zip(self.calendar.month_starts(), self._notification_rates, strict=True)
         for index, ((year, month, start, end), (shock, rates)) in enumerate(months):
-            ids = add_notifications(self.table, scenario, self.streams, index, rates, start, end, shock)
+            ids = add_notifications(self.table, scenario, self.streams, index, rates, start, end, shock, newcomers)
             gatekept = self.chain.notify(ids)
             yield self.env.timeout(end - self.env.now)
             self._month_end(index, year, month, start, end, shock, len(ids), gatekept)
@@ -200,9 +201,6 @@ class Model:
             trajectory_routes=rules.trajectory_routes, p_review=float(rules.p_review),
             contact_multiplier=1.0 + sc.contact.contact_effect_max * intensity, intensity=intensity,
             bases=self.streams.bases(MONTH_STREAMS, index),
-            # drawn for everyone (a keyed draw is the client's whoever else asks): the inverse
-            # normal is scipy's, which compiled code does not call
-            z_rediagnosis=normal_quantile(self.streams.keyed_uniforms("rediagnosis", index, t.key[on])),
         )
         out = month_on_benefit(on, guidance.served, columns_of(t), month, self._run_rules)
 

@@ -5,8 +5,8 @@ Why compiled: a default region has about 1,700 clients on benefit, so the vector
 spent its time on the ~270 numpy calls a month, not on the arithmetic (README 'Performance').
 The loop below does the same arithmetic in the same order, draws the same keyed numbers
 (sim/randomness.keyed_uniform) and applies the rules of sim/work.py, sim/routes.py and the
-distance model (MODEL.md) to each client in turn. Rules that need all clients at once (who a
-consultant serves) or scipy (re-diagnosis uses the inverse normal) stay in numpy around it.
+distance model (MODEL.md) to each client in turn. Who a consultant serves needs all clients at
+once, so it stays in numpy before the loop.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from numba import njit
 from sim.calendar import DAYS_PER_MONTH, DAYS_PER_YEAR
 from sim.clients import ROUTE_BY_CATEGORY, Exit, Group, Route, State, diagnosed_category
 from sim.parameters import CATEGORIES
-from sim.randomness import keyed_uniform
+from sim.randomness import keyed_uniform, normal_quantile_one
 from sim.routes import CATEGORY_ON_ROUTE, ROUTE_AFTER_REVIEW
 from sim.work import JOB_CODES, N_ROUTES
 
 # the keyed streams of the month step, in the order of MonthInputs.bases
-STREAMS = ("exit", "review", "exit_reason", "job_type", "exit_day", "contract", "parttime_end",
+STREAMS = ("exit", "review", "rediagnosis", "exit_reason", "job_type", "exit_day", "contract", "parttime_end",
            "trajectory", "trajectory_type")
 # codes as module constants: compiled code reads plain ints, not class attributes
 _YOUNG, _OLDER, _REFUGEE, _OTHER = Group.YOUNG, Group.OLDER, Group.REFUGEE, Group.OTHER
@@ -40,7 +40,7 @@ STOCK_COLUMNS = [
 ]
 _BY_CATEGORY, _BY_DURATION = 1, 1 + len(CATEGORIES)
 _PARTICIPATION_COUNT, _PARTTIME_COUNT, _N_STOCKS = _BY_DURATION + 4, _BY_DURATION + 5, len(STOCK_COLUMNS)
-_EXIT, _REVIEW, _REASON, _JOB, _DAY, _CONTRACT, _PT_END, _TRAJ, _TRAJ_TYPE = range(len(STREAMS))
+_EXIT, _REVIEW, _REDIAGNOSIS, _REASON, _JOB, _DAY, _CONTRACT, _PT_END, _TRAJ, _TRAJ_TYPE = range(len(STREAMS))
 
 
 class RunRules(NamedTuple):
@@ -81,7 +81,6 @@ class MonthInputs(NamedTuple):
     contact_multiplier: np.ndarray  # by contact level (sim/consultants.contact_level)
     intensity: np.ndarray  # by contact level
     bases: np.ndarray  # keyed stream base words, in STREAMS order
-    z_rediagnosis: np.ndarray  # per client on benefit: standard normal of a re-diagnosis (scipy)
 
 
 class ClientColumns(NamedTuple):
@@ -283,7 +282,8 @@ def _month_on_benefit(on, served, c, m, r):
         if months_on_route >= r.review_months[route] or (
             route == _PARTICIPATION and keyed_uniform(m.bases[_REVIEW], key) < m.p_review
         ):
-            diagnosed = max(0.0, c.distance_true[i] + r.diagnosis_error_sd_months * m.z_rediagnosis[p])
+            z = normal_quantile_one(keyed_uniform(m.bases[_REDIAGNOSIS], key))
+            diagnosed = max(0.0, c.distance_true[i] + r.diagnosis_error_sd_months * z)
             category = diagnosed_category(diagnosed, c.sheltered[i], c.community_service[i])
             target = ROUTE_AFTER_REVIEW[route, ROUTE_BY_CATEGORY[category]]
             c.distance_diag[i] = diagnosed

@@ -7,16 +7,17 @@ Two kinds of draws:
   from the client's random key by a counter-based hash (splitmix64), as Vivarium keys draws on
   the simulant. A client gets the same draw in every scenario even when the populations around
   it differ, and the cost grows with the clients asked for, not with all clients ever created.
-  Newcomers' keys are fixed by their month and order of arrival (sim/inflow.arrival_keys).
+  Newcomers' keys are fixed by their month and order of arrival (sim/inflow.arrival_key).
 """
 
 from __future__ import annotations
 
 import zlib
 
+import llvmlite.binding
 import numpy as np
-from numba import njit
-from scipy.special import ndtri
+from numba import njit, types
+from numba.extending import get_cython_function_address
 
 _GOLDEN_INT, _M1_INT, _M2_INT = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
 _MASK = (1 << 64) - 1
@@ -86,6 +87,11 @@ class Streams:
         """Uniforms in [0, 1), one per id, fixed by (seed, stream, key, id)."""
         return self.keyed_block((name,), key, ids)[0]
 
+    def keyed_uniform_of(self, name: str, key: int, client_key: int) -> float:
+        """keyed_uniforms for one id, in Python ints (for a few draws a month, cheaper than arrays)."""
+        word = _mix_word((self._base(name, key) + client_key * _GOLDEN_INT) & _MASK)
+        return (word >> 11) * _TO_UNIT
+
     def keyed_block(self, names: tuple[str, ...], key: int, ids: np.ndarray) -> np.ndarray:
         """Uniforms for several streams at once: row i equals keyed_uniforms(names[i], key, ids)."""
         return _to_unit(_mix(self._words(names, key, ids)))
@@ -112,9 +118,25 @@ class Streams:
         return np.add.outer(base, np.asarray(ids).astype(np.uint64) * _GOLDEN)
 
 
+# scipy's own inverse normal (cephes ndtri), called from compiled code by symbol name, so the
+# numbers are scipy's and compiled functions that use it can still be cached on disk
+llvmlite.binding.add_symbol("caseload_ndtri", get_cython_function_address("scipy.special.cython_special", "ndtri"))
+_ndtri = types.ExternalFunction("caseload_ndtri", types.float64(types.float64, types.intc))
+
+
+@njit(cache=True)
+def normal_quantile_one(u: float) -> float:
+    """A standard normal from a uniform by the inverse normal (clipped off 0 and 1, which map to infinity)."""
+    return _ndtri(min(max(u, 1e-12), 1 - 1e-12), 0)
+
+
+@njit(cache=True)
 def normal_quantile(u: np.ndarray) -> np.ndarray:
-    """Standard normals from uniforms by the inverse normal (clipped off 0 and 1, which map to infinity)."""
-    return ndtri(np.clip(u, 1e-12, 1 - 1e-12))
+    """normal_quantile_one for each uniform."""
+    out = np.empty(len(u))
+    for k in range(len(u)):
+        out[k] = normal_quantile_one(u[k])
+    return out
 
 
 @njit(cache=True)

@@ -108,17 +108,17 @@ def test_keyed_blocks_are_keyed_block_per_request():
 
 def test_lookup_tables_give_what_the_np_where_chains_gave():
     from sim.clients import Category, Group, Route, target_groups
-    from sim.routes import _CATEGORY_ON_ROUTE, _ROUTE_AFTER_REVIEW
+    from sim.routes import CATEGORY_ON_ROUTE, ROUTE_AFTER_REVIEW
 
     old, indicated = np.meshgrid(np.arange(Route.PARTICIPATION + 1), np.arange(Route.PARTICIPATION + 1))
     target = np.where(indicated == Route.MEDIATION, Route.DEVELOPMENT, indicated)
     target = np.where(old == Route.DIRECT, indicated, target)
     target = np.where(old == Route.DEVELOPMENT, Route.PARTICIPATION, target)
-    assert np.array_equal(_ROUTE_AFTER_REVIEW[old, indicated], target)
+    assert np.array_equal(ROUTE_AFTER_REVIEW[old, indicated], target)
     route, category = np.meshgrid(np.arange(Route.PARTICIPATION + 1), np.arange(Category.C3B + 1))
     expected = np.where((route == Route.DEVELOPMENT) & (category == Category.C1A), Category.C1B, category)
     expected = np.where((route == Route.PARTICIPATION) & (expected < Category.C2A), Category.C2A, expected)
-    assert np.array_equal(_CATEGORY_ON_ROUTE[route, category], expected)
+    assert np.array_equal(CATEGORY_ON_ROUTE[route, category], expected)
 
     age = np.array([18.0, 26.999, 27.0, 49.99, 50.0, 70.0, np.nan, 30.0])
     refugee = np.array([False, False, False, False, False, False, False, True])
