@@ -38,7 +38,7 @@ from sim.routes import (
     trajectory_routes,
 )
 from sim.shocks import ShockEffect
-from sim.work import EXIT_COLUMNS, base_hazard_table, market_multiplier
+from sim.work import EXIT_COLUMNS, base_hazard_table, end_temporary_contracts, market_multiplier
 
 
 @dataclass
@@ -151,23 +151,12 @@ class Model:
 
     def _return_from_temporary_work(self, index: int, start: float, end: float) -> int:
         """Temporary contracts that ended: back on assistance unless aftercare holds (revolving door)."""
-        t, work = self.table, self.scenario.work
-        temp = t.in_state(State.TEMPORARY_WORK)
-        ending = temp[t.contract_end_day[temp] < end]
-        if len(ending) == 0:
-            return 0
-        kept = self.streams.keyed_uniforms("aftercare", index, t.key[ending]) < work.aftercare_retention_share
-        t.state[ending[kept]] = State.LEFT
-        back = ending[~kept]
-        back_day = np.maximum(t.contract_end_day[back], start)
-        t.state[back] = State.ON_BENEFIT
-        t.spell_start_day[back] = back_day
-        t.route_start_day[back] = back_day
-        route = t.route[back]
-        t.route[back] = np.where(route == _DIRECT, _MEDIATION, route)
-        t.contract_end_day[back] = np.inf
-        t.exit_reason[back] = Exit.NONE
-        t.returns[back] += 1
+        t = self.table
+        back, back_day = end_temporary_contracts(
+            t.n, t.state, t.contract_end_day, t.key, t.spell_start_day, t.route_start_day, t.route,
+            t.exit_reason, t.returns, start, end, self.streams.bases(("aftercare",), index)[0],
+            self.scenario.work.aftercare_retention_share,
+        )
         self.log.record(back_day, back, Event.RETURN)
         return len(back)
 

@@ -64,6 +64,7 @@ class Streams:
     def __init__(self, seed: np.random.SeedSequence | int) -> None:
         self.seed = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         self._keys: dict[str, int] = {}
+        self._key_arrays: dict[tuple[str, ...], np.ndarray] = {}
 
     def _child(self, name: str, *key: int) -> np.random.SeedSequence:
         return np.random.SeedSequence(
@@ -108,8 +109,11 @@ class Streams:
         return blocks
 
     def bases(self, names: tuple[str, ...], key: int) -> np.ndarray:
-        """The base word of each stream at `key`, for keyed_uniform in compiled code."""
-        return np.array([self._base(n, key) for n in names], dtype=np.uint64)
+        """The base word of each stream at `key` (what _base gives), for keyed_uniform in compiled code."""
+        stream_keys = self._key_arrays.get(names)
+        if stream_keys is None:
+            stream_keys = self._key_arrays[names] = np.array([self._stream_key(n) for n in names], dtype=np.uint64)
+        return _bases(stream_keys, key)
 
     def _words(self, names: tuple[str, ...], key: int, ids: np.ndarray) -> np.ndarray:
         """The words to hash, one row per stream: the stream's base word + id x golden ratio."""
@@ -140,13 +144,26 @@ def normal_quantile(u: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True)
-def keyed_uniform(base: np.uint64, client_key: np.int64) -> float:
-    """One keyed uniform in compiled code: the number keyed_block gives for `client_key` in the
-    stream whose base word (Streams.bases) is `base`."""
-    x = base + np.uint64(client_key) * _GOLDEN
+def _mix_one(x: np.uint64) -> np.uint64:
+    """splitmix64's finaliser on one word in compiled code (the same function as _mix)."""
     x ^= x >> _S30
     x *= _M1
     x ^= x >> _S27
     x *= _M2
-    x ^= x >> _S31
-    return np.float64(x >> _S11) * _TO_UNIT
+    return x ^ (x >> _S31)
+
+
+@njit(cache=True)
+def _bases(stream_keys: np.ndarray, key: int) -> np.ndarray:
+    out = np.empty(len(stream_keys), np.uint64)
+    golden_key = np.uint64(key) * _GOLDEN
+    for k in range(len(stream_keys)):
+        out[k] = _mix_one(stream_keys[k] ^ golden_key)
+    return out
+
+
+@njit(cache=True)
+def keyed_uniform(base: np.uint64, client_key: np.int64) -> float:
+    """One keyed uniform in compiled code: the number keyed_block gives for `client_key` in the
+    stream whose base word (Streams.bases) is `base`."""
+    return np.float64(_mix_one(base + np.uint64(client_key) * _GOLDEN) >> _S11) * _TO_UNIT

@@ -11,9 +11,11 @@ contract ends unless aftercare keeps them in work (the revolving door, draaideur
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
-from sim.clients import Exit, Route
+from sim.clients import Exit, Route, State
 from sim.parameters import DISTANCE_GROUPS, TARGET_GROUPS, Scenario, Work
+from sim.randomness import keyed_uniform
 
 _DISTANCE_BOUNDS = np.array([3.0, 24.0, 48.0])
 
@@ -125,3 +127,40 @@ EXIT_COLUMNS = {
     Exit.PENSION: "outflow_pension",
     Exit.OTHER: "outflow_other",
 }
+
+
+_TEMPORARY_WORK, _ON_BENEFIT, _LEFT = State.TEMPORARY_WORK, State.ON_BENEFIT, State.LEFT
+_DIRECT, _MEDIATION, _NO_EXIT = Route.DIRECT, Route.MEDIATION, Exit.NONE
+
+
+@njit(cache=True)
+def end_temporary_contracts(
+    n: int, state: np.ndarray, contract_end_day: np.ndarray, key: np.ndarray, spell_start_day: np.ndarray,
+    route_start_day: np.ndarray, route: np.ndarray, exit_reason: np.ndarray, returns: np.ndarray,
+    start: float, end: float, aftercare_base: np.uint64, aftercare_retention_share: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Temporary contracts ending before `end` (clients 0..n-1, table columns): aftercare keeps a
+    worker in work with its retention share, the others come back on assistance (the revolving
+    door), to mediation if they were on direct mediation. Returns the ids back and their days."""
+    back = np.empty(n, np.int64)
+    back_day = np.empty(n)
+    n_back = 0
+    for i in range(n):
+        if state[i] != _TEMPORARY_WORK or not contract_end_day[i] < end:
+            continue
+        if keyed_uniform(aftercare_base, key[i]) < aftercare_retention_share:
+            state[i] = _LEFT
+            continue
+        day = max(contract_end_day[i], start)
+        state[i] = _ON_BENEFIT
+        spell_start_day[i] = day
+        route_start_day[i] = day
+        if route[i] == _DIRECT:
+            route[i] = _MEDIATION
+        contract_end_day[i] = np.inf
+        exit_reason[i] = _NO_EXIT
+        returns[i] += 1
+        back[n_back] = i
+        back_day[n_back] = day
+        n_back += 1
+    return back[:n_back], back_day[:n_back]
