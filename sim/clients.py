@@ -129,24 +129,18 @@ class ClientTable:
     def in_state(self, state: State) -> np.ndarray:
         return (self.view("state") == state).nonzero()[0]
 
-    def ages(self, ids: np.ndarray, day: float) -> np.ndarray:
-        return (day - self.birth_day[ids]) / DAYS_PER_YEAR
 
-    def groups(self, ids: np.ndarray, day: float) -> np.ndarray:
-        """Target group of each client on `day` (refugee status first, then age)."""
-        return target_groups(self.ages(ids, day), self.refugee[ids]).astype(np.int8)
+_YOUNG, _OLDER, _REFUGEE, _OTHER = Group.YOUNG, Group.OLDER, Group.REFUGEE, Group.OTHER
 
 
-# by (under 27) + 2 x (50 or over)
-_GROUP_BY_AGE = np.array([Group.OTHER, Group.YOUNG, Group.OLDER], dtype=np.intp)
-
-
-def target_groups(age: np.ndarray, refugee: np.ndarray) -> np.ndarray:
-    """Target group from age in years and refugee status (refugee status first, then age); as
-    indices (intp), since they index tables."""
-    group = _GROUP_BY_AGE.take((age < 27).view(np.int8) + 2 * (age >= 50).view(np.int8))
-    group[refugee] = Group.REFUGEE
-    return group
+@njit(cache=True)
+def target_group(age: float, refugee: bool) -> int:
+    """Target group from age in years and refugee status (refugee status first, then age)."""
+    if refugee:
+        return _REFUGEE
+    if age < 27:
+        return _YOUNG
+    return _OLDER if age >= 50 else _OTHER
 
 
 CATEGORY_BOUNDS = np.array([3.0, 12.0, 24.0, 48.0])

@@ -38,7 +38,7 @@ from sim.routes import (
     trajectory_routes,
 )
 from sim.shocks import ShockEffect
-from sim.work import EXIT_COLUMNS, base_hazard_table, end_temporary_contracts, market_multiplier
+from sim.work import EXIT_COLUMNS, base_hazard_table, end_temporary_contracts, job_bounds, market_multiplier
 
 
 @dataclass
@@ -222,15 +222,12 @@ def _run_rules(scenario: Scenario) -> RunRules:
     """The month step's parameters and lookup tables, made once a run."""
     w, d, tr = scenario.work, scenario.distance, scenario.trajectories
     basket = tr.basket
-    full_and_temporary = w.fulltime_share + w.temporary_share
-    # job shares summed in the order sim/work.job_types sums them, so a draw lands on the same type
-    leaving = w.fulltime_share + w.temporary_share + w.self_employment_share
     return RunRules(
         base_hazard=base_hazard_table(w),
         scarring_per_year=float(w.scarring_per_year),
         education_hazard=np.where(np.arange(len(TARGET_GROUPS)) == Group.YOUNG, w.education_per_month_young, 0.0),
         other_exit_per_month=float(w.other_exit_per_month),
-        job_bounds=np.array([w.fulltime_share, full_and_temporary, leaving], dtype=np.float64),
+        job_bounds=job_bounds(w),
         temporary_contract_months_mean=float(w.temporary_contract_months_mean),
         parttime_job_end_per_month=float(w.parttime_job_end_per_month),
         parttime_benefit_share=float(w.parttime_benefit_share),

@@ -17,17 +17,16 @@ import numpy as np
 from numba import njit
 
 from sim.calendar import DAYS_PER_MONTH, DAYS_PER_YEAR
-from sim.clients import ROUTE_BY_CATEGORY, Exit, Group, Route, State, diagnosed_category
+from sim.clients import ROUTE_BY_CATEGORY, Exit, Route, State, diagnosed_category, target_group
 from sim.parameters import CATEGORIES
 from sim.randomness import keyed_uniform, normal_quantile_one
-from sim.routes import CATEGORY_ON_ROUTE, ROUTE_AFTER_REVIEW
-from sim.work import JOB_CODES, N_ROUTES
+from sim.routes import CATEGORY_ON_ROUTE, ROUTE_AFTER_REVIEW, choose_trajectory
+from sim.work import contract_months, exit_kind, happens, hazard_class, job_type, work_hazard
 
 # the keyed streams of the month step, in the order of MonthInputs.bases
 STREAMS = ("exit", "review", "rediagnosis", "exit_reason", "job_type", "exit_day", "contract", "parttime_end",
            "trajectory", "trajectory_type")
 # codes as module constants: compiled code reads plain ints, not class attributes
-_YOUNG, _OLDER, _REFUGEE, _OTHER = Group.YOUNG, Group.OLDER, Group.REFUGEE, Group.OTHER
 _PARTICIPATION = Route.PARTICIPATION
 _NONE, _TEMPORARY, _EDUCATION, _PENSION, _OTHER_EXIT = Exit.NONE, Exit.WORK_TEMPORARY, Exit.EDUCATION, Exit.PENSION, Exit.OTHER
 _LEFT, _TEMPORARY_WORK = State.LEFT, State.TEMPORARY_WORK
@@ -156,7 +155,6 @@ def _month_on_benefit(on, served, c, m, r):
     share = np.empty(n)
     n_left = n_new_pt = n_ended_pt = n_started = n_moved = 0
     no_trajectory = len(r.trajectory_months)
-    n_types = r.trajectory_choice.shape[1]
     for p in range(n):
         i = on[p]
         key = c.key[i]
@@ -168,14 +166,7 @@ def _month_on_benefit(on, served, c, m, r):
         parttime = c.parttime[i]
         distance = c.distance_true[i]
         birth = c.birth_day[i]
-        age = (end - birth) / DAYS_PER_YEAR
-        group = _OTHER
-        if c.refugee[i]:
-            group = _REFUGEE
-        elif age < 27:
-            group = _YOUNG
-        elif age >= 50:
-            group = _OLDER
+        group = target_group((end - birth) / DAYS_PER_YEAR, c.refugee[i])
         years_on = (end - spell) / DAYS_PER_YEAR
         pension_day = birth + m.pension_age * DAYS_PER_YEAR
         pensioned = pension_day < end
@@ -186,35 +177,21 @@ def _month_on_benefit(on, served, c, m, r):
         trajectory = np.int64(c.trajectory_type[i]) if in_trajectory else no_trajectory
 
         # exits: competing risks for the month (sim/work.py)
-        d_group = 0
-        if distance >= 3.0:
-            d_group = 1
-        if distance >= 24.0:
-            d_group = 2
-        if distance >= 48.0:
-            d_group = 3
-        hazard_class = (((d_group * 4 + group) * N_ROUTES + route) * 2) + np.int64(parttime)
-        scarring = np.exp(-r.scarring_per_year * years_on)
-        h_work = r.base_hazard[hazard_class] * scarring * m.contact_multiplier[level] * r.trajectory_work[trajectory]
-        h_work = h_work * m.market_multiplier
+        h_work = work_hazard(
+            r.base_hazard[hazard_class(distance, group, route, parttime)], r.scarring_per_year, years_on,
+            m.contact_multiplier[level], r.trajectory_work[trajectory], m.market_multiplier,
+        )
         h_education = r.education_hazard[group]
         h_total = h_work + h_education + r.other_exit_per_month
-        hit = (not pensioned) and keyed_uniform(m.bases[_EXIT], key) < -np.expm1(-h_total * exposure)
+        hit = (not pensioned) and happens(h_total, exposure, keyed_uniform(m.bases[_EXIT], key))
         reason = _NONE
         exit_day = end
         if hit:
-            u_kind = keyed_uniform(m.bases[_REASON], key) * (h_work + h_education + r.other_exit_per_month)
-            if u_kind < h_work:
-                leaving = r.job_bounds[2]
-                v = keyed_uniform(m.bases[_JOB], key) * (max(leaving, 1e-12) if parttime else 1.0)
-                job = 0
-                while job < 3 and r.job_bounds[job] <= v:
-                    job += 1
-                reason = JOB_CODES[job]
-            elif u_kind < h_work + h_education:
-                reason = _EDUCATION
+            kind = exit_kind(h_work, h_education, r.other_exit_per_month, keyed_uniform(m.bases[_REASON], key))
+            if kind == 0:
+                reason = job_type(r.job_bounds, parttime, keyed_uniform(m.bases[_JOB], key))
             else:
-                reason = _OTHER_EXIT
+                reason = _EDUCATION if kind == 1 else _OTHER_EXIT
             exit_day = exposure_start + keyed_uniform(m.bases[_DAY], key) * exposure_days
         elif pensioned:
             reason = _PENSION
@@ -234,7 +211,7 @@ def _month_on_benefit(on, served, c, m, r):
             c.state[i] = _LEFT
             if reason == _TEMPORARY:
                 c.state[i] = _TEMPORARY_WORK
-                contract = -r.temporary_contract_months_mean * np.log1p(-keyed_uniform(m.bases[_CONTRACT], key))
+                contract = contract_months(r.temporary_contract_months_mean, keyed_uniform(m.bases[_CONTRACT], key))
                 c.contract_end_day[i] = exit_day + contract * DAYS_PER_MONTH
             continue
 
@@ -244,12 +221,11 @@ def _month_on_benefit(on, served, c, m, r):
             new_pt[n_new_pt] = p
             new_pt_day[n_new_pt] = exit_day
             n_new_pt += 1
-        if parttime:  # (a part-timer's new job is never part-time: see sim/work.job_types)
-            u_end = keyed_uniform(m.bases[_PT_END], key)
-            if u_end < -np.expm1(-r.parttime_job_end_per_month * exposure):
-                c.parttime[i] = False
-                ended_pt[n_ended_pt] = p
-                n_ended_pt += 1
+        # (a part-timer's new job is never part-time: see sim/work.job_type)
+        if parttime and happens(r.parttime_job_end_per_month, exposure, keyed_uniform(m.bases[_PT_END], key)):
+            c.parttime[i] = False
+            ended_pt[n_ended_pt] = p
+            n_ended_pt += 1
 
         # distance: activation and contact shrink it, inactivity grows it (the granite stock)
         intensity = m.intensity[level]
@@ -259,22 +235,16 @@ def _month_on_benefit(on, served, c, m, r):
         change = (drift * (1.0 - activation) - gain) * exposure
         c.distance_true[i] = min(max(distance + change, 0.0), r.max_distance_months)
 
-        # trajectories from the basket (sim/routes.py)
-        if not in_trajectory and (m.trajectory_routes[route] or guided):
-            u_start = keyed_uniform(m.bases[_TRAJ], key)
-            if u_start < -np.expm1(-r.trajectory_start_per_month * exposure):
-                u_type = keyed_uniform(m.bases[_TRAJ_TYPE], key)
-                kind = 0
-                for k in range(n_types):
-                    if u_type >= r.trajectory_choice[group, k]:
-                        kind += 1
-                kind = min(kind, n_types - 1)
-                c.trajectory_type[i] = kind
-                c.trajectory_end_day[i] = end + r.trajectory_months[kind] * DAYS_PER_MONTH
-                c.trajectories_started[i] += 1
-                started[n_started] = p
-                started_type[n_started] = kind
-                n_started += 1
+        # trajectories from the basket for routes that buy them, or guided participation clients
+        may_start = not in_trajectory and (m.trajectory_routes[route] or guided)
+        if may_start and happens(r.trajectory_start_per_month, exposure, keyed_uniform(m.bases[_TRAJ], key)):
+            kind = choose_trajectory(r.trajectory_choice, group, keyed_uniform(m.bases[_TRAJ_TYPE], key))
+            c.trajectory_type[i] = kind
+            c.trajectory_end_day[i] = end + r.trajectory_months[kind] * DAYS_PER_MONTH
+            c.trajectories_started[i] += 1
+            started[n_started] = p
+            started_type[n_started] = kind
+            n_started += 1
 
         # route reviews: time on the route is up, or participation's talk; the re-diagnosis may
         # move the client (sim/routes.py)

@@ -97,17 +97,6 @@ class Streams:
         """Uniforms for several streams at once: row i equals keyed_uniforms(names[i], key, ids)."""
         return _to_unit(_mix(self._words(names, key, ids)))
 
-    def keyed_blocks(self, requests: list[tuple[tuple[str, ...], np.ndarray]], key: int) -> list[np.ndarray]:
-        """keyed_block for each (names, ids) in `requests`, hashed in one pass (the same numbers):
-        for small groups of clients the cost is in the number of numpy calls, not the numbers."""
-        words = [self._words(names, key, ids) for names, ids in requests]
-        u = _to_unit(_mix(np.concatenate([w.ravel() for w in words])))
-        blocks, at = [], 0
-        for w in words:
-            blocks.append(u[at:at + w.size].reshape(w.shape))
-            at += w.size
-        return blocks
-
     def bases(self, names: tuple[str, ...], key: int) -> np.ndarray:
         """The base word of each stream at `key` (what _base gives), for keyed_uniform in compiled code."""
         stream_keys = self._key_arrays.get(names)

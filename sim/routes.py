@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from sim.clients import Category, Route
 from sim.parameters import TARGET_GROUPS, Policy, Scenario
@@ -71,12 +72,6 @@ def trajectory_routes(policy: Policy) -> np.ndarray:
     return routes
 
 
-def trajectory_eligible(route: np.ndarray, routes: np.ndarray, guided: np.ndarray | None) -> np.ndarray:
-    """Who may start a trajectory, by route (`routes` from trajectory_routes) or guidance."""
-    eligible = routes[route]
-    return eligible if guided is None else eligible | guided
-
-
 def trajectory_choice_table(scenario: Scenario) -> np.ndarray:
     """Cumulative choice probabilities, target group x trajectory type (uniform if a group has no weight)."""
     basket = scenario.trajectories.basket
@@ -87,7 +82,12 @@ def trajectory_choice_table(scenario: Scenario) -> np.ndarray:
     return np.cumsum(probs, axis=1)
 
 
-def choose_trajectories(cumulative: np.ndarray, groups: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Trajectory type per client from the choice table for the client's target group."""
-    choice = (u[:, None] >= cumulative[groups]).sum(axis=1)
-    return np.minimum(choice, cumulative.shape[1] - 1).astype(np.int16)
+@njit(cache=True)
+def choose_trajectory(cumulative: np.ndarray, group: int, u: float) -> int:
+    """Trajectory type for a client of target group `group` (`cumulative` from trajectory_choice_table)."""
+    n_types = cumulative.shape[1]
+    kind = 0
+    for k in range(n_types):
+        if u >= cumulative[group, k]:
+            kind += 1
+    return min(kind, n_types - 1)

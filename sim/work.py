@@ -17,13 +17,6 @@ from sim.clients import Exit, Route, State
 from sim.parameters import DISTANCE_GROUPS, TARGET_GROUPS, Scenario, Work
 from sim.randomness import keyed_uniform
 
-_DISTANCE_BOUNDS = np.array([3.0, 24.0, 48.0])
-
-
-def distance_group(distance_months: np.ndarray) -> np.ndarray:
-    """0: under 3 months, 1: 3-24, 2: 24-48, 3: 48 and over."""
-    return _DISTANCE_BOUNDS.searchsorted(distance_months, side="right")
-
 
 def base_work_table(work: Work) -> np.ndarray:
     """Base job-finding hazard by distance group, in DISTANCE_GROUPS order."""
@@ -51,31 +44,32 @@ def base_hazard_table(work: Work) -> np.ndarray:
 
 
 N_ROUTES = Route.PARTICIPATION + 1
+_N_GROUPS = len(TARGET_GROUPS)
 
 
-def hazard_class(distance_true: np.ndarray, groups: np.ndarray, route: np.ndarray, parttime: np.ndarray) -> np.ndarray:
-    """Index into base_hazard_table: ((distance group x groups + group) x routes + route) x 2 + part-time."""
-    index = distance_group(distance_true) * len(TARGET_GROUPS)
-    index += groups
-    index *= N_ROUTES
-    index += route
-    index *= 2
-    index += parttime
-    return index
+@njit(cache=True)
+def hazard_class(distance_true: float, group: int, route: int, parttime: bool) -> int:
+    """Index into base_hazard_table: ((distance group x groups + group) x routes + route) x 2 + part-time,
+    with distance groups under 3 months, 3-24, 24-48 and 48 and over."""
+    distance_group = 0
+    if distance_true >= 3.0:
+        distance_group = 1
+    if distance_true >= 24.0:
+        distance_group = 2
+    if distance_true >= 48.0:
+        distance_group = 3
+    return ((distance_group * _N_GROUPS + group) * N_ROUTES + route) * 2 + np.int64(parttime)
 
 
+@njit(cache=True)
 def work_hazard(
-    base_table: np.ndarray,
-    work: Work,
-    hazard_class: np.ndarray,
-    years_on: np.ndarray,
-    contact_multiplier: np.ndarray,
-    trajectory_multiplier: np.ndarray,
-    market_multiplier: float,
-) -> np.ndarray:
-    """Job-finding hazard per month for each client (`base_table` from base_hazard_table)."""
-    scarring = np.exp(-work.scarring_per_year * years_on)
-    return base_table[hazard_class] * scarring * contact_multiplier * trajectory_multiplier * market_multiplier
+    base_hazard: float, scarring_per_year: float, years_on: float, contact_multiplier: float,
+    trajectory_multiplier: float, market_multiplier: float,
+) -> float:
+    """Job-finding hazard per month of a client (`base_hazard` from base_hazard_table): scarred by
+    years on benefit, raised by contact, a trajectory and the market."""
+    scarring = np.exp(-scarring_per_year * years_on)
+    return base_hazard * scarring * contact_multiplier * trajectory_multiplier * market_multiplier
 
 
 def market_multiplier(scenario: Scenario, unemployment_pct: float) -> float:
@@ -88,35 +82,47 @@ JOB_PARTTIME = 0  # a job that does not end assistance: the client stays on a pa
 JOB_CODES = np.array([Exit.WORK_FULLTIME, Exit.WORK_TEMPORARY, Exit.SELF_EMPLOYMENT, JOB_PARTTIME], dtype=np.int8)
 
 
-def exit_happens(h_total: np.ndarray, exposure: np.ndarray, u_event: np.ndarray) -> np.ndarray:
-    """Whether a client leaves (or finds a part-time job) this month: P = 1 - exp(-h * exposure)."""
-    return u_event < -np.expm1(-h_total * exposure)
+@njit(cache=True)
+def happens(hazard_per_month: float, exposure_months: float, u: float) -> bool:
+    """Whether an event at a constant hazard happens within the exposure: P = 1 - exp(-h * exposure)."""
+    return u < -np.expm1(-hazard_per_month * exposure_months)
 
 
-def exit_kind(
-    h_work: np.ndarray, h_education: np.ndarray, h_other: np.ndarray | float, u_kind: np.ndarray
-) -> np.ndarray:
+@njit(cache=True)
+def exit_kind(h_work: float, h_education: float, h_other: float, u_kind: float) -> int:
     """Which competing risk it was, in proportion to the hazards: 0 work, 1 education, 2 other."""
     share = u_kind * (h_work + h_education + h_other)
-    return np.where(share < h_work, 0, np.where(share < h_work + h_education, 1, 2))
+    if share < h_work:
+        return 0
+    return 1 if share < h_work + h_education else 2
 
 
-def job_types(work: Work, parttime: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Exit reason for each job found, or JOB_PARTTIME for a part-time job that keeps assistance.
+def job_bounds(work: Work) -> np.ndarray:
+    """Cumulative shares of full-time, temporary and self-employment among jobs found (the rest:
+    part-time jobs that keep assistance), summed in the order job_type expects."""
+    full, temp, self_emp = work.fulltime_share, work.temporary_share, work.self_employment_share
+    return np.array([full, full + temp, full + temp + self_emp], dtype=np.float64)
+
+
+@njit(cache=True)
+def job_type(bounds: np.ndarray, parttime: bool, u: float) -> int:
+    """Exit reason for a job found, or JOB_PARTTIME for a part-time job that keeps assistance
+    (`bounds` from job_bounds).
 
     A client already working part-time who finds work leaves (the split renormalised without
     the part-time share).
     """
-    full, temp, self_emp = work.fulltime_share, work.temporary_share, work.self_employment_share
-    leaving = full + temp + self_emp
-    v = u * np.where(parttime, max(leaving, 1e-12), 1.0)
-    bounds = np.array([full, full + temp, leaving])
-    return JOB_CODES[np.searchsorted(bounds, v, side="right")]
+    v = u * (max(bounds[2], 1e-12) if parttime else 1.0)
+    job = 0
+    while job < 3 and bounds[job] <= v:
+        job += 1
+    return JOB_CODES[job]
 
 
-def contract_months(work: Work, u: np.ndarray) -> np.ndarray:
+@njit(cache=True)
+def contract_months(mean_months: float, u: float) -> float:
     """Length of a temporary contract in months: exponential with the scenario's mean."""
-    return -work.temporary_contract_months_mean * np.log1p(-u)
+    return -mean_months * np.log1p(-u)
 
 
 EXIT_COLUMNS = {

@@ -1,5 +1,8 @@
 """The shortcuts taken for speed give what the plain versions give.
 
+- Compiled code (numba) draws the keyed numbers, inverse normals and categories that the numpy
+  and scipy versions give, bit for bit, and its per-client rules agree with the array formulas.
+
 - Keyed draws depend only on (seed, stream, key, client), so drawing for a subset of clients
   gives those clients' draws from the full set: the month step draws job types, contracts and
   the like only for the clients who need them.
@@ -97,17 +100,8 @@ def test_clients_never_ready_are_never_served_and_do_not_block_others():
     assert days[[0, 2]].tolist() == [0.5, 1.5]
 
 
-def test_keyed_blocks_are_keyed_block_per_request():
-    streams = Streams(np.random.SeedSequence(4))
-    rng = np.random.default_rng(2)
-    requests = [(("exit_reason", "job_type"), np.sort(rng.choice(9000, 40, replace=False))),
-                (("parttime_end",), np.arange(0)), (("trajectory", "trajectory_type"), np.arange(100, 900, 7))]
-    for block, (names, ids) in zip(streams.keyed_blocks(requests, 31), requests, strict=True):
-        assert np.array_equal(block, streams.keyed_block(names, 31, ids))
-
-
 def test_lookup_tables_give_what_the_np_where_chains_gave():
-    from sim.clients import Category, Group, Route, target_groups
+    from sim.clients import Category, Group, Route, target_group
     from sim.routes import CATEGORY_ON_ROUTE, ROUTE_AFTER_REVIEW
 
     old, indicated = np.meshgrid(np.arange(Route.PARTICIPATION + 1), np.arange(Route.PARTICIPATION + 1))
@@ -123,7 +117,7 @@ def test_lookup_tables_give_what_the_np_where_chains_gave():
     age = np.array([18.0, 26.999, 27.0, 49.99, 50.0, 70.0, np.nan, 30.0])
     refugee = np.array([False, False, False, False, False, False, False, True])
     group = np.where(age < 27, Group.YOUNG, np.where(age >= 50, Group.OLDER, Group.OTHER))
-    assert np.array_equal(target_groups(age, refugee), np.where(refugee, Group.REFUGEE, group))
+    assert [target_group(a, r) for a, r in zip(age, refugee, strict=True)] == np.where(refugee, Group.REFUGEE, group).tolist()
 
 
 def test_hazard_table_is_the_product_in_the_old_order(short_baseline):
@@ -139,16 +133,8 @@ def test_hazard_table_is_the_product_in_the_old_order(short_baseline):
     route_mult = np.where(route == 1, work.route_multiplier_direct, np.where(route == 4, work.route_multiplier_sheltered, 1.0))
     parttime_mult = np.where(parttime, work.parttime_work_multiplier, 1.0)
     expected = base * group_mult * route_mult * parttime_mult
-    assert np.array_equal(base_hazard_table(work)[hazard_class(distance, groups, route, parttime)], expected)
-
-
-def test_counts_by_class_are_searchsorted_classes():
-    from sim.model import _counts_by_class
-
-    values = np.concatenate([np.random.default_rng(5).uniform(0, 8, 300), [1.0, 2.0, 4.0, 0.0, np.nan]])
-    bounds = (1.0, 2.0, 4.0)
-    expected = np.bincount(np.searchsorted(bounds, values, side="right"), minlength=4).tolist()
-    assert _counts_by_class(values, bounds) == expected
+    classes = [hazard_class(*client) for client in zip(distance, groups, route, parttime, strict=True)]
+    assert np.array_equal(base_hazard_table(work)[classes], expected)
 
 
 def test_age_classes_drawn_by_cdf_are_rng_choice():
@@ -170,3 +156,47 @@ def test_closest_first_is_the_stable_sort_set(distance, k):
     distance = np.array(distance, dtype=float)
     expected = np.sort(np.argsort(distance, kind="stable")[: max(k, 0)])
     assert np.array_equal(closest_first(distance, k), expected)
+
+
+def test_compiled_keyed_uniform_is_keyed_block():
+    from sim.randomness import keyed_uniform
+
+    streams = Streams(np.random.SeedSequence(21, spawn_key=(2,)))
+    keys = np.concatenate([np.arange(50), (np.arange(1, 40) << 42) + 7])
+    names = ("exit", "rediagnosis", "aftercare")
+    bases = streams.bases(names, 93)
+    got = [[keyed_uniform(base, k) for k in keys] for base in bases]
+    assert np.array_equal(np.array(got), streams.keyed_block(names, 93, keys))
+    assert [streams.keyed_uniform_of("exit", 93, int(k)) for k in keys] == streams.keyed_uniforms("exit", 93, keys).tolist()
+
+
+def test_compiled_inverse_normal_is_scipys():
+    from scipy.special import ndtri
+
+    from sim.randomness import normal_quantile
+
+    u = np.concatenate([np.random.default_rng(4).random(20_000), [0.0, 1.0, 1e-300, 0.5]])
+    assert np.array_equal(normal_quantile(u), ndtri(np.clip(u, 1e-12, 1 - 1e-12)))
+
+
+def test_compiled_rules_agree_with_the_array_formulas():
+    from sim.clients import CATEGORY_BOUNDS, CATEGORY_BY_BAND, Category, category_of
+    from sim.routes import choose_trajectory
+    from sim.work import JOB_CODES, job_type
+
+    rng = np.random.default_rng(6)
+    distance = np.concatenate([rng.uniform(0, 80, 2000), CATEGORY_BOUNDS])
+    sheltered, community = rng.random(len(distance)) < 0.5, rng.random(len(distance)) < 0.5
+    expected = CATEGORY_BY_BAND[np.searchsorted(CATEGORY_BOUNDS, distance, side="right")]
+    expected = np.where((expected == Category.C2A) & sheltered, Category.C2B, expected)
+    expected = np.where((expected == Category.C3B) & community, Category.C3A, expected)
+    assert np.array_equal(category_of(distance, sheltered, community), expected)
+
+    bounds, u = np.array([0.5, 0.7, 0.75]), np.concatenate([rng.random(2000), [0.5, 0.7, 0.75]])
+    assert [job_type(bounds, False, x) for x in u] == JOB_CODES[np.searchsorted(bounds, u, side="right")].tolist()
+    assert all(job_type(bounds, True, x) != JOB_CODES[3] for x in u)  # part-timers leave when they find work
+
+    cumulative = np.cumsum(rng.dirichlet(np.ones(5), size=4), axis=1)
+    groups = rng.integers(0, 4, 2000)
+    expected = np.minimum((u[:2000, None] >= cumulative[groups]).sum(axis=1), 4)
+    assert [choose_trajectory(cumulative, g, x) for g, x in zip(groups, u[:2000], strict=True)] == expected.tolist()
