@@ -3,8 +3,8 @@
 Design (for speed, see README 'Performance'): the intake chain runs as calendar processes on
 shared queues (a weekly information meeting, a working-day process for diagnosis, intake and
 grants); each client's monthly hazards, route reviews and distance changes are evaluated in one
-vectorised step at each month end, with per-client keyed random numbers. A run is a pure
-function of (scenario, seed).
+step at each month end (sim/month_step.py, compiled), with per-client keyed random numbers. A
+run is a pure function of (scenario, seed).
 """
 
 from __future__ import annotations
@@ -18,27 +18,22 @@ import pandas as pd
 import simpy
 
 from sim.calendar import DAYS_PER_MONTH, Calendar
-from sim.clients import ClientTable, Exit, Group, Route, State, add_initial_stock, category_of, route_of
+from sim.clients import ClientTable, Exit, Route, State, add_initial_stock, category_of, route_of
 from sim.consultants import assign_consultants, contact_intensity, contact_levels
 from sim.drivers import state_pension_age, unemployment_pct
 from sim.events import Event, EventLog
 from sim.inflow import add_notifications, expected_notifications, monthly_notification_rates, newcomer_rules
 from sim.intake import IntakeChain
 from sim.money import benefit_client_months, benefit_spending_eur, trajectory_prices, trajectory_spending_eur
-from sim.month_step import STOCK_COLUMNS, MonthInputs, RunRules, columns_of, month_on_benefit
+from sim.month_step import STOCK_COLUMNS, MonthInputs, columns_of, month_on_benefit, run_rules
 from sim.month_step import STREAMS as MONTH_STREAMS
-from sim.parameters import TARGET_GROUPS, Policy, Scenario
+from sim.parameters import Policy, Scenario
 from sim.policies import policy_periods_on
 from sim.randomness import Streams
 from sim.results import build_tables
-from sim.routes import (
-    participation_review_chance,
-    review_months_by_route,
-    trajectory_choice_table,
-    trajectory_routes,
-)
+from sim.routes import participation_review_chance, trajectory_routes
 from sim.shocks import ShockEffect
-from sim.work import EXIT_COLUMNS, base_hazard_table, end_temporary_contracts, job_bounds, market_multiplier
+from sim.work import EXIT_COLUMNS, end_temporary_contracts, market_multiplier
 
 
 @dataclass
@@ -53,7 +48,7 @@ class RunResult:
     meeting_seats: list[int] = field(default_factory=list)
 
 
-_PARTICIPATION, _NONE, _DIRECT, _MEDIATION = Route.PARTICIPATION, Route.NONE, Route.DIRECT, Route.MEDIATION
+_NONE = Route.NONE
 
 
 @dataclass(frozen=True)
@@ -103,7 +98,7 @@ class Model:
             weekday_of_day0=self.calendar.origin.weekday(),
         )
         self._traj_price = trajectory_prices(scenario)
-        self._run_rules = _run_rules(scenario)
+        self._run_rules = run_rules(scenario)
         self.env.process(self._months())
 
     def _gatekeeper_share_on(self, days: np.ndarray) -> np.ndarray:
@@ -216,34 +211,6 @@ class Model:
         row["clients_served"] = int(np.count_nonzero(guidance.served))
         row["in_chain"] = self.chain.waiting() + self.chain.in_intake()
         self.rows.append(row)
-
-
-def _run_rules(scenario: Scenario) -> RunRules:
-    """The month step's parameters and lookup tables, made once a run."""
-    w, d, tr = scenario.work, scenario.distance, scenario.trajectories
-    basket = tr.basket
-    return RunRules(
-        base_hazard=base_hazard_table(w),
-        scarring_per_year=float(w.scarring_per_year),
-        education_hazard=np.where(np.arange(len(TARGET_GROUPS)) == Group.YOUNG, w.education_per_month_young, 0.0),
-        other_exit_per_month=float(w.other_exit_per_month),
-        job_bounds=job_bounds(w),
-        temporary_contract_months_mean=float(w.temporary_contract_months_mean),
-        parttime_job_end_per_month=float(w.parttime_job_end_per_month),
-        parttime_benefit_share=float(w.parttime_benefit_share),
-        drift_months_per_month=float(d.inactivity_drift_months_per_month),
-        drift_growth_per_year=float(d.drift_growth_per_year),
-        activation_gain_months_per_month=float(d.activation_gain_months_per_month),
-        max_distance_months=float(d.max_months),
-        trajectory_start_per_month=float(tr.start_per_month),
-        # by trajectory type, plus one entry past the basket for "not in a trajectory"
-        trajectory_work=np.array([*(b.work_multiplier for b in basket), 1.0], dtype=np.float64),
-        trajectory_gain=np.array([*(b.distance_gain_months_per_month for b in basket), 0.0], dtype=np.float64),
-        trajectory_months=np.array([b.duration_months for b in basket], dtype=np.float64),
-        trajectory_choice=trajectory_choice_table(scenario),
-        review_months=review_months_by_route(scenario),
-        diagnosis_error_sd_months=float(scenario.chain.diagnosis_error_sd_months),
-    )
 
 
 def run(

@@ -17,11 +17,26 @@ import numpy as np
 from numba import njit
 
 from sim.calendar import DAYS_PER_MONTH, DAYS_PER_YEAR
-from sim.clients import ROUTE_BY_CATEGORY, Exit, Route, State, diagnosed_category, target_group
-from sim.parameters import CATEGORIES
+from sim.clients import ROUTE_BY_CATEGORY, Exit, Group, Route, State, diagnosed_category, target_group
+from sim.parameters import CATEGORIES, TARGET_GROUPS, Scenario
 from sim.randomness import keyed_uniform, normal_quantile_one
-from sim.routes import CATEGORY_ON_ROUTE, ROUTE_AFTER_REVIEW, choose_trajectory
-from sim.work import contract_months, exit_kind, happens, hazard_class, job_type, work_hazard
+from sim.routes import (
+    CATEGORY_ON_ROUTE,
+    ROUTE_AFTER_REVIEW,
+    choose_trajectory,
+    review_months_by_route,
+    trajectory_choice_table,
+)
+from sim.work import (
+    base_hazard_table,
+    contract_months,
+    exit_kind,
+    happens,
+    hazard_class,
+    job_bounds,
+    job_type,
+    work_hazard,
+)
 
 # the keyed streams of the month step, in the order of MonthInputs.bases
 STREAMS = ("exit", "review", "rediagnosis", "exit_reason", "job_type", "exit_day", "contract", "parttime_end",
@@ -123,6 +138,34 @@ class MonthOutcome(NamedTuple):
     days_paid: np.ndarray  # per position: days of benefit paid this month
     benefit_share: np.ndarray  # per position: share of a full benefit
     stocks: np.ndarray  # month-end counts, as STOCK_COLUMNS names them
+
+
+def run_rules(scenario: Scenario) -> RunRules:
+    """The month step's parameters and lookup tables, made once a run."""
+    w, d, tr = scenario.work, scenario.distance, scenario.trajectories
+    basket = tr.basket
+    return RunRules(
+        base_hazard=base_hazard_table(w),
+        scarring_per_year=float(w.scarring_per_year),
+        education_hazard=np.where(np.arange(len(TARGET_GROUPS)) == Group.YOUNG, w.education_per_month_young, 0.0),
+        other_exit_per_month=float(w.other_exit_per_month),
+        job_bounds=job_bounds(w),
+        temporary_contract_months_mean=float(w.temporary_contract_months_mean),
+        parttime_job_end_per_month=float(w.parttime_job_end_per_month),
+        parttime_benefit_share=float(w.parttime_benefit_share),
+        drift_months_per_month=float(d.inactivity_drift_months_per_month),
+        drift_growth_per_year=float(d.drift_growth_per_year),
+        activation_gain_months_per_month=float(d.activation_gain_months_per_month),
+        max_distance_months=float(d.max_months),
+        trajectory_start_per_month=float(tr.start_per_month),
+        # by trajectory type, plus one entry past the basket for "not in a trajectory"
+        trajectory_work=np.array([*(b.work_multiplier for b in basket), 1.0], dtype=np.float64),
+        trajectory_gain=np.array([*(b.distance_gain_months_per_month for b in basket), 0.0], dtype=np.float64),
+        trajectory_months=np.array([b.duration_months for b in basket], dtype=np.float64),
+        trajectory_choice=trajectory_choice_table(scenario),
+        review_months=review_months_by_route(scenario),
+        diagnosis_error_sd_months=float(scenario.chain.diagnosis_error_sd_months),
+    )
 
 
 def columns_of(table) -> ClientColumns:
