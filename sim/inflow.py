@@ -20,7 +20,7 @@ from sim.calendar import DAYS_PER_YEAR
 from sim.clients import ClientTable, State
 from sim.drivers import driver, unemployment_pct, unemployment_pct_at
 from sim.parameters import Inflow, Scenario
-from sim.randomness import Streams, keyed_uniform, normal_quantile_one
+from sim.randomness import Streams, keyed_uniform, normal_quantile
 from sim.shocks import ShockEffect, effect_on
 
 WW_MONTHS_BEFORE_2016 = 38.0  # drivers.csv: maximum WW duration before the 2016 cuts
@@ -202,7 +202,7 @@ def _newcomers(ids, month_index, counts, bases, start_day, span, distance_shift,
         age_class = min(age_class, len(r.age_cdf) - 1)
         low, high = r.age_low[age_class], r.age_high[age_class]
         age = low + keyed_uniform(bases[_AGE], key) * (high - low)
-        z = normal_quantile_one(keyed_uniform(bases[_DISTANCE], key))
+        z = normal_quantile(keyed_uniform(bases[_DISTANCE], key))
         distance = np.exp(r.log_distance_mu + r.log_distance_sigma * z) + distance_shift
         if kind == _REFUGEE:
             distance = distance + r.refugee_distance_extra_months
@@ -223,5 +223,5 @@ def _newcomers(ids, month_index, counts, bases, start_day, span, distance_shift,
         u_dream[i] = keyed_uniform(bases[_DREAM], key)
         u_dream_days[i] = keyed_uniform(bases[_DREAM_DAYS], key)
         u_guided[i] = keyed_uniform(bases[_GUIDED], key)
-        z_diag[i] = normal_quantile_one(keyed_uniform(bases[_DIAGNOSIS], key))
+        z_diag[i] = normal_quantile(keyed_uniform(bases[_DIAGNOSIS], key))
         state[i] = _WAITING

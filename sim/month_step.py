@@ -19,7 +19,7 @@ from numba import njit
 from sim.calendar import DAYS_PER_MONTH, DAYS_PER_YEAR
 from sim.clients import ROUTE_BY_CATEGORY, Exit, Group, Route, State, diagnosed_category, target_group
 from sim.parameters import CATEGORIES, TARGET_GROUPS, Scenario
-from sim.randomness import keyed_uniform, normal_quantile_one
+from sim.randomness import keyed_uniform, normal_quantile
 from sim.routes import (
     CATEGORY_ON_ROUTE,
     ROUTE_AFTER_REVIEW,
@@ -295,7 +295,7 @@ def _month_on_benefit(on, served, c, m, r):
         if months_on_route >= r.review_months[route] or (
             route == _PARTICIPATION and keyed_uniform(m.bases[_REVIEW], key) < m.p_review
         ):
-            z = normal_quantile_one(keyed_uniform(m.bases[_REDIAGNOSIS], key))
+            z = normal_quantile(keyed_uniform(m.bases[_REDIAGNOSIS], key))
             diagnosed = max(0.0, c.distance_true[i] + r.diagnosis_error_sd_months * z)
             category = diagnosed_category(diagnosed, c.sheltered[i], c.community_service[i])
             target = ROUTE_AFTER_REVIEW[route, ROUTE_BY_CATEGORY[category]]

@@ -5,7 +5,8 @@ Two kinds of draws:
   stock). Same seed, name and key: same numbers, whatever else the run did.
 - `keyed_uniforms(name, key, ids)`: one uniform per client for a (stream, month) pair, computed
   from the client's random key by a counter-based hash (splitmix64), as Vivarium keys draws on
-  the simulant. A client gets the same draw in every scenario even when the populations around
+  the simulant; in compiled code `keyed_uniform(base, client_key)` with the stream's base word
+  from `Streams.bases`. A client gets the same draw in every scenario even when the populations around
   it differ, and the cost grows with the clients asked for, not with all clients ever created.
   Newcomers' keys are fixed by their month and order of arrival (sim/inflow.arrival_key).
 """
@@ -31,31 +32,12 @@ def _stream_id(name: str) -> int:
 
 
 def _mix_word(x: int) -> int:
-    """splitmix64's finaliser on one 64-bit word (the same function as _mix)."""
+    """splitmix64's finaliser on one 64-bit word, in Python ints (the same function as _mix_one)."""
     x ^= x >> 30
     x = (x * _M1_INT) & _MASK
     x ^= x >> 27
     x = (x * _M2_INT) & _MASK
     return x ^ (x >> 31)
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser, in place on `x` (one scratch array: national-size blocks are large)."""
-    scratch = np.right_shift(x, _S30)
-    x ^= scratch
-    x *= _M1
-    np.right_shift(x, _S27, out=scratch)
-    x ^= scratch
-    x *= _M2
-    np.right_shift(x, _S31, out=scratch)
-    x ^= scratch
-    return x
-
-
-def _to_unit(x: np.ndarray) -> np.ndarray:
-    """The top 53 bits of each word as a float in [0, 1) (exact: 53 bits fit a double)."""
-    x >>= _S11
-    return np.multiply(x, _TO_UNIT, dtype=np.float64)
 
 
 class Streams:
@@ -85,17 +67,13 @@ class Streams:
         return _mix_word(self._stream_key(name) ^ ((key * _GOLDEN_INT) & _MASK))
 
     def keyed_uniforms(self, name: str, key: int, ids: np.ndarray) -> np.ndarray:
-        """Uniforms in [0, 1), one per id, fixed by (seed, stream, key, id)."""
-        return self.keyed_block((name,), key, ids)[0]
+        """Uniforms in [0, 1), one per id (a client's random key), fixed by (seed, stream, key, id)."""
+        return _keyed_uniforms(self.bases((name,), key)[0], np.asarray(ids, dtype=np.int64))
 
     def keyed_uniform_of(self, name: str, key: int, client_key: int) -> float:
         """keyed_uniforms for one id, in Python ints (for a few draws a month, cheaper than arrays)."""
         word = _mix_word((self._base(name, key) + client_key * _GOLDEN_INT) & _MASK)
         return (word >> 11) * _TO_UNIT
-
-    def keyed_block(self, names: tuple[str, ...], key: int, ids: np.ndarray) -> np.ndarray:
-        """Uniforms for several streams at once: row i equals keyed_uniforms(names[i], key, ids)."""
-        return _to_unit(_mix(self._words(names, key, ids)))
 
     def bases(self, names: tuple[str, ...], key: int) -> np.ndarray:
         """The base word of each stream at `key` (what _base gives), for keyed_uniform in compiled code."""
@@ -103,12 +81,6 @@ class Streams:
         if stream_keys is None:
             stream_keys = self._key_arrays[names] = np.array([self._stream_key(n) for n in names], dtype=np.uint64)
         return _bases(stream_keys, key)
-
-    def _words(self, names: tuple[str, ...], key: int, ids: np.ndarray) -> np.ndarray:
-        """The words to hash, one row per stream: the stream's base word + id x golden ratio."""
-        base = self.bases(names, key)
-        # array arithmetic wraps around silently, as the hash needs
-        return np.add.outer(base, np.asarray(ids).astype(np.uint64) * _GOLDEN)
 
 
 # scipy's own inverse normal (cephes ndtri), called from compiled code by symbol name, so the
@@ -118,23 +90,14 @@ _ndtri = types.ExternalFunction("caseload_ndtri", types.float64(types.float64, t
 
 
 @njit(cache=True)
-def normal_quantile_one(u: float) -> float:
+def normal_quantile(u: float) -> float:
     """A standard normal from a uniform by the inverse normal (clipped off 0 and 1, which map to infinity)."""
     return _ndtri(min(max(u, 1e-12), 1 - 1e-12), 0)
 
 
 @njit(cache=True)
-def normal_quantile(u: np.ndarray) -> np.ndarray:
-    """normal_quantile_one for each uniform."""
-    out = np.empty(len(u))
-    for k in range(len(u)):
-        out[k] = normal_quantile_one(u[k])
-    return out
-
-
-@njit(cache=True)
 def _mix_one(x: np.uint64) -> np.uint64:
-    """splitmix64's finaliser on one word in compiled code (the same function as _mix)."""
+    """splitmix64's finaliser on one word in compiled code."""
     x ^= x >> _S30
     x *= _M1
     x ^= x >> _S27
@@ -153,6 +116,14 @@ def _bases(stream_keys: np.ndarray, key: int) -> np.ndarray:
 
 @njit(cache=True)
 def keyed_uniform(base: np.uint64, client_key: np.int64) -> float:
-    """One keyed uniform in compiled code: the number keyed_block gives for `client_key` in the
-    stream whose base word (Streams.bases) is `base`."""
+    """The keyed uniform of `client_key` in the stream whose base word (Streams.bases) is `base`:
+    the top 53 bits of the hashed word as a float in [0, 1) (exact: 53 bits fit a double)."""
     return np.float64(_mix_one(base + np.uint64(client_key) * _GOLDEN) >> _S11) * _TO_UNIT
+
+
+@njit(cache=True)
+def _keyed_uniforms(base: np.uint64, client_keys: np.ndarray) -> np.ndarray:
+    out = np.empty(len(client_keys))
+    for k in range(len(client_keys)):
+        out[k] = keyed_uniform(base, client_keys[k])
+    return out
