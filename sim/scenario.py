@@ -221,17 +221,22 @@ def _check_size(scenario: Scenario, file: str) -> None:
         )
 
 
+_ERROR_ORDER = {"extra_forbidden": 0, "missing": 2}  # others: 1
+
+
 def validate(raw: dict[str, Any], path: Path, sources: Sources | None = None) -> Scenario:
     """Validate a merged raw mapping; raise ScenarioError naming the first bad field and its file."""
     sources = sources or []
     try:
         scenario = Scenario.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
+        # a misspelt key is reported before the blocks it leaves missing: it is usually the cause
+        errors = sorted(exc.errors(), key=lambda e: _ERROR_ORDER.get(e["type"], 1))
+        err = errors[0]
         loc = _clean_loc(err["loc"])
         file = _source_of(loc, sources, str(path))
         field = _field_name(loc) or "(top level)"
-        more = len(exc.errors()) - 1
+        more = len(errors) - 1
         suffix = f" ({more} more problem{'s' if more > 1 else ''} after this one)" if more else ""
         raise ScenarioError(file, field, _describe(err, loc) + suffix) from None
     _check_size(scenario, str(path))

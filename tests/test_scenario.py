@@ -57,6 +57,16 @@ def test_bad_fields_name_the_file_and_field(tmp_path, text, field, fragment):
     assert fragment in message
 
 
+def test_a_typo_is_reported_before_the_blocks_a_standalone_file_misses(tmp_path):
+    path = write(tmp_path, 'name = "mine"\n[chain]\ninformation_meeting_place = 10\n')
+    with pytest.raises(ScenarioError) as info:
+        load(str(path))
+    message = str(info.value)
+    assert "chain.information_meeting_place" in message
+    assert "Did you mean 'information_meeting_places'" in message
+    assert "more problems after this one" in message
+
+
 def test_malformed_toml(tmp_path):
     path = write(tmp_path, "[chain\n")
     with pytest.raises(ScenarioError, match="malformed TOML"):
