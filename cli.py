@@ -320,17 +320,28 @@ def sensitivity_command(
     spread: Annotated[float, typer.Option(help="Relative range when the calibration gives no bounds (0.25 = ±25%).")] = 0.25,
     calibration_bounds: Annotated[bool, typer.Option("--calibration-bounds", help="Use the calibration's bounds for fitted parameters.")] = False,
     samples: Annotated[int, typer.Option(help="Also vary all parameters together over this many Latin-hypercube points (0 = off).")] = 0,
+    sobol: Annotated[int, typer.Option(help="Also Sobol' indices from this many base points, a power of 2 (0 = off; runs N x (parameters + 2) points).")] = 0,
     until: Annotated[int | None, typer.Option(help="Last simulated year (default: the scenarios').")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes (default: all cores).")] = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default: results/sensitivity-A-B-seedN).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing output folder.")] = False,
 ) -> None:
     """One-at-a-time sensitivity of the headline (saving, caseload difference 2025 and 2030): CSV and tornado plot."""
-    from sim.sensitivity import SensitivityError, parameter_ranges, run_global, run_sensitivity, tornado_png
+    from sim.sensitivity import (
+        SensitivityError,
+        parameter_ranges,
+        run_global,
+        run_sensitivity,
+        run_sobol,
+        sobol_png,
+        tornado_png,
+    )
 
     _check_common(seed, reps, workers)
     if samples < 0:
         fail(f"--samples: must be zero or positive (got {samples})")
+    if sobol < 0 or sobol == 1 or sobol & (sobol - 1):
+        fail(f"--sobol: give 0 (off) or a power of 2 from 2 up, e.g. 64 (got {sobol})")
     if not 0.0 < spread < 1.0:
         fail(f"--spread: give a fraction between 0 and 1, e.g. 0.25 (got {spread})")
     loaded = _load_many([scenario_a, scenario_b], until)
@@ -354,24 +365,35 @@ def sensitivity_command(
         if samples:
             indices, points = run_global(sa, sb, ranges, samples, seed, reps, executor, _Progress(samples * 2 * reps, "global"))
             tables["global.csv"], tables["global_samples.csv"] = indices, points
+        if sobol:
+            total = sobol * (len(paths) + 2) * 2 * reps
+            indices, points = run_sobol(sa, sb, ranges, sobol, seed, reps, executor, _Progress(total, "sobol"))
+            tables["sobol.csv"], tables["sobol_samples.csv"] = indices, points
     except SensitivityError as exc:
         fail(str(exc))
     finally:
         executor.close()
     manifest = {
         "command": "sensitivity", "scenarios": [a, b], "reference": a, "seed": seed, "replications": reps,
-        "params": paths, "ranges": ranges.to_dict(orient="records"), "samples": samples, "version": __version__,
+        "params": paths, "ranges": ranges.to_dict(orient="records"), "samples": samples, "sobol": sobol,
+        "version": __version__,
         "run_seconds": round(time.perf_counter() - started, 3),
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     try:
-        write_folder(out, tables, manifest, force=force,
-                     extra=lambda folder: (folder / "tornado.png").write_bytes(tornado_png(table, f"{b} vs {a}")))
+        def plots(folder: Path) -> None:
+            (folder / "tornado.png").write_bytes(tornado_png(table, f"{b} vs {a}"))
+            if sobol:
+                (folder / "sobol.png").write_bytes(sobol_png(tables["sobol.csv"], f"{b} vs {a}"))
+
+        write_folder(out, tables, manifest, force=force, extra=plots)
     except OutputError as exc:
         fail(str(exc))
     typer.echo(table.to_string(index=False))
     if samples:
         typer.echo("\n" + tables["global.csv"].to_string(index=False))
+    if sobol:
+        typer.echo("\n" + tables["sobol.csv"].to_string(index=False))
     typer.echo(f"\nresults in {out}")
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import difflib
 import io
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -70,13 +71,20 @@ def parameter_value(scenario: Scenario, path: str) -> float:
 
 def with_parameter(scenario: Scenario, path: str, value: float) -> Scenario:
     """A copy of a scenario with one dotted path set, validated again (bounds included)."""
+    return with_parameters(scenario, {path: value})
+
+
+def with_parameters(scenario: Scenario, values: dict[str, float]) -> Scenario:
+    """A copy of a scenario with dotted paths set, validated again once (bounds included)."""
     data = copy.deepcopy(scenario.model_dump(mode="python"))
-    container, key = _walk(data, path)
-    container[key] = type(container[key])(value) if isinstance(container[key], int) else float(value)
+    for path, value in values.items():
+        container, key = _walk(data, path)
+        container[key] = type(container[key])(value) if isinstance(container[key], int) else float(value)
+    setting = ", ".join(f"{path}={value:g}" for path, value in values.items())
     try:
-        return validate(data, Path(f"<{scenario.name} with {path}={value:g}>"))
+        return validate(data, Path(f"<{scenario.name} with {setting}>"))
     except ScenarioError as exc:
-        raise SensitivityError(f"--params: {path}={value:g} is not allowed ({exc.message}); use a smaller --spread") from None
+        raise SensitivityError(f"--params: {setting} is not allowed ({exc.message}); use a smaller --spread") from None
 
 
 def calibration_bounds(region: str) -> dict[str, tuple[float, float]]:
@@ -192,6 +200,29 @@ def tornado_png(table: pd.DataFrame, title: str) -> bytes:
 GLOBAL_COLUMNS = ["metric", "parameter", "src", "variance_share", "r_squared", "samples", "headline_mean", "headline_sd"]
 
 
+def headlines_at(
+    a: Scenario, b: Scenario, ranges: pd.DataFrame, u: np.ndarray, seed: int, reps: int, executor, on_done=None,
+    first_year: int = 2019,
+) -> pd.DataFrame:
+    """The headline of B against A at each point of `u` (one row per point, one column per
+    parameter in [0, 1]: low + u (high - low), the same u for A and B); every point uses the
+    same seed and replications (common random numbers). One row per point: its u's and metrics."""
+    variants: dict[str, Scenario] = {}
+    for i, point in enumerate(u):
+        values_a = {r.parameter: r.low_a + x * (r.high_a - r.low_a) for r, x in zip(ranges.itertuples(), point, strict=True)}
+        values_b = {r.parameter: r.low_b + x * (r.high_b - r.low_b) for r, x in zip(ranges.itertuples(), point, strict=True)}
+        variants[f"{i}:a"], variants[f"{i}:b"] = with_parameters(a, values_a), with_parameters(b, values_b)
+    yearlies, failures = run_paired(variants, seed, reps, executor, on_done)
+    if failures:
+        raise SensitivityError(f"{len(failures)} replication(s) failed, e.g. {failures[0]['error']}")
+    points = []
+    for i in range(len(u)):
+        found = headline(yearlies[f"{i}:a"], yearlies[f"{i}:b"], variants[f"{i}:a"], variants[f"{i}:b"], first_year)
+        points.append({"sample": i, **{p: u[i, j] for j, p in enumerate(ranges["parameter"])},
+                       **{m: v[0] for m, v in found.items()}})
+    return pd.DataFrame(points)
+
+
 def run_global(
     a: Scenario, b: Scenario, ranges: pd.DataFrame, samples: int, seed: int, reps: int, executor, on_done=None,
     first_year: int = 2019,
@@ -209,23 +240,8 @@ def run_global(
     if samples < len(ranges) + 2:
         raise SensitivityError(f"--samples: give at least {len(ranges) + 2} (parameters + 2) for the regression")
     u = qmc.LatinHypercube(d=len(ranges), seed=np.random.default_rng(seed)).random(samples)
-    variants: dict[str, Scenario] = {}
-    for i in range(samples):
-        va, vb = a, b
-        for j, row in enumerate(ranges.itertuples()):
-            va = with_parameter(va, row.parameter, row.low_a + u[i, j] * (row.high_a - row.low_a))
-            vb = with_parameter(vb, row.parameter, row.low_b + u[i, j] * (row.high_b - row.low_b))
-        variants[f"{i}:a"], variants[f"{i}:b"] = va, vb
-    yearlies, failures = run_paired(variants, seed, reps, executor, on_done)
-    if failures:
-        raise SensitivityError(f"{len(failures)} replication(s) failed, e.g. {failures[0]['error']}")
-    points = []
-    for i in range(samples):
-        found = headline(yearlies[f"{i}:a"], yearlies[f"{i}:b"], variants[f"{i}:a"], variants[f"{i}:b"], first_year)
-        points.append({"sample": i, **{p: u[i, j] for j, p in enumerate(ranges["parameter"])},
-                       **{m: v[0] for m, v in found.items()}})
-    table = pd.DataFrame(points)
-    metrics = [c for c in table.columns if c not in ("sample", *ranges["parameter"])]
+    table = headlines_at(a, b, ranges, u, seed, reps, executor, on_done, first_year)
+    metrics = _metrics(table, ranges)
     x = u - u.mean(axis=0)
     design = np.column_stack([np.ones(samples), x])
     rows = []
@@ -241,3 +257,87 @@ def run_global(
             rows.append({"metric": metric, "parameter": parameter, "src": src, "variance_share": src**2,
                          "r_squared": r2, "samples": samples, "headline_mean": float(y.mean()), "headline_sd": sd_y})
     return pd.DataFrame(rows, columns=GLOBAL_COLUMNS), table
+
+
+SOBOL_COLUMNS = ["metric", "parameter", "first_order", "first_low", "first_high",
+                 "total_order", "total_low", "total_high", "n", "points", "headline_sd"]
+
+
+def run_sobol(
+    a: Scenario, b: Scenario, ranges: pd.DataFrame, n: int, seed: int, reps: int, executor, on_progress=None,
+    first_year: int = 2019, confidence: float = 0.9,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Sobol' first- and total-order indices of each headline metric (scipy.stats.sobol_indices,
+    Saltelli 2010 estimators) with every parameter uniform over its range, and bootstrap intervals.
+
+    The model is evaluated at n (d + 2) points in three batches (matrices A, B and the d mixed
+    ones), each point the mean paired difference over `reps` replications with one seed, so the
+    indices describe the parameters, not the dice. Returns (indices, points).
+    """
+    from scipy.stats import DegenerateDataWarning, sobol_indices, uniform
+
+    if n < 2 or n & (n - 1):
+        raise SensitivityError(f"--sobol: give a power of 2, e.g. 64 (got {n})")
+    d = len(ranges)
+    total = n * (d + 2) * 2 * reps
+    batches: list[pd.DataFrame] = []
+
+    def evaluate(x: np.ndarray) -> np.ndarray:
+        done_before = sum(len(t) for t in batches) * 2 * reps
+        progress = (lambda done, _: on_progress(done_before + done, total)) if on_progress else None
+        table = headlines_at(a, b, ranges, x.T, seed, reps, executor, progress, first_year)
+        table["sample"] += sum(len(t) for t in batches)
+        batches.append(table)
+        return np.array(table[_metrics(table, ranges)].to_numpy(float).T)  # scipy writes into it
+
+    # a metric no parameter moves has zero variance: its indices and intervals are NaN, said once
+    # in the table rather than as numpy and scipy warnings
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DegenerateDataWarning)
+        result = sobol_indices(func=evaluate, n=n, dists=[uniform(0.0, 1.0)] * d, rng=np.random.default_rng(seed))
+        interval = result.bootstrap(confidence_level=confidence, n_resamples=999)
+    points = pd.concat(batches, ignore_index=True)
+    metrics = _metrics(points, ranges)
+    first, total_order = np.atleast_2d(result.first_order), np.atleast_2d(result.total_order)
+    first_ci, total_ci = interval.first_order.confidence_interval, interval.total_order.confidence_interval
+    rows = []
+    for m, metric in enumerate(metrics):
+        for j, parameter in enumerate(ranges["parameter"]):
+            rows.append({
+                "metric": metric, "parameter": parameter,
+                "first_order": first[m, j], "first_low": np.atleast_2d(first_ci.low)[m, j],
+                "first_high": np.atleast_2d(first_ci.high)[m, j],
+                "total_order": total_order[m, j], "total_low": np.atleast_2d(total_ci.low)[m, j],
+                "total_high": np.atleast_2d(total_ci.high)[m, j],
+                "n": n, "points": len(points), "headline_sd": float(points[metric].std(ddof=1)),
+            })
+    return pd.DataFrame(rows, columns=SOBOL_COLUMNS), points
+
+
+def _metrics(table: pd.DataFrame, ranges: pd.DataFrame) -> list[str]:
+    return [c for c in table.columns if c not in ("sample", *ranges["parameter"])]
+
+
+def sobol_png(indices: pd.DataFrame, title: str) -> bytes:
+    """Sobol' indices (one panel per headline metric): total and first order with their intervals."""
+    metrics = list(dict.fromkeys(indices["metric"]))
+    parameters = list(dict.fromkeys(indices["parameter"]))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics) + 2, 0.6 * len(parameters) + 2.2), sharey=True)
+    axes = np.atleast_1d(axes)
+    y = np.arange(len(parameters))
+    for ax, metric in zip(axes, metrics, strict=True):
+        part = indices[indices["metric"] == metric].set_index("parameter").reindex(parameters)
+        for offset, order, color in ((0.18, "total", "#f58518"), (-0.18, "first", "#4c78a8")):
+            value = part[f"{order}_order"].to_numpy(float)
+            error = np.abs(np.vstack([value - part[f"{order}_low"], part[f"{order}_high"] - value]))
+            ax.barh(y + offset, value, height=0.34, color=color, xerr=error, capsize=2, label=f"{order} order")
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_title(metric, fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(y, parameters, fontsize=8)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"{title}: Sobol' indices (bars: estimate; whiskers: bootstrap interval)", y=1.08)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()

@@ -137,6 +137,7 @@ def test_identical_scenarios_give_exactly_zero_in_every_replication(tmp_path):
         (["sensitivity", "focus", "broad", "--params", "work.work_multiplier_by_group"], ["not a number"]),
         (["sensitivity", "focus", "broad", "--params", "work.fulltime_share", "--spread", 0.99], ["fulltime_share", "--spread"]),
         (["sensitivity", "focus", "brod", "--params", "work.elasticity_work"], ["unknown scenario 'brod'"]),
+        (["sensitivity", "focus", "broad", "--params", "work.elasticity_work", "--sobol", 6], ["--sobol", "power of 2"]),
         (["report", "nowhere"], ["not a comparison folder"]),
     ],
 )
@@ -175,6 +176,26 @@ def test_sensitivity_writes_the_table_and_a_tornado(tmp_path):
     indices = pd.read_csv(out / "global.csv")
     assert list(indices["parameter"]) == manifest["params"]
     assert indices["r_squared"].between(0, 1).all() and (indices["variance_share"] >= 0).all()
+
+
+def test_sobol_indices_are_zero_for_a_parameter_without_effect(tmp_path):
+    """A trajectory's price moves the saving but never the caseload: with common random numbers
+    its Sobol' indices on the caseload difference are exactly zero; the labour market's are not."""
+    out = tmp_path / "s"
+    result = invoke("sensitivity", "focus", "broad", "--params", "work.elasticity_work,trajectories.basket.0.price_eur",
+                    "--reps", 1, "--until", 2025, "--seed", 3, "--out", out, "--workers", 2, "--sobol", 4)
+    assert result.exit_code == 0, result.output
+    indices = pd.read_csv(out / "sobol.csv").set_index(["metric", "parameter"])
+    assert set(indices.index.get_level_values("metric")) == {"cumulative_net_saving_eur", "caseload_diff_2025"}
+    assert (indices["points"] == 4 * (2 + 2)).all()
+    price = indices.loc[("caseload_diff_2025", "trajectories.basket.0.price_eur")]
+    assert price["first_order"] == 0.0 and price["total_order"] == 0.0
+    assert indices.loc[("caseload_diff_2025", "work.elasticity_work"), "total_order"] > 0
+    assert indices.loc[("cumulative_net_saving_eur", "trajectories.basket.0.price_eur"), "total_order"] > 0
+    points = pd.read_csv(out / "sobol_samples.csv")
+    assert len(points) == 16 and points["sample"].tolist() == list(range(16))
+    assert (out / "sobol.png").stat().st_size > 10_000
+    assert json.loads((out / "manifest.json").read_text())["sobol"] == 4
 
 
 def test_buig_balance_appears_with_a_state_grant(paired):
