@@ -198,6 +198,22 @@ def test_sobol_indices_are_zero_for_a_parameter_without_effect(tmp_path):
     assert json.loads((out / "manifest.json").read_text())["sobol"] == 4
 
 
+def test_the_sensitivity_headline_is_what_compare_gives(paired):
+    from sim.sensitivity import headline
+
+    scenarios, yearlies = paired
+    found = headline(yearlies["focus"], yearlies["broad"], scenarios["focus"], scenarios["broad"], YEARS[0])
+    t = compare(yearlies, scenarios, YEARS).table.set_index(["year", "metric", "scenario"])
+    expected = t.loc[("total", "cumulative_net_saving_eur", "broad"), ["diff_mean", "diff_low", "diff_high"]]
+    assert found["cumulative_net_saving_eur"] == pytest.approx(tuple(expected), rel=1e-12)
+    # dropping a replication of one scenario drops the pair, as in compare
+    fewer = yearlies["broad"][yearlies["broad"]["replication"] != 0]
+    found = headline(yearlies["focus"], fewer, scenarios["focus"], scenarios["broad"], YEARS[0])
+    t = compare({"focus": yearlies["focus"], "broad": fewer}, scenarios, YEARS).table.set_index(["year", "metric", "scenario"])
+    expected = t.loc[("total", "cumulative_net_saving_eur", "broad"), ["diff_mean", "diff_low", "diff_high"]]
+    assert found["cumulative_net_saving_eur"] == pytest.approx(tuple(expected), rel=1e-12)
+
+
 def test_buig_balance_appears_with_a_state_grant(paired):
     scenarios, yearlies = paired
     grant = {"2019": 25_000_000.0, "2020": 24_000_000.0}
