@@ -271,51 +271,54 @@ SOBOL_COLUMNS = ["metric", "parameter", "first_order", "first_low", "first_high"
 
 
 def run_sobol(
-    a: Scenario, b: Scenario, ranges: pd.DataFrame, n: int, seed: int, reps: int, executor, on_progress=None,
+    a: Scenario, b: Scenario, ranges: pd.DataFrame, n: int, seed: int, reps: int, executor, on_done=None,
     first_year: int = 2019, confidence: float = 0.9,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Sobol' first- and total-order indices of each headline metric (scipy.stats.sobol_indices,
-    Saltelli 2010 estimators) with every parameter uniform over its range, and bootstrap intervals.
+    """Sobol' first- and total-order indices of each headline metric with every parameter uniform
+    over its range (scipy.stats.sobol_indices, Saltelli 2010 estimators), and percentile bootstrap
+    intervals over the base points.
 
-    The model is evaluated at n (d + 2) points in three batches (matrices A, B and the d mixed
-    ones), each point the mean paired difference over `reps` replications with one seed, so the
-    indices describe the parameters, not the dice. Returns (indices, points).
+    Points: matrices A and B (n points each, from one scrambled Sobol' sequence in 2d dimensions,
+    as scipy draws them) and, for each parameter j, A with column j from B; n (d + 2) points run
+    as one batch, each the mean paired difference over `reps` replications with one seed, so the
+    indices describe the parameters, not the dice. Points and intervals are seeded by `seed`.
+    Returns (indices, points).
     """
-    from scipy.stats import DegenerateDataWarning, sobol_indices, uniform
+    from scipy.stats import DegenerateDataWarning, bootstrap, qmc, sobol_indices
 
     if n < 2 or n & (n - 1):
         raise SensitivityError(f"--sobol: give a power of 2, e.g. 64 (got {n})")
     d = len(ranges)
-    total = n * (d + 2) * 2 * reps
-    batches: list[pd.DataFrame] = []
+    rng = np.random.default_rng(seed)
+    base = qmc.Sobol(2 * d, rng=rng, bits=64).random(n)
+    matrix_a, matrix_b = base[:, :d], base[:, d:]
+    mixed = [np.where(np.arange(d) == j, matrix_b, matrix_a) for j in range(d)]
+    points = headlines_at(a, b, ranges, np.vstack([matrix_a, matrix_b, *mixed]), seed, reps, executor, on_done, first_year)
+    metrics = _metrics(points, ranges)
+    f = points[metrics].to_numpy(float).T.reshape(len(metrics), d + 2, n)  # metric x matrix x point
+    f_a, f_b, f_ab = f[:, 0], f[:, 1], np.moveaxis(f[:, 2:], 1, 0)
 
-    def evaluate(x: np.ndarray) -> np.ndarray:
-        done_before = sum(len(t) for t in batches) * 2 * reps
-        progress = (lambda done, _: on_progress(done_before + done, total)) if on_progress else None
-        table = headlines_at(a, b, ranges, x.T, seed, reps, executor, progress, first_year)
-        table["sample"] += sum(len(t) for t in batches)
-        batches.append(table)
-        return np.array(table[_metrics(table, ranges)].to_numpy(float).T)  # scipy writes into it
+    def indices(rows: np.ndarray) -> np.ndarray:
+        """First and total order (2 x metrics x parameters) from the points `rows` of each matrix."""
+        found = sobol_indices(func={"f_A": f_a[:, rows], "f_B": f_b[:, rows], "f_AB": f_ab[..., rows]}, n=n)
+        return np.stack([np.atleast_2d(found.first_order), np.atleast_2d(found.total_order)])
 
     # a metric no parameter moves has zero variance: its indices and intervals are NaN, said once
     # in the table rather than as numpy and scipy warnings
     with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", DegenerateDataWarning)
-        result = sobol_indices(func=evaluate, n=n, dists=[uniform(0.0, 1.0)] * d, rng=np.random.default_rng(seed))
-        interval = result.bootstrap(confidence_level=confidence, n_resamples=999)
-    points = pd.concat(batches, ignore_index=True)
-    metrics = _metrics(points, ranges)
-    first, total_order = np.atleast_2d(result.first_order), np.atleast_2d(result.total_order)
-    first_ci, total_ci = interval.first_order.confidence_interval, interval.total_order.confidence_interval
+        estimate = indices(np.arange(n))
+        # percentile intervals: BCa's jackknife would leave out one point, and the estimators
+        # need the points in powers of 2
+        interval = bootstrap([np.arange(n)], indices, vectorized=False, n_resamples=999,
+                             confidence_level=confidence, method="percentile", rng=rng).confidence_interval
     rows = []
     for m, metric in enumerate(metrics):
         for j, parameter in enumerate(ranges["parameter"]):
             rows.append({
                 "metric": metric, "parameter": parameter,
-                "first_order": first[m, j], "first_low": np.atleast_2d(first_ci.low)[m, j],
-                "first_high": np.atleast_2d(first_ci.high)[m, j],
-                "total_order": total_order[m, j], "total_low": np.atleast_2d(total_ci.low)[m, j],
-                "total_high": np.atleast_2d(total_ci.high)[m, j],
+                "first_order": estimate[0, m, j], "first_low": interval.low[0, m, j], "first_high": interval.high[0, m, j],
+                "total_order": estimate[1, m, j], "total_low": interval.low[1, m, j], "total_high": interval.high[1, m, j],
                 "n": n, "points": len(points), "headline_sd": float(points[metric].std(ddof=1)),
             })
     return pd.DataFrame(rows, columns=SOBOL_COLUMNS), points

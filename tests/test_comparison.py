@@ -198,6 +198,33 @@ def test_sobol_indices_are_zero_for_a_parameter_without_effect(tmp_path):
     assert json.loads((out / "manifest.json").read_text())["sobol"] == 4
 
 
+def test_sobol_design_and_indices_are_scipys_and_reproducible(monkeypatch):
+    """With the model replaced by the Ishigami function, run_sobol gives what scipy's own
+    sobol_indices gives for it, and the same intervals for the same seed."""
+    from scipy.stats import sobol_indices, uniform
+
+    import sim.sensitivity as sensitivity
+
+    def ishigami(u):  # u in [0, 1]^3 -> x in [-pi, pi]^3
+        x = -np.pi + 2 * np.pi * np.asarray(u)
+        return np.sin(x[0]) + 7 * np.sin(x[1]) ** 2 + 0.1 * x[2] ** 4 * np.sin(x[0])
+
+    def fake_headlines(a, b, ranges, u, seed, reps, executor, on_done, first_year):
+        return pd.DataFrame({"sample": range(len(u)), **{p: u[:, j] for j, p in enumerate(ranges["parameter"])},
+                             "y": ishigami(u.T)})
+
+    monkeypatch.setattr(sensitivity, "headlines_at", fake_headlines)
+    ranges = pd.DataFrame({"parameter": ["x1", "x2", "x3"]})
+    indices, points = sensitivity.run_sobol(None, None, ranges, 256, seed=9, reps=1, executor=None)
+    expected = sobol_indices(func=ishigami, n=256, dists=[uniform(0, 1)] * 3, rng=np.random.default_rng(9))
+    assert indices["first_order"].to_numpy() == pytest.approx(expected.first_order, abs=1e-12)
+    assert indices["total_order"].to_numpy() == pytest.approx(expected.total_order, abs=1e-12)
+    assert len(points) == 256 * 5
+    assert ((indices["first_low"] <= indices["first_order"]) & (indices["first_order"] <= indices["first_high"])).all()
+    again, _ = sensitivity.run_sobol(None, None, ranges, 256, seed=9, reps=1, executor=None)
+    pd.testing.assert_frame_equal(indices, again)
+
+
 def test_the_sensitivity_headline_is_what_compare_gives(paired):
     from sim.sensitivity import headline
 
