@@ -18,6 +18,7 @@ from numba import njit
 
 from sim.calendar import DAYS_PER_MONTH, DAYS_PER_YEAR
 from sim.clients import ROUTE_BY_CATEGORY, Exit, Group, Route, State, diagnosed_category, target_group
+from sim.consultants import contact_level
 from sim.parameters import CATEGORIES, TARGET_GROUPS, Scenario
 from sim.randomness import keyed_uniform, normal_quantile
 from sim.routes import (
@@ -215,7 +216,7 @@ def _month_on_benefit(on, served, c, m, r):
         pensioned = pension_day < end
 
         guided = m.guidance_on and route == _PARTICIPATION and c.u_guided[i] < m.guidance_share
-        level = np.int64(served[p]) + 2 * np.int64(guided)
+        level = contact_level(served[p], guided)
         in_trajectory = c.trajectory_end_day[i] > start
         trajectory = np.int64(c.trajectory_type[i]) if in_trajectory else no_trajectory
 
