@@ -8,8 +8,8 @@ order, which gives the same days as a day-by-day process at a fraction of the ev
 
 For speed at national size nothing here loops over clients in Python: the meeting queue is an
 array in order of notification (so "who made contact by now" is one binary search), the desks
-book a whole batch with a running maximum, and the sessions of a month are settled in one batch
-at the month end (nothing reads a seated client's state before then).
+book a batch and the intakes settle in compiled code (numba), and the sessions of a month are
+settled in one batch at the month end (nothing reads a seated client's state before then).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import Callable, Generator
 
 import numpy as np
 import simpy
+from numba import njit
 
 from sim.clients import ClientTable, State
 from sim.events import Event, EventLog
@@ -30,15 +31,17 @@ WORK_TIME_OF_DAY = 0.5
 _NO_SLOT = np.iinfo(np.int64).min // 4
 
 
-def working_day_index(days: np.ndarray, weekday_of_day0: int) -> np.ndarray:
-    """Index of the first working day (Monday-Friday) on or after each whole day."""
-    weeks, weekday = np.divmod(days + weekday_of_day0, 7)
-    return weeks * 5 + np.minimum(weekday, 5)
+@njit(cache=True)
+def working_day_index(day: int, weekday_of_day0: int) -> int:
+    """Index of the first working day (Monday-Friday) on or after a whole day."""
+    weeks, weekday = divmod(day + weekday_of_day0, 7)
+    return weeks * 5 + min(weekday, 5)
 
 
-def day_of_working_index(index: np.ndarray, weekday_of_day0: int) -> np.ndarray:
-    """Whole day of each working-day index (inverse of working_day_index on working days)."""
-    weeks, weekday = np.divmod(index, 5)
+@njit(cache=True)
+def day_of_working_index(index: int, weekday_of_day0: int) -> int:
+    """Whole day of a working-day index (inverse of working_day_index on working days)."""
+    weeks, weekday = divmod(index, 5)
     return weeks * 7 + (weekday - weekday_of_day0)
 
 
@@ -51,30 +54,28 @@ class WorkingDayCapacity:
         self._next_slot = _NO_SLOT  # slot = working-day index x per_day + place that day
 
     def book(self, ready_days: np.ndarray) -> np.ndarray:
-        """Days (at noon) on which clients ready on `ready_days` (in queue order) are served."""
+        """Days (at noon) on which clients ready on `ready_days` (in queue order) are served;
+        infinite for a client never ready (a closed desk before this one) or a closed desk."""
         ready_days = np.asarray(ready_days, dtype=np.float64)
-        if self.per_day <= 0 or len(ready_days) == 0:
+        if self.per_day <= 0:
             return np.full(len(ready_days), np.inf)
-        ready = np.isfinite(ready_days)  # never ready (a closed desk before this one): never served
-        if ready.all():
-            return self._serve(ready_days)
-        out = np.full(len(ready_days), np.inf)
-        if ready.any():
-            out[ready] = self._serve(ready_days[ready])
-        return out
+        days, self._next_slot = _book(ready_days, self._next_slot, self.per_day, self.weekday_of_day0)
+        return days
 
-    def _serve(self, ready_days: np.ndarray) -> np.ndarray:
-        """Days served for clients who are all ready some day.
 
-        Client i gets slot max(first slot of its first possible day, slot of client i-1 + 1);
-        subtracting i turns that recursion into a running maximum.
-        """
-        first_day = np.ceil(ready_days - WORK_TIME_OF_DAY).astype(np.int64)
-        earliest = working_day_index(first_day, self.weekday_of_day0) * self.per_day
-        order = np.arange(len(ready_days), dtype=np.int64)
-        slot = np.maximum(np.maximum.accumulate(earliest - order), self._next_slot) + order
-        self._next_slot = int(slot[-1]) + 1
-        return day_of_working_index(slot // self.per_day, self.weekday_of_day0) + WORK_TIME_OF_DAY
+@njit(cache=True)
+def _book(ready_days: np.ndarray, next_slot: int, per_day: int, weekday_of_day0: int) -> tuple[np.ndarray, int]:
+    """Serve clients in queue order: each takes the first free slot on or after its first
+    possible working day (slot = working-day index x per_day + place that day)."""
+    days = np.full(len(ready_days), np.inf)
+    for k in range(len(ready_days)):
+        if not np.isfinite(ready_days[k]):
+            continue
+        first_day = np.int64(np.ceil(ready_days[k] - WORK_TIME_OF_DAY))
+        slot = max(working_day_index(first_day, weekday_of_day0) * per_day, next_slot)
+        next_slot = slot + 1
+        days[k] = day_of_working_index(slot // per_day, weekday_of_day0) + WORK_TIME_OF_DAY
+    return days, next_slot
 
 
 class IntakeChain:
@@ -180,23 +181,14 @@ class IntakeChain:
         intake = self.intake_desk.book(diagnosis)
         self.log.record(diagnosis, ids, Event.DIAGNOSED)
         self.log.record(intake, ids, Event.INTAKE)
-        t.distance_diag[ids] = np.maximum(0.0, t.distance_true[ids] + c.diagnosis_error_sd_months * t.z_diag[ids])
-        refused = t.u_entitlement[ids] < self.inflow.refused_share
-        t.state[ids] = np.where(refused, State.REFUSED, State.IN_INTAKE)
+        refused, worked, work_day, granted, grant_day = _after_intake(
+            ids, intake, t.distance_true, t.z_diag, t.u_entitlement, t.u_dream, t.u_dream_days,
+            t.distance_diag, t.state, t.exit_day, t.grant_day, c.diagnosis_error_sd_months,
+            self.inflow.refused_share, c.dream_job_days_min, c.dream_job_days_max, c.dream_job_work_share,
+        )
         self.log.record(intake[refused], ids[refused], Event.REFUSED)
-        u_days = t.u_dream_days[ids]
-        window = c.dream_job_days_min + u_days * (c.dream_job_days_max - c.dream_job_days_min)
-        dream = t.u_dream[ids] < c.dream_job_work_share
-        found_work = (~refused & dream).nonzero()[0]
-        worked = ids[found_work]
-        work_day = intake[found_work] + window[found_work] * u_days[found_work]
-        t.state[worked] = State.WORK_BEFORE_BENEFIT
-        t.exit_day[worked] = work_day
-        self.log.record(work_day, worked, Event.WORK_BEFORE_BENEFIT)
-        granted = (~(refused | dream)).nonzero()[0]
+        self.log.record(work_day, ids[worked], Event.WORK_BEFORE_BENEFIT)
         # benefit starts on the day the window ends; the month step puts the client on benefit
-        grant_day = np.ceil(intake[granted] + window[granted])
-        t.grant_day[ids[granted]] = grant_day
         self._awaiting_ids = np.concatenate([self._awaiting_ids, ids[granted]])
         self._awaiting_days = np.concatenate([self._awaiting_days, grant_day])
 
@@ -215,3 +207,42 @@ class IntakeChain:
     def waiting(self) -> int:
         """Clients waiting for the information meeting."""
         return len(self._queue) - self._head
+
+
+_REFUSED, _IN_INTAKE, _WORK_BEFORE_BENEFIT = State.REFUSED, State.IN_INTAKE, State.WORK_BEFORE_BENEFIT
+
+
+@njit(cache=True)
+def _after_intake(
+    ids, intake, distance_true, z_diag, u_entitlement, u_dream, u_dream_days, distance_diag, state, exit_day,
+    grant_day, diagnosis_error_sd_months, refused_share, dream_days_min, dream_days_max, dream_work_share,
+):
+    """The diagnosed distance, then at intake: refused (not entitled), work found in the
+    dream-job period, or a benefit granted from the day the period ends. Writes the client
+    columns; returns positions refused, positions and days of work found, positions and days granted."""
+    n = len(ids)
+    refused, worked, granted = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
+    work_day, grant_days = np.empty(n), np.empty(n)
+    n_refused = n_worked = n_granted = 0
+    for k in range(n):
+        i = ids[k]
+        distance_diag[i] = max(0.0, distance_true[i] + diagnosis_error_sd_months * z_diag[i])
+        u_days = u_dream_days[i]
+        window = dream_days_min + u_days * (dream_days_max - dream_days_min)
+        if u_entitlement[i] < refused_share:
+            state[i] = _REFUSED
+            refused[n_refused] = k
+            n_refused += 1
+        elif u_dream[i] < dream_work_share:
+            state[i] = _WORK_BEFORE_BENEFIT
+            exit_day[i] = intake[k] + window * u_days
+            worked[n_worked] = k
+            work_day[n_worked] = exit_day[i]
+            n_worked += 1
+        else:
+            state[i] = _IN_INTAKE
+            grant_day[i] = np.ceil(intake[k] + window)
+            granted[n_granted] = k
+            grant_days[n_granted] = grant_day[i]
+            n_granted += 1
+    return refused[:n_refused], worked[:n_worked], work_day[:n_worked], granted[:n_granted], grant_days[:n_granted]

@@ -6,7 +6,7 @@
 - Keyed draws depend only on (seed, stream, key, client), so drawing for a subset of clients
   gives those clients' draws from the full set: the month step draws job types, contracts and
   the like only for the clients who need them.
-- The desks book a whole batch with a running maximum; the reference is the day-by-day
+- The desks book a whole batch in one compiled pass over free slots; the reference is the day-by-day
   first-come-first-served loop the model used before.
 - The meeting queue is searched by notification day; the reference walks the queue.
 """
