@@ -101,9 +101,21 @@ def test_a_failed_replication_is_reported_with_seed_and_scenario_and_the_others_
 def test_what_comes_back_does_not_grow_with_the_number_of_clients(short):
     # results are small tables; a region four times larger sends back the same number of bytes (within 5%)
     big = with_overrides(short, {"region": {"initial_stock": 4 * short.region.initial_stock}})
-    sizes = [len(pickle.dumps(run_task(ReplicationTask(s, 5, 0)))) for s in (short, big)]
+    outputs = [run_task(ReplicationTask(s, 5, 0)) for s in (short, big)]
+    sizes = [len(pickle.dumps((o.yearly, o.monthly))) for o in outputs]
     assert sizes[1] < 1.05 * sizes[0]
     assert sizes[0] < 200_000
+
+
+def test_an_output_travels_compressed_and_arrives_whole(short):
+    output = run_task(ReplicationTask(short, 5, 0, record_events=True))
+    sent = pickle.dumps(output)
+    assert len(sent) < len(pickle.dumps((output.yearly, output.monthly, output.events)))
+    back = pickle.loads(sent)
+    for name in ("yearly", "monthly", "events"):
+        pd.testing.assert_frame_equal(getattr(back, name), getattr(output, name), check_exact=True)
+    assert (back.replication, back.client_events, back.kernel_events) == (
+        output.replication, output.client_events, output.kernel_events)
 
 
 def test_cli_on_a_dask_local_cluster_gives_the_serial_results(tmp_path, serial):
