@@ -156,8 +156,9 @@ def add_notifications(
     `rules`: newcomer_rules(scenario), if the caller keeps them.
     """
     span = end_day - start_day
+    count_base = streams.bases(("notification_count",), month_index)[0]
     counts = np.array([
-        poisson_count(streams.keyed_uniform_of("notification_count", month_index, c), rates_per_year[name] * span / DAYS_PER_YEAR)
+        poisson_count(keyed_uniform(count_base, c), rates_per_year[name] * span / DAYS_PER_YEAR)
         for c, name in enumerate(_COMPONENTS)
     ])
     ids = table.add(int(counts.sum()))

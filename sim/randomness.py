@@ -20,24 +20,13 @@ import numpy as np
 from numba import njit, types
 from numba.extending import get_cython_function_address
 
-_GOLDEN_INT, _M1_INT, _M2_INT = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
-_MASK = (1 << 64) - 1
-_GOLDEN, _M1, _M2 = np.uint64(_GOLDEN_INT), np.uint64(_M1_INT), np.uint64(_M2_INT)
+_GOLDEN, _M1, _M2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _TO_UNIT = 1.0 / float(1 << 53)
 _S11, _S27, _S30, _S31 = np.uint64(11), np.uint64(27), np.uint64(30), np.uint64(31)
 
 
 def _stream_id(name: str) -> int:
     return zlib.crc32(name.encode("utf-8"))
-
-
-def _mix_word(x: int) -> int:
-    """splitmix64's finaliser on one 64-bit word, in Python ints (the same function as _mix_one)."""
-    x ^= x >> 30
-    x = (x * _M1_INT) & _MASK
-    x ^= x >> 27
-    x = (x * _M2_INT) & _MASK
-    return x ^ (x >> 31)
 
 
 class Streams:
@@ -62,21 +51,12 @@ class Streams:
             self._keys[name] = int(self._child(name).generate_state(1, np.uint64)[0])
         return self._keys[name]
 
-    def _base(self, name: str, key: int) -> int:
-        # one word per (stream, key), in Python ints: numpy calls on one element cost more than the hash
-        return _mix_word(self._stream_key(name) ^ ((key * _GOLDEN_INT) & _MASK))
-
     def keyed_uniforms(self, name: str, key: int, ids: np.ndarray) -> np.ndarray:
         """Uniforms in [0, 1), one per id (a client's random key), fixed by (seed, stream, key, id)."""
         return _keyed_uniforms(self.bases((name,), key)[0], np.asarray(ids, dtype=np.int64))
 
-    def keyed_uniform_of(self, name: str, key: int, client_key: int) -> float:
-        """keyed_uniforms for one id, in Python ints (for a few draws a month, cheaper than arrays)."""
-        word = _mix_word((self._base(name, key) + client_key * _GOLDEN_INT) & _MASK)
-        return (word >> 11) * _TO_UNIT
-
     def bases(self, names: tuple[str, ...], key: int) -> np.ndarray:
-        """The base word of each stream at `key` (what _base gives), for keyed_uniform in compiled code."""
+        """The base word of each stream at `key` (the stream's key and `key`, hashed), for keyed_uniform."""
         stream_keys = self._key_arrays.get(names)
         if stream_keys is None:
             stream_keys = self._key_arrays[names] = np.array([self._stream_key(n) for n in names], dtype=np.uint64)
