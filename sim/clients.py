@@ -155,6 +155,12 @@ _DIRECT = Route.DIRECT
 
 
 @njit(cache=True)
+def diagnosed_distance(distance_true: float, error_sd_months: float, z: float) -> float:
+    """What a diagnosis finds: the true distance plus a normal error (`z` standard normal), at least 0."""
+    return max(0.0, distance_true + error_sd_months * z)
+
+
+@njit(cache=True)
 def diagnosed_category(distance_months: float, sheltered: bool, community_service: bool) -> int:
     """Category from the diagnosed distance (DOMAIN.md routing table), for one client."""
     band = 0

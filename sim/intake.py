@@ -20,7 +20,7 @@ import numpy as np
 import simpy
 from numba import njit
 
-from sim.clients import ClientTable, State
+from sim.clients import ClientTable, State, diagnosed_distance
 from sim.events import Event, EventLog
 from sim.parameters import Chain, Inflow
 
@@ -226,7 +226,7 @@ def _after_intake(
     n_refused = n_worked = n_granted = 0
     for k in range(n):
         i = ids[k]
-        distance_diag[i] = max(0.0, distance_true[i] + diagnosis_error_sd_months * z_diag[i])
+        distance_diag[i] = diagnosed_distance(distance_true[i], diagnosis_error_sd_months, z_diag[i])
         u_days = u_dream_days[i]
         window = dream_days_min + u_days * (dream_days_max - dream_days_min)
         if u_entitlement[i] < refused_share:

@@ -17,7 +17,16 @@ import numpy as np
 from numba import njit
 
 from sim.calendar import DAYS_PER_MONTH, DAYS_PER_YEAR
-from sim.clients import ROUTE_BY_CATEGORY, Exit, Group, Route, State, diagnosed_category, target_group
+from sim.clients import (
+    ROUTE_BY_CATEGORY,
+    Exit,
+    Group,
+    Route,
+    State,
+    diagnosed_category,
+    diagnosed_distance,
+    target_group,
+)
 from sim.consultants import contact_level
 from sim.parameters import CATEGORIES, TARGET_GROUPS, Scenario
 from sim.randomness import keyed_uniform, normal_quantile
@@ -54,7 +63,8 @@ STOCK_COLUMNS = [
     "stock_participation", "stock_parttime",
 ]
 _BY_CATEGORY, _BY_DURATION = 1, 1 + len(CATEGORIES)
-_PARTICIPATION_COUNT, _PARTTIME_COUNT, _N_STOCKS = _BY_DURATION + 4, _BY_DURATION + 5, len(STOCK_COLUMNS)
+_PARTICIPATION_COUNT = _BY_DURATION + len(_DURATION_BOUNDS_YEARS) + 1
+_PARTTIME_COUNT, _N_STOCKS = _PARTICIPATION_COUNT + 1, len(STOCK_COLUMNS)
 _EXIT, _REVIEW, _REDIAGNOSIS, _REASON, _JOB, _DAY, _CONTRACT, _PT_END, _TRAJ, _TRAJ_TYPE = range(len(STREAMS))
 
 
@@ -297,7 +307,7 @@ def _month_on_benefit(on, served, c, m, r):
             route == _PARTICIPATION and keyed_uniform(m.bases[_REVIEW], key) < m.p_review
         ):
             z = normal_quantile(keyed_uniform(m.bases[_REDIAGNOSIS], key))
-            diagnosed = max(0.0, c.distance_true[i] + r.diagnosis_error_sd_months * z)
+            diagnosed = diagnosed_distance(c.distance_true[i], r.diagnosis_error_sd_months, z)
             category = diagnosed_category(diagnosed, c.sheltered[i], c.community_service[i])
             target = ROUTE_AFTER_REVIEW[route, ROUTE_BY_CATEGORY[category]]
             c.distance_diag[i] = diagnosed

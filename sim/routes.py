@@ -65,7 +65,7 @@ def participation_review_chance(policy: Policy) -> float:
 
 def trajectory_routes(policy: Policy) -> np.ndarray:
     """Per route, whether its clients may start a trajectory: development and 2B routes, and
-    participation if the policy says so (guided participation clients may also: see trajectory_eligible)."""
+    participation if the policy says so (guided participation clients may also: sim/month_step.py)."""
     routes = np.zeros(len(_ROUTES), dtype=bool)
     routes[[_DEVELOPMENT, Route.SHELTERED]] = True
     routes[_PARTICIPATION] = policy.trajectories_in_participation
