@@ -329,6 +329,7 @@ def sensitivity_command(
     """One-at-a-time sensitivity of the headline (saving, caseload difference 2025 and 2030): CSV and tornado plot."""
     from sim.sensitivity import (
         SensitivityError,
+        check_sobol_points,
         parameter_ranges,
         run_global,
         run_sensitivity,
@@ -340,8 +341,11 @@ def sensitivity_command(
     _check_common(seed, reps, workers)
     if samples < 0:
         fail(f"--samples: must be zero or positive (got {samples})")
-    if sobol < 0 or sobol == 1 or sobol & (sobol - 1):
-        fail(f"--sobol: give 0 (off) or a power of 2 from 2 up, e.g. 64 (got {sobol})")
+    if sobol:
+        try:
+            check_sobol_points(sobol)
+        except SensitivityError as exc:
+            fail(str(exc))
     if not 0.0 < spread < 1.0:
         fail(f"--spread: give a fraction between 0 and 1, e.g. 0.25 (got {spread})")
     loaded = _load_many([scenario_a, scenario_b], until)

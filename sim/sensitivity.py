@@ -139,8 +139,7 @@ def headline(a_yearly: pd.DataFrame, b_yearly: pd.DataFrame, a: Scenario, b: Sce
         raise SensitivityError(f"no common (year, replication) rows in {years[0]}-{years[1]}")
     metrics_a, metrics_b = metrics_a.loc[common], metrics_b.loc[common]
     net_saving = metrics_a["total_spending_eur"] - metrics_b["total_spending_eur"]
-    out = {"cumulative_net_saving_eur": paired_interval(net_saving.groupby(level="replication").cumsum()
-                                                        .groupby(level="replication").last().to_numpy())}
+    out = {"cumulative_net_saving_eur": paired_interval(net_saving.groupby(level="replication").sum().to_numpy())}
     caseload_diff = (metrics_b["caseload_december"] - metrics_a["caseload_december"]).unstack("replication")
     for year in HEADLINE_YEARS:
         if year in caseload_diff.index:
@@ -286,8 +285,7 @@ def run_sobol(
     """
     from scipy.stats import DegenerateDataWarning, bootstrap, qmc, sobol_indices
 
-    if n < 2 or n & (n - 1):
-        raise SensitivityError(f"--sobol: give a power of 2, e.g. 64 (got {n})")
+    check_sobol_points(n)
     d = len(ranges)
     rng = np.random.default_rng(seed)
     base = qmc.Sobol(2 * d, rng=rng, bits=64).random(n)
@@ -322,6 +320,12 @@ def run_sobol(
                 "n": n, "points": len(points), "headline_sd": float(points[metric].std(ddof=1)),
             })
     return pd.DataFrame(rows, columns=SOBOL_COLUMNS), points
+
+
+def check_sobol_points(n: int) -> None:
+    """Sobol' designs need a power of 2 base points, 2 at least."""
+    if n < 2 or n & (n - 1):
+        raise SensitivityError(f"--sobol: give a power of 2 from 2 up, e.g. 64, or 0 for none (got {n})")
 
 
 def _metrics(table: pd.DataFrame, ranges: pd.DataFrame) -> list[str]:
