@@ -9,12 +9,24 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from sim.files import SLUG_RULE, is_slug
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 PerMonth = Annotated[float, Field(ge=0.0, le=5.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
 Positive = Annotated[float, Field(gt=0.0)]
+
+
+def _slug(value: str) -> str:
+    if not is_slug(value):
+        raise ValueError(f"must be {SLUG_RULE}; got {value!r}")
+    return value
+
+
+Slug = Annotated[str, AfterValidator(_slug)]
+"""A name that becomes a file or folder name: checked once, here, so no name can point elsewhere."""
 
 CATEGORIES = ("1a", "1b", "1c", "2a", "2b", "3a", "3b")
 DURATION_CLASSES = ("lt1", "1_2", "2_4", "4plus")
@@ -50,7 +62,7 @@ class Simulation(Strict):
 
 
 class Region(Strict):
-    name: str = Field("leidschendam-voorburg", description="Region label, also the key into observed data.")
+    name: Slug = Field("leidschendam-voorburg", description="Region label, also the key into observed data and calibration files.")
     initial_stock: int = Field(1660, ge=0, le=5_000_000, description="December 2013 caseload (DOMAIN.md table 1).")
     stock_category_shares: dict[Literal["1a", "1b", "1c", "2a", "2b", "3a", "3b"], Share] = Field(
         description="Stock by category 1a..3b, adding up to 1; assumption near the expected 40/60 split (DOMAIN.md)."
@@ -355,7 +367,7 @@ class Money(Strict):
 class Scenario(Strict):
     """A whole scenario, resolved from its file and includes."""
 
-    name: str = Field(description="Scenario name (default: the file name).")
+    name: Slug = Field(description="Scenario name, also its results folder's name (default: the file name, made safe).")
     description: str = Field("", description="One line shown by `caseload scenarios`.")
     simulation: Simulation = Field(Simulation(), description="Time span.")
     region: Region = Field(description="The region and its December stock.")

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from sim.files import slugify
 from sim.parameters import Scenario
 
 
@@ -250,7 +251,7 @@ def load(ref: str | Path, overrides: dict[str, Any] | None = None) -> LoadedScen
     raw = _load_raw(path, (), sources)
     if not raw:
         raise ScenarioError(str(path), "", "empty scenario file")
-    raw.setdefault("name", path.stem)
+    raw.setdefault("name", slugify(path.stem))
     if overrides:
         sources.append(("overrides", overrides))
         raw = _merge(raw, overrides)
