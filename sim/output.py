@@ -1,16 +1,21 @@
 """Writing results: a folder is written whole or not at all.
 
 Files go to a hidden temporary folder beside the target, which is renamed into place once
-everything is written. An existing folder is only replaced with `force`; an interrupted or
-failed write leaves no folder that looks complete.
+everything is written, and only if no other run took the place meanwhile. An existing folder is
+only replaced with `force`, and only if this tool wrote it (its manifest says so) and it is not
+the working folder or one of its parents; an interrupted or failed write leaves no folder that
+looks complete. Text that a spreadsheet would run as a formula is written with a leading quote.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import glob
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -23,12 +28,110 @@ class OutputError(Exception):
     """The output folder cannot be written; nothing was left half-written."""
 
 
+MANIFEST = "manifest.json"
+WRITTEN_BY = "caseload"
+"""Every manifest says who wrote its folder: `--force` replaces only such a folder."""
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""Text a spreadsheet would run as a formula (OWASP, CSV injection); written with a leading quote."""
+
+
+def written_by_us(folder: Path) -> bool:
+    """Whether `folder` holds a manifest this tool wrote (older versions' manifests included)."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(manifest, dict):
+        return False
+    # manifests written before the marker existed all carried the version and creation time
+    return manifest.get("written_by") == WRITTEN_BY or {"version", "created"} <= manifest.keys()
+
+
+def _holds_working_folder(out: Path) -> bool:
+    try:
+        here, target = Path.cwd().resolve(), out.resolve()
+    except OSError:
+        return False
+    return here == target or target in here.parents
+
+
 def check_target(out: Path, force: bool) -> None:
-    """Fail early, before any work, if `out` exists and may not be replaced."""
-    if out.exists() and not force:
+    """Fail early, before any work, if `out` may not be written (or replaced, with `force`)."""
+    out = Path(out)
+    if not out.exists() and not out.is_symlink():
+        return
+    if out.is_symlink():
+        raise OutputError(f"{out}: is a symbolic link; give a folder that does not exist yet, or the folder itself")
+    if not out.is_dir():
+        raise OutputError(f"{out}: exists and is not a folder; choose another --out")
+    if _holds_working_folder(out):
+        raise OutputError(f"{out}: is the working folder or one of its parents; it is never replaced, not even with --force")
+    if not written_by_us(out):
+        raise OutputError(
+            f"{out}: exists and is not a results folder of caseload (no caseload {MANIFEST}); it is never "
+            "replaced, not even with --force: choose another --out"
+        )
+    if not force:
         raise OutputError(f"{out}: output folder exists; use --force to replace it, or choose another --out")
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"{out}: exists and is not a folder")
+
+
+def _safe_table_name(name: str) -> Path:
+    """A table's file name inside the folder: relative, without '..' (e.g. scenarios/focus/yearly.csv)."""
+    path = Path(name)
+    if path.is_absolute() or not path.parts or any(part in ("", ".", "..") for part in path.parts):
+        raise ValueError(f"table name {name!r} must be a relative path inside the output folder")
+    return path
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table with text that a spreadsheet would run as a formula quoted by a leading apostrophe."""
+    text = [c for c in frame.columns if pd.api.types.is_object_dtype(frame[c]) or pd.api.types.is_string_dtype(frame[c])]
+    if not text:
+        return frame
+    out = frame.copy()
+    for column in text:
+        out[column] = out[column].map(lambda v: f"'{v}" if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v)
+    return out
+
+
+_RENAME_NOREPLACE = 1
+
+
+def _rename_exclusive(source: Path, target: Path) -> None:
+    """Rename `source` to `target`, failing (FileExistsError) if `target` exists, without a race.
+
+    Linux has renameat2 with RENAME_NOREPLACE; elsewhere a plain rename of a folder onto an
+    existing non-empty folder fails too, which is what matters: a results folder is never empty.
+    """
+    libc = _libc()
+    if libc is not None:
+        at_fdcwd = -100
+        rc = libc.renameat2(at_fdcwd, os.fsencode(source), at_fdcwd, os.fsencode(target), _RENAME_NOREPLACE)
+        if rc == 0:
+            return
+        err = ctypes.get_errno()
+        if err not in (errno.ENOSYS, errno.EINVAL):  # not supported by this kernel or file system
+            raise OSError(err, os.strerror(err), str(target))
+    if target.exists():
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(target))
+    try:
+        os.rename(source, target)
+    except OSError as exc:
+        if exc.errno == errno.ENOTEMPTY:
+            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(target)) from None
+        raise
+
+
+def _libc():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.renameat2  # noqa: B018  (glibc 2.28 and newer)
+    except (OSError, AttributeError):
+        return None
+    return libc
 
 
 def _alive(pid: int) -> bool:
@@ -69,12 +172,17 @@ def write_folder(
 ) -> Path:
     """Write CSV tables, `manifest.json` and any extra files into `out`, atomically.
 
-    Files go to `.NAME.partial-PID-XXXX` beside `out`, renamed to `out` when all are written. On
-    any failure or interruption the partial folder is removed, parent folders this call created
-    are removed again, and a folder being replaced (`force`) is put back.
+    Table names may hold subfolders (`scenarios/focus/yearly.csv`), never '..'. Files go to
+    `.NAME.partial-PID-XXXX` beside `out`; the manifest is written before `extra` runs, so extra
+    files (a report) can read it. The folder is moved into place only if nothing took `out`
+    meanwhile (another run to the same place fails, it does not replace the first); with `force`
+    an existing results folder of this tool is replaced. On any failure or interruption the
+    partial folder is removed, parent folders this call created are removed again, and a folder
+    being replaced is put back.
     """
     out = Path(out)
     check_target(out, force)
+    names = {name: _safe_table_name(name) for name in tables}
     parent = out.parent if str(out.parent) else Path(".")
     created = [p for p in (parent, *parent.parents) if not p.exists()]
     try:
@@ -87,14 +195,23 @@ def write_folder(
     old: Path | None = None
     try:
         for name, frame in tables.items():
-            frame.to_csv(tmp / name, index=False)
+            (tmp / names[name]).parent.mkdir(parents=True, exist_ok=True)
+            spreadsheet_safe(frame).to_csv(tmp / names[name], index=False)
+        text = json.dumps({"written_by": WRITTEN_BY, **manifest}, indent=2, default=str) + "\n"
+        (tmp / MANIFEST).write_text(text, encoding="utf-8")
         if extra is not None:
             extra(tmp)
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
-        if out.exists():
+        if force and out.exists():
+            check_target(out, force)  # it may have changed while we ran
             old = parent / f".{out.name}.old-{os.getpid()}-{tmp.name.rsplit('-', 1)[-1]}"
             out.rename(old)
-        tmp.rename(out)
+        try:
+            _rename_exclusive(tmp, out)
+        except FileExistsError:
+            raise OutputError(
+                f"{out}: another run wrote this folder while this one ran; nothing of this run was written "
+                "(use --force to replace it, or choose another --out)"
+            ) from None
         tmp = None
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)

@@ -51,16 +51,27 @@ def test_events_option_writes_the_event_log(tmp_path):
     assert {"day", "client", "event", "detail", "replication"} <= set(events.columns)
 
 
-def test_existing_folder_not_overwritten_without_force(tmp_path):
+def test_existing_results_replaced_only_with_force(tmp_path):
     out = tmp_path / "r"
-    out.mkdir()
-    (out / "keep.txt").write_text("mine")
+    assert invoke("run", "baseline", "--until", 2014, "--out", out).exit_code == 0
+    (out / "keep.txt").write_text("from the first run")
     result = invoke("run", "baseline", "--until", 2014, "--out", out)
     assert result.exit_code == 2
     assert "--force" in result.output
-    assert (out / "keep.txt").read_text() == "mine"
+    assert (out / "keep.txt").read_text() == "from the first run"
     assert invoke("run", "baseline", "--until", 2014, "--out", out, "--force").exit_code == 0
     assert not (out / "keep.txt").exists()
+
+
+def test_a_users_own_folder_is_never_replaced(tmp_path):
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    for extra in ([], ["--force"]):
+        result = invoke("run", "baseline", "--until", 2014, "--out", out, *extra)
+        assert result.exit_code == 2 and result.output.startswith("error: ")
+        assert "not a results folder of caseload" in result.output and "not even with --force" in result.output
+    assert (out / "keep.txt").read_text() == "mine" and sorted(p.name for p in out.iterdir()) == ["keep.txt"]
 
 
 def _bad(tmp_path: Path, text: str) -> Path:

@@ -29,8 +29,10 @@ from typer.testing import CliRunner
 from verification_scenarios import baseline
 
 from cli import app
+from sim import output
 from sim.output import OutputError, write_folder
 from sim.parameters import Policy, Scenario
+from sim.replications import SerialExecutor
 from sim.scenario import ScenarioError, load, validate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -313,10 +315,16 @@ def test_write_folder_interrupted_mid_write_leaves_nothing(tmp_path, monkeypatch
     assert _leftovers(tmp_path) == []
 
 
-def test_failed_forced_replace_keeps_the_old_folder(tmp_path, monkeypatch):
-    out = tmp_path / "out"
+def _old_results(out: Path) -> Path:
+    """A results folder an earlier run of this tool wrote."""
     out.mkdir()
     (out / "yearly.csv").write_text("old results\n")
+    (out / "manifest.json").write_text('{"written_by": "caseload"}\n')
+    return out
+
+
+def test_failed_forced_replace_keeps_the_old_folder(tmp_path, monkeypatch):
+    out = _old_results(tmp_path / "out")
 
     def full(self, *args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -329,31 +337,104 @@ def test_failed_forced_replace_keeps_the_old_folder(tmp_path, monkeypatch):
 
 
 def test_existing_folder_is_never_replaced_without_force(tmp_path):
-    out = tmp_path / "out"
-    out.mkdir()
-    (out / "mine.txt").write_text("keep")
+    out = _old_results(tmp_path / "out")
     with pytest.raises(OutputError, match="--force"):
         write_folder(out, _tables(), {"x": 1})
-    assert (out / "mine.txt").read_text() == "keep"
+    assert (out / "yearly.csv").read_text() == "old results\n"
     write_folder(out, _tables(), {"x": 1}, force=True)
     assert _leftovers(out) == ["manifest.json", "monthly.csv", "yearly.csv"]
     assert _leftovers(tmp_path) == ["out"]
 
 
-def test_interrupted_between_the_two_renames_puts_the_old_folder_back(tmp_path, monkeypatch):
-    out = tmp_path / "out"
+@pytest.mark.parametrize("manifest", [None, "not json", "[1, 2]", '{"version": "1"}', '{"written_by": "someone"}'])
+def test_force_never_replaces_a_folder_this_tool_did_not_write(tmp_path, manifest):
+    out = tmp_path / "mine"
     out.mkdir()
-    (out / "yearly.csv").write_text("old results\n")
-    original = Path.rename
-    calls = []
+    (out / "thesis.docx").write_text("years of work")
+    if manifest is not None:
+        (out / "manifest.json").write_text(manifest)
+    for force in (False, True):
+        with pytest.raises(OutputError, match="not a results folder of caseload"):
+            write_folder(out, _tables(), {"x": 1}, force=force)
+    assert (out / "thesis.docx").read_text() == "years of work"
+    assert _leftovers(tmp_path) == ["mine"]
 
-    def rename(self, target):
-        calls.append(target)
-        if len(calls) == 2:  # the old folder is moved aside; the new one is not in place yet
-            raise KeyboardInterrupt
-        return original(self, target)
 
-    monkeypatch.setattr(Path, "rename", rename)
+def test_force_never_replaces_the_working_folder_or_its_parents(tmp_path, monkeypatch):
+    work = _old_results(tmp_path / "project")
+    (work / "sub").mkdir()
+    for cwd in (work, work / "sub"):
+        monkeypatch.chdir(cwd)
+        for target in (work, Path("."), Path("..") if cwd != work else work):
+            with pytest.raises(OutputError, match="working folder"):
+                write_folder(target, _tables(), {"x": 1}, force=True)
+    assert (work / "yearly.csv").read_text() == "old results\n" and (work / "sub").is_dir()
+
+
+def test_a_run_that_finds_its_place_taken_at_the_end_fails_and_leaves_the_other(tmp_path, monkeypatch):
+    """Two runs to one --out: the second to finish must not replace the first (no --force)."""
+    out = tmp_path / "out"
+
+    def other_run_finishes_first(folder: Path) -> None:
+        _old_results(out)  # another process moved its results into place while this one wrote
+
+    with pytest.raises(OutputError, match="another run wrote this folder"):
+        write_folder(out, _tables(), {"x": 1}, extra=other_run_finishes_first)
+    assert (out / "yearly.csv").read_text() == "old results\n"
+    assert _leftovers(tmp_path) == ["out"]
+
+
+def test_concurrent_runs_to_one_folder_leave_exactly_one_result(tmp_path):
+    """Real processes racing to the same --out: exactly one succeeds, the other says why."""
+    out = tmp_path / "out"
+    script = textwrap.dedent(f"""
+        import sys, pandas as pd
+        from sim.output import OutputError, write_folder
+        barrier = {str(tmp_path / "go")!r}
+        import os, time
+        def wait(folder):
+            open(os.path.join({str(tmp_path)!r}, "ready-" + sys.argv[1]), "w").close()
+            while not os.path.exists(barrier):
+                time.sleep(0.01)
+        try:
+            write_folder(__import__("pathlib").Path({str(out)!r}), {{"t.csv": pd.DataFrame({{"who": [sys.argv[1]]}})}}, {{}}, extra=wait)
+            print("wrote")
+        except OutputError as exc:
+            print("refused", exc)
+    """)
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(i)], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)}) for i in range(2)]
+    deadline = time.monotonic() + 60
+    while not all((tmp_path / f"ready-{i}").exists() for i in range(2)) and time.monotonic() < deadline:
+        time.sleep(0.01)  # both have checked the target and written their files: the race is set
+    (tmp_path / "go").touch()
+    outputs = sorted(p.communicate(timeout=60)[0].split()[0] for p in procs)
+    assert outputs == ["refused", "wrote"]
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "t.csv"]
+
+
+def test_table_names_cannot_leave_the_folder(tmp_path):
+    for name in ("../x.csv", "/tmp/x.csv", "a/../../x.csv", ""):
+        with pytest.raises(ValueError, match="inside the output folder"):
+            write_folder(tmp_path / "out", {name: pd.DataFrame({"a": [1]})}, {})
+    assert _leftovers(tmp_path) == []
+
+
+def test_text_a_spreadsheet_would_run_is_quoted_in_csv(tmp_path):
+    frame = pd.DataFrame({"text": ["=1+1", "+A1", "-2+3", "@SUM(A1)", "\tx", "plain"], "number": [-1.5, 2, 3, 4, 5, 6]})
+    write_folder(tmp_path / "out", {"t.csv": frame}, {})
+    back = pd.read_csv(tmp_path / "out" / "t.csv")
+    assert back["text"].tolist()[:4] == ["'=1+1", "'+A1", "'-2+3", "'@SUM(A1)"]
+    assert back["text"].iloc[-1] == "plain" and back["number"].iloc[0] == -1.5
+
+
+def test_interrupted_between_the_two_renames_puts_the_old_folder_back(tmp_path, monkeypatch):
+    out = _old_results(tmp_path / "out")
+    def interrupted(source, target):  # the old folder is moved aside; the new one is not in place yet
+        assert not out.exists()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(output, "_rename_exclusive", interrupted)
     with pytest.raises(KeyboardInterrupt):
         write_folder(out, _tables(), {"x": 1}, force=True)
     assert _leftovers(tmp_path) == ["out"]
@@ -437,17 +518,23 @@ def test_output_path_that_is_a_file_is_never_replaced(tmp_path, force):
 # -- interrupted runs: a real `caseload run` process and a real signal ------------------------------
 
 DRIVER = textwrap.dedent("""
-    import sys, time
+    import os, sys, time
     import pandas as pd
     import sim.replications as replications
 
     mode = sys.argv[1]
-    if mode == "run":
+    if mode in ("run", "compiled"):
         original_task = replications.run_task
 
         def task(t):
-            print("running", flush=True)
-            return original_task(t)
+            print("running", os.getpid(), flush=True)  # the handshake: the test signals once it reads this
+            if mode == "run":
+                return original_task(t)  # the signal lands wherever the replication is
+            try:
+                time.sleep(60)
+            except KeyboardInterrupt as exc:
+                # what compiled code makes of an interrupt that lands inside it
+                raise SystemError("CPUDispatcher(<function f>) returned a result with an exception set") from exc
 
         replications.run_task = task
     else:
@@ -472,19 +559,20 @@ def _reset_sigint() -> None:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-@pytest.mark.parametrize("moment", ["run", "write"])
-def test_interrupted_run_leaves_no_folder(tmp_path, signum, moment):
+@pytest.mark.parametrize(("moment", "workers"), [("run", 1), ("compiled", 1), ("run", 2), ("write", 1)])
+def test_interrupted_run_leaves_no_folder(tmp_path, signum, moment, workers):
+    """A signal during a replication (in any code, compiled included) or while writing: exit 130, one line, no folder."""
     out = tmp_path / "out"
-    args = ["run", "baseline", "--seed", "5", "--out", str(out)]
-    args += ["--until", "2060", "--reps", "3", "--workers", "1"] if moment == "run" else ["--until", "2014"]
+    args = ["run", "baseline", "--seed", "5", "--out", str(out), "--workers", str(workers)]
+    args += ["--until", "2060", "--reps", "4"] if moment != "write" else ["--until", "2014"]
     proc = subprocess.Popen(
-        [sys.executable, "-c", DRIVER, moment, *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, preexec_fn=_reset_sigint, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        [sys.executable, "-c", DRIVER, "write" if moment == "write" else moment, *args], cwd=ROOT,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_reset_sigint,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     try:
-        first = proc.stdout.readline().strip()
-        assert first == ("running" if moment == "run" else "writing"), first + proc.stderr.read()
-        time.sleep(0.3)
+        first = proc.stdout.readline().split()
+        assert first[:1] == (["writing"] if moment == "write" else ["running"]), str(first) + proc.stderr.read()
         proc.send_signal(signum)
         proc.wait(timeout=60)
     finally:
@@ -492,6 +580,66 @@ def test_interrupted_run_leaves_no_folder(tmp_path, signum, moment):
             proc.kill()
             proc.wait()
     stderr = proc.stderr.read()
-    assert proc.returncode != 0
+    assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr, stderr
+    assert stderr.strip().splitlines() == ["error: interrupted; no output folder was written"], stderr
     assert _leftovers(tmp_path) == [], "an interrupted run left a folder behind"
+
+
+def test_an_interrupt_disguised_by_compiled_code_stops_the_serial_executor():
+    """Compiled code turns a KeyboardInterrupt into a SystemError: that is an interrupt, not a failed replication."""
+    def disguised(item):
+        if item == 1:
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt as exc:
+                raise SystemError("returned a result with an exception set") from exc
+        return item
+
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        for i, result in SerialExecutor().map_unordered(disguised, [0, 1, 2]):
+            done.append((i, result))
+    assert done == [(0, 0)]  # replication 2 never ran
+
+
+def test_a_failed_replication_is_reported_and_the_others_go_on():
+    def failing(item):
+        if item == 1:
+            raise ValueError("bad")
+        return item
+
+    results = list(SerialExecutor().map_unordered(failing, [0, 1, 2]))
+    assert [i for i, _ in results] == [0, 1, 2] and isinstance(results[1][1], ValueError)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc")
+def test_pool_workers_end_with_their_parent(tmp_path):
+    """A parent killed outright (SIGKILL, no clean-up) takes its worker processes with it."""
+    args = ["run", "baseline", "--until", "2060", "--reps", "4", "--workers", "2", "--out", str(tmp_path / "out")]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", DRIVER, "run", *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        first = proc.stdout.readline().split()
+        assert first[0] == "running", first
+        worker = int(first[1])
+        assert worker != proc.pid
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 20
+        while _running(worker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _running(worker), "a worker outlived its killed parent"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
