@@ -5,6 +5,12 @@ parameters.csv, scenarios/NAME/yearly.csv, manifest.json), never from memory, so
 in the page's tables is a number in those files. Table cells carry `data-file`, `data-key` and
 `data-col` naming where their number comes from (the tests check them). Plots are matplotlib
 (Agg backend) PNGs embedded as base64.
+
+The folder is checked as it is read: a file that is missing, not UTF-8, not JSON or CSV, or
+lacks a field or column the report uses is one `ReportError` naming the file, the field and
+what is allowed. Page and workbook are made in memory and then written to temporary files in
+the folder that are renamed into place, so a bad folder, or one that cannot be written, is left
+as it was.
 """
 
 from __future__ import annotations
@@ -13,6 +19,10 @@ import base64
 import html
 import io
 import json
+import math
+import os
+import re
+import secrets
 from importlib import resources
 from pathlib import Path
 
@@ -24,6 +34,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from sim.files import SLUG_RULE, FileProblem, is_slug, read_text  # noqa: E402
+from sim.output import OutputError  # noqa: E402
 from sim.parameters import CATEGORIES  # noqa: E402
 from sim.results import summarise  # noqa: E402
 
@@ -82,17 +94,180 @@ def observed_caseload(region: str) -> pd.DataFrame:
     return frame[frame["region"] == region][["year", "caseload_december"]]
 
 
+class ReportError(OutputError):
+    """A comparison folder the report cannot be made from or written into; the message names the
+    file, the field and what is allowed.
+
+    An OutputError, so `caseload compare --report` reports it like any other folder it cannot
+    write, and removes its partial folder."""
+
+    def __init__(self, file: str, field: str, message: str) -> None:
+        self.file, self.field, self.message = file, field, message
+        super().__init__(f"{file}: {field}: {message}" if field else f"{file}: {message}")
+
+
+MAX_FILE_BYTES = 256_000_000
+"""Largest file of a comparison folder read: yearly tables of many replications run to megabytes."""
+
+_AGAIN = "write the folder again with `caseload compare`"
+NEEDED = ["manifest.json", "comparison.csv", "break_even.csv", "parameters.csv"]
+
+# What the report reads of each table, by kind: "text" a non-empty string, "value" any string,
+# "number" a number or empty, "whole" a whole number or empty, "year" a whole number,
+# "year_or_total" a year or the word total (comparison.csv's year column).
+COMPARISON_COLUMNS = {
+    "year": "year_or_total", "metric": "text", "scenario": "text", "mean": "number", "reference_mean": "number",
+    "diff_mean": "number", "diff_low": "number", "diff_high": "number",
+}
+BREAK_EVEN_COLUMNS = {
+    "scenario": "text", "reference": "text", "break_even_year": "whole", "break_even_low": "whole",
+    "break_even_high": "whole", "cumulative_saving_mean": "number", "cumulative_saving_low": "number",
+    "cumulative_saving_high": "number",
+}
+YEARLY_COLUMNS = {
+    "year": "year", "caseload_december": "number", **{f"stock_{c}": "number" for c in CATEGORIES},
+    **dict.fromkeys(["stock_duration_lt1", "stock_duration_1_2", "stock_duration_2_4", "stock_duration_4plus"], "number"),
+}
+_TEXT_KINDS = ("text", "value", "year_or_total")
+_NA = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A",
+       "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]
+"""pandas' own missing-value words, kept for number columns only: a scenario may be named `NA`."""
+
+
+def _show(value) -> str:
+    """A value for an error line: its repr on one line, cut short."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+def _text_of(path: Path) -> str:
+    if not path.is_file():
+        raise ReportError(str(path), "", f"missing or not a regular file; {_AGAIN}")
+    try:
+        return read_text(path, MAX_FILE_BYTES)
+    except FileProblem as exc:
+        raise ReportError(str(path), "", f"{exc}; {_AGAIN}") from None
+
+
+def read_table(path: Path, columns: dict[str, str], rows: bool = True) -> pd.DataFrame:
+    """A CSV table of the folder with the columns the report reads checked; ReportError otherwise.
+
+    Text columns are read as written (no missing-value words); the others as pandas reads numbers.
+    `rows`: the table must have at least one row.
+    """
+    text = _text_of(path)
+    try:
+        header = pd.read_csv(io.StringIO(text), nrows=0).columns
+        kinds = {c: columns.get(c, "other") for c in header}
+        frame = pd.read_csv(
+            io.StringIO(text), keep_default_na=False, dtype={c: str for c, k in kinds.items() if k in _TEXT_KINDS},
+            na_values={c: _NA for c, k in kinds.items() if k not in _TEXT_KINDS},
+        )
+    except pd.errors.EmptyDataError:
+        raise ReportError(str(path), "", f"empty file; {_AGAIN}") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise ReportError(str(path), "", f"not a CSV table ({reason}); {_AGAIN}") from None
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ReportError(str(path), ", ".join(missing), f"column missing; the report needs the columns {', '.join(columns)}")
+    if rows and frame.empty:
+        raise ReportError(str(path), "", f"a header but no rows; {_AGAIN}")
+    for column, kind in columns.items():
+        _check_column(path, column, kind, frame[column])
+    return frame
+
+
+def _check_column(path: Path, column: str, kind: str, values: pd.Series) -> None:
+    def bad(index, allowed: str):
+        row = values.index.get_loc(index) + 1
+        raise ReportError(str(path), column, f"row {row} holds {_show(values[index])}; {allowed}")
+
+    if kind in ("text", "year_or_total"):
+        pattern, allowed = (r".+", "give a non-empty text") if kind == "text" else (r"\d+|total", "give a year or 'total'")
+        wrong = ~values.str.fullmatch(pattern, flags=re.DOTALL)
+        if wrong.any():
+            bad(wrong.idxmax(), allowed)
+        return
+    if kind == "value":
+        return
+    if values.dtype == bool or not pd.api.types.is_numeric_dtype(values):
+        numbers = pd.to_numeric(values, errors="coerce")
+        wrong = numbers.isna() & values.notna()
+        bad(wrong.idxmax() if wrong.any() else values.index[0], "give a number or leave the cell empty")
+    if kind in ("whole", "year"):
+        allowed = "give a whole year" if kind == "year" else "give a whole year or leave the cell empty"
+        wrong = (values.isna() if kind == "year" else pd.Series(False, index=values.index)) | (
+            values.notna() & ~(np.isfinite(values) & (values % 1 == 0)))
+        if wrong.any():
+            bad(wrong.idxmax(), allowed)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def read_manifest(path: Path) -> dict:
+    """manifest.json with the fields the report reads checked; ReportError naming the first bad one."""
+    text = _text_of(path)
+    try:
+        manifest = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ReportError(str(path), "", f"not JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); {_AGAIN}") from None
+    except RecursionError:
+        raise ReportError(str(path), "", f"not JSON the report can read (nested too deeply); {_AGAIN}") from None
+    if not isinstance(manifest, dict):
+        raise ReportError(str(path), "", f"JSON but not an object of named fields; {_AGAIN}")
+
+    def need(key: str, ok, allowed: str, required: bool = True) -> None:
+        if key not in manifest:
+            if required:
+                raise ReportError(str(path), key, f"missing; give {allowed}")
+            return
+        if not ok(manifest[key]):
+            raise ReportError(str(path), key, f"{_show(manifest[key])} is not allowed; give {allowed}")
+
+    need("scenarios", lambda v: isinstance(v, list) and len(v) >= 2 and all(is_slug(n) for n in v) and len(set(v)) == len(v),
+         f"a list of two or more distinct scenario names, each {SLUG_RULE}")
+    names = manifest["scenarios"]
+    need("reference", lambda v: v == names[0], f"the first of scenarios, {names[0]!r}")
+    need("from_year", _is_int, "a whole year")
+    need("until_year", lambda v: _is_int(v) and v >= manifest["from_year"], f"a whole year from from_year ({manifest['from_year']})")
+    need("seed", _is_int, "a whole number")
+    need("replications_used", lambda v: _is_int(v) and v >= 0, "a whole number of replications")
+    need("discount_rate", _is_number, "a yearly rate, e.g. 0.03", required=False)
+    need("replications_failed", lambda v: isinstance(v, list), "a list of failed replications", required=False)
+    reference, node, where = names[0], manifest.get("parameters"), "parameters"
+    for part in (reference, "region", "name"):
+        if not isinstance(node, dict) or part not in node:
+            raise ReportError(str(path), f"{where}.{part}", f"missing; {_AGAIN}")
+        node, where = node[part], f"{where}.{part}"
+    if not isinstance(node, str):
+        raise ReportError(str(path), where, f"{_show(node)} is not allowed; give the region's name")
+    return manifest
+
+
 def read_folder(folder: Path) -> dict:
-    """Everything the report shows, read from a comparison folder."""
+    """Everything the report shows, read from a comparison folder and checked; ReportError otherwise."""
     folder = Path(folder)
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    comparison = pd.read_csv(folder / "comparison.csv", dtype={"year": str})
+    if not folder.is_dir():
+        raise ReportError(str(folder), "", "not a comparison folder (no such folder); make one with `caseload compare`")
+    missing = [n for n in NEEDED if not (folder / n).exists()]
+    if missing:
+        raise ReportError(str(folder), "", f"not a comparison folder (missing {', '.join(missing)}); make one with `caseload compare`")
+    manifest = read_manifest(folder / "manifest.json")
+    names = manifest["scenarios"]
+    parameters = read_table(folder / "parameters.csv", {"parameter": "text", **dict.fromkeys(names, "value")}, rows=False)
     return {
         "manifest": manifest,
-        "comparison": comparison,
-        "break_even": pd.read_csv(folder / "break_even.csv"),
-        "parameters": pd.read_csv(folder / "parameters.csv", dtype=str, keep_default_na=False),
-        "yearly": {n: pd.read_csv(folder / "scenarios" / n / "yearly.csv") for n in manifest["scenarios"]},
+        "comparison": read_table(folder / "comparison.csv", COMPARISON_COLUMNS),
+        "break_even": read_table(folder / "break_even.csv", BREAK_EVEN_COLUMNS),
+        "parameters": parameters,
+        "yearly": {n: read_table(folder / "scenarios" / n / "yearly.csv", YEARLY_COLUMNS) for n in names},
     }
 
 
@@ -207,13 +382,13 @@ def _budget(data: dict) -> str:
     for (year, scenario), block in c[c["metric"].isin(metrics)].groupby(["year", "scenario"], sort=False):
         cells = [f"<td>{year}</td><td>{html.escape(scenario)}</td>"]
         for metric in metrics:
-            row = block[block["metric"] == metric].iloc[0]
+            found = block[block["metric"] == metric]
+            columns = ["mean", "diff_low", "diff_high"] if metric in ("net_saving_eur", "cumulative_net_saving_eur") else ["mean"]
+            if found.empty:  # a metric some year or scenario lacks: a dash, not a shifted row
+                cells += ['<td class="n">–</td>'] * len(columns)
+                continue
             key = f"year={year}|metric={metric}|scenario={scenario}"
-            column = "mean"
-            cells.append(_cell(row[column], metric, "comparison.csv", key, column))
-            if metric in ("net_saving_eur", "cumulative_net_saving_eur"):
-                cells.append(_cell(row["diff_low"], metric, "comparison.csv", key, "diff_low"))
-                cells.append(_cell(row["diff_high"], metric, "comparison.csv", key, "diff_high"))
+            cells += [_cell(found.iloc[0][column], metric, "comparison.csv", key, column) for column in columns]
         rows.append(f"<tr>{''.join(cells)}</tr>")
     header = ["year", "scenario"]
     for metric in metrics:
@@ -265,7 +440,11 @@ def _manifest(data: dict) -> str:
 
 def render(folder: Path) -> str:
     """The report page for a comparison folder, as HTML text."""
-    data = read_folder(folder)
+    return page(read_folder(folder))
+
+
+def page(data: dict) -> str:
+    """The report page for what `read_folder` read, as HTML text."""
     m = data["manifest"]
     ref, others = m["reference"], m["scenarios"][1:]
     rate = m.get("discount_rate", 0.0)
@@ -303,24 +482,131 @@ def render(folder: Path) -> str:
     return "\n".join(parts)
 
 
+def write_outputs(folder: Path, report: str | None = "report.html", workbook: str | None = None) -> list[Path]:
+    """Write the report page and/or the workbook into a comparison folder; returns their paths.
+
+    Both are made from one checked reading of the folder before either is written, and each is
+    written whole or not at all: on any problem (ReportError) the folder is as it was.
+    """
+    folder = Path(folder)
+    data = read_folder(folder)
+    contents = {}
+    if report is not None:
+        contents[report] = page(data).encode("utf-8")
+    if workbook is not None:
+        contents[workbook] = workbook_bytes(data)
+    return _place(folder, contents)
+
+
 def write_report(folder: Path, name: str = "report.html") -> Path:
     """Write the report page into the comparison folder; returns its path."""
-    path = Path(folder) / name
-    partial = path.with_name(f".{name}.partial")
-    partial.write_text(render(folder), encoding="utf-8")
-    partial.replace(path)  # a page is there whole or not at all
-    return path
+    return write_outputs(folder, report=name)[0]
 
 
 def write_workbook(folder: Path, name: str = "comparison.xlsx") -> Path:
-    """The budget and difference tables as one workbook (sheets: budget, differences, break_even)."""
-    data = read_folder(folder)
+    """The budget and difference tables as one workbook (sheets: budget, differences, break_even, parameters)."""
+    return write_outputs(folder, report=None, workbook=name)[0]
+
+
+def _place(folder: Path, contents: dict[str, bytes]) -> list[Path]:
+    """Write each file to a temporary file beside it, then rename them into place; on failure
+    remove the temporaries, so no reader ever sees half a file."""
+    for name in contents:
+        target = folder / name
+        if target.exists() and not target.is_file():
+            raise ReportError(str(target), "", "exists and is not a file; remove it to write the report")
+    temporary: dict[Path, Path] = {}
+    placed: list[Path] = []
+    target = folder
+    try:
+        for name, content in contents.items():
+            target = folder / name
+            # pid and random part: two reports written into one folder at once do not share a file
+            partial = folder / f".{name}.{os.getpid()}-{secrets.token_hex(4)}.partial"
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            temporary[target] = partial
+            with open(fd, "wb") as fh:
+                fh.write(content)
+        for target, partial in temporary.items():
+            os.replace(partial, target)
+            placed.append(target)
+    except OSError as exc:
+        done = f"; only {', '.join(p.name for p in placed)} was written" if placed else "; the folder is as it was"
+        raise ReportError(str(target), "", f"cannot write ({exc.strerror or exc}){done}") from None
+    finally:
+        for partial in temporary.values():
+            try:
+                partial.unlink(missing_ok=True)
+            except OSError:
+                pass
+    return placed
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+"""Text starting with one of these a spreadsheet may take for a formula (OWASP, CSV injection)."""
+_NOT_IN_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_INTEGER = re.compile(r"[+-]?\d+")
+MAX_CELL_CHARACTERS = 32_767
+"""Excel's limit on a cell's text; a longer text makes Excel call the file damaged."""
+
+
+def _number_of(value, numbers_in_text: bool):
+    """The number a cell should hold, or None for text: numbers as they are, and with
+    `numbers_in_text` text that is a plain decimal number (parameters.csv holds only text)."""
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | float | np.integer | np.floating):
+        number = value.item() if isinstance(value, np.generic) else value
+        return number if math.isfinite(number) else None  # an xlsx number cannot be infinite
+    if numbers_in_text and isinstance(value, str) and _PLAIN_NUMBER.fullmatch(value):
+        if _INTEGER.fullmatch(value):
+            number = int(value)
+            return number if abs(number) < 2**53 else None  # beyond a double's whole numbers: keep every digit as text
+        number = float(value)
+        return number if math.isfinite(number) else None
+    return None
+
+
+def _put(sheet, row: int, column: int, value, numbers_in_text: bool = False):
+    """One workbook cell: a number as a number, anything else as text that Excel never evaluates."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return sheet.cell(row, column)
+    number = _number_of(value, numbers_in_text)
+    if number is not None:
+        return sheet.cell(row, column, number)
+    # what XML cannot hold would make the file unreadable; XML readers turn CR into LF anyway
+    text = _NOT_IN_XML.sub("\ufffd", str(value).replace("\r\n", "\n").replace("\r", "\n"))[:MAX_CELL_CHARACTERS]
+    cell = sheet.cell(row, column)
+    if text:
+        cell.value = text
+        cell.data_type = "s"  # openpyxl makes text starting with "=" a formula
+        if text.startswith(FORMULA_START):
+            cell.quotePrefix = True  # and Excel would make it one when the cell is edited
+    return cell
+
+
+def workbook_bytes(data: dict) -> bytes:
+    """The workbook as .xlsx bytes: sheets budget, differences (all of comparison.csv), break_even
+    and parameters (parameters.csv), header row bold and frozen."""
+    import openpyxl
+    from openpyxl.styles import Font
+
     c = data["comparison"]
-    path = Path(folder) / name
-    partial = path.with_name(f".{name}.partial")
-    with pd.ExcelWriter(partial, engine="openpyxl") as writer:
-        c[c["metric"].isin(BUDGET)].to_excel(writer, sheet_name="budget", index=False)
-        c.to_excel(writer, sheet_name="differences", index=False)
-        data["break_even"].to_excel(writer, sheet_name="break_even", index=False)
-    partial.replace(path)
-    return path
+    names = data["manifest"]["scenarios"]
+    sheets = [("budget", c[c["metric"].isin(BUDGET)], {"year"}), ("differences", c, {"year"}),
+              ("break_even", data["break_even"], set()), ("parameters", data["parameters"], set(names))]
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    bold = Font(bold=True)
+    for title, frame, numbers_in_text in sheets:
+        sheet = book.create_sheet(title)
+        for j, name in enumerate(frame.columns, 1):
+            _put(sheet, 1, j, name).font = bold
+        for i, values in enumerate(frame.itertuples(index=False, name=None), 2):
+            for j, (name, value) in enumerate(zip(frame.columns, values, strict=True), 1):
+                _put(sheet, i, j, value, name in numbers_in_text)
+        sheet.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()

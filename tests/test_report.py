@@ -113,13 +113,20 @@ def test_report_is_self_contained_with_embedded_plots(folder):
 
 def test_workbook_holds_the_budget_and_difference_tables(folder):
     book = openpyxl.load_workbook(folder / "comparison.xlsx", read_only=True)
-    assert book.sheetnames == ["budget", "differences", "break_even"]
+    assert book.sheetnames == ["budget", "differences", "break_even", "parameters"]
     rows = list(book["differences"].values)
     csv = pd.read_csv(folder / "comparison.csv", dtype={"year": str})
     assert list(rows[0]) == list(csv.columns) and len(rows) == len(csv) + 1
     assert rows[1][4] == pytest.approx(csv.iloc[0]["mean"])
+    assert {r[0] for r in rows[1:]} == {2019, 2020, 2021, "total"}  # years are numbers, 'total' is text
     budget = list(book["budget"].values)[1:]
     assert {r[1] for r in budget} >= {"benefit_spending_eur", "trajectory_spending_eur", "net_saving_eur"}
+    parameters = pd.read_csv(folder / "parameters.csv", dtype=str, keep_default_na=False)
+    sheet = list(book["parameters"].values)
+    assert list(sheet[0]) == list(parameters.columns) and len(sheet) == len(parameters) + 1
+    for written, row in zip(sheet[1:], parameters.itertuples(index=False), strict=True):
+        for cell, text in zip(written, row, strict=True):
+            assert (cell == float(text)) if isinstance(cell, int | float) else (cell == text), (cell, text)
 
 
 def test_report_command_rewrites_the_page_from_the_folder(folder, tmp_path):
