@@ -24,6 +24,8 @@ def _type_name(annotation: typing.Any) -> str:
 def _bounds(field) -> str:
     parts = []
     for meta in field.metadata:
+        if getattr(getattr(meta, "func", None), "__name__", "") == "_slug":
+            parts.append("letters, digits, '.', '_', '-'; starts with a letter or digit; no '..'")
         for name, symbol in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
             value = getattr(meta, name, None)
             if value is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from sim.files import SLUG_RULE, is_slug
 
@@ -21,12 +21,22 @@ Positive = Annotated[float, Field(gt=0.0)]
 
 def _slug(value: str) -> str:
     if not is_slug(value):
-        raise ValueError(f"must be {SLUG_RULE}; got {value!r}")
+        raise ValueError(f"must be {SLUG_RULE}")
     return value
 
 
 Slug = Annotated[str, AfterValidator(_slug)]
 """A name that becomes a file or folder name: checked once, here, so no name can point elsewhere."""
+
+
+def _no_number_dates(value: object) -> object:
+    # pydantic reads a number as seconds since 1970, so `start = 0` would silently be 1970-01-01
+    if isinstance(value, int | float):
+        raise ValueError("give a date such as 2020-03-01 (a number is not a date)")
+    return value
+
+
+Date = Annotated[dt.date, BeforeValidator(_no_number_dates)]
 
 CATEGORIES = ("1a", "1b", "1c", "2a", "2b", "3a", "3b")
 DURATION_CLASSES = ("lt1", "1_2", "2_4", "4plus")
@@ -56,7 +66,7 @@ class Simulation(Strict):
     def _order(self) -> Simulation:
         if self.until_year <= self.start_year:
             raise ValueError(
-                f"until_year ({self.until_year}) must be after start_year ({self.start_year})"
+                f"until_year: must be after start_year ({self.start_year}) (got {self.until_year})"
             )
         return self
 
@@ -93,7 +103,7 @@ class Region(Strict):
             shares = getattr(self, name)
             total = sum(shares.values())
             if abs(total - 1.0) > 1e-6:
-                raise ValueError(f"{name} must add up to 1 (they add up to {total:.4f})")
+                raise ValueError(f"{name}: must add up to 1 (they add up to {total:.4f})")
         return self
 
 
@@ -120,9 +130,11 @@ class Drivers(Strict):
         n = len(self.years)
         for name in ("unemployment_pct", "state_pension_age_years", "asylum_permits", "ww_max_months"):
             if len(getattr(self, name)) != n:
-                raise ValueError(f"{name} has {len(getattr(self, name))} values but years has {n}")
+                raise ValueError(
+                    f"years: has {n} values but {name} has {len(getattr(self, name))}; give one value a year"
+                )
         if any(b != a + 1 for a, b in zip(self.years[:-1], self.years[1:], strict=True)):
-            raise ValueError("years must be consecutive and increasing")
+            raise ValueError("years: must be consecutive and increasing")
         return self
 
 
@@ -177,7 +189,7 @@ class Inflow(Strict):
     def _ages_sum(self) -> Inflow:
         total = sum(self.newcomer_age_shares.values())
         if abs(total - 1.0) > 1e-6:
-            raise ValueError(f"newcomer_age_shares must add up to 1 (they add up to {total:.4f})")
+            raise ValueError(f"newcomer_age_shares: must add up to 1 (they add up to {total:.4f})")
         return self
 
 
@@ -212,7 +224,7 @@ class Chain(Strict):
     @model_validator(mode="after")
     def _window(self) -> Chain:
         if self.dream_job_days_max < self.dream_job_days_min:
-            raise ValueError("dream_job_days_max must be at least dream_job_days_min")
+            raise ValueError(f"dream_job_days_max: must be at least dream_job_days_min ({self.dream_job_days_min})")
         return self
 
 
@@ -251,11 +263,11 @@ class Work(Strict):
         for name, keys in (("base_work_per_month", DISTANCE_GROUPS), ("work_multiplier_by_group", TARGET_GROUPS)):
             missing = [k for k in keys if k not in getattr(self, name)]
             if missing:
-                raise ValueError(f"{name} needs a value for every group; missing: {', '.join(missing)}")
+                raise ValueError(f"{name}: needs a value for every group; missing: {', '.join(missing)}")
         total = self.fulltime_share + self.temporary_share + self.self_employment_share
         if total > 1.0 + 1e-9:
             raise ValueError(
-                f"fulltime_share + temporary_share + self_employment_share must be at most 1 (is {total:.3f}); "
+                f"fulltime_share: fulltime_share + temporary_share + self_employment_share must be at most 1 (is {total:.3f}); "
                 "the rest are part-time jobs"
             )
         return self
@@ -305,6 +317,17 @@ class Trajectories(Strict):
     direct_mediation_months: Positive = Field(1.0, description="Under 1 month (DOMAIN.md).")
     basket: list[TrajectoryType] = Field(min_length=1, description="The basket of ~45 purchased trajectories, grouped.")
 
+    @model_validator(mode="after")
+    def _every_group_has_a_choice(self) -> Trajectories:
+        # a group whose weights are all zero would otherwise be given the basket uniformly
+        empty = [g for g in TARGET_GROUPS if sum(t.weights.get(g, 0.0) for t in self.basket) <= 0]
+        if empty:
+            raise ValueError(
+                f"basket: the weights for {', '.join(empty)} are zero (or missing) in every trajectory; "
+                "give each target group a positive weight in at least one trajectory"
+            )
+        return self
+
 
 class Policy(Strict):
     """A re-integration policy (DOMAIN.md 'The two policies')."""
@@ -329,14 +352,14 @@ class Policy(Strict):
 
 
 class PolicyPeriod(Strict):
-    start: dt.date = Field(description="Date from which the policy is in force (the first also covers before).")
+    start: Date = Field(description="Date from which the policy is in force (the first also covers before).")
     policy: str = Field(description="Name of a policy defined under [policies].")
 
 
 class Shock(Strict):
     name: str = Field(description="Label of the shock.")
-    start: dt.date = Field(description="First day of the shock.")
-    end: dt.date = Field(description="Day the shock is over (exclusive).")
+    start: Date = Field(description="First day of the shock.")
+    end: Date = Field(description="Day the shock is over (exclusive).")
     inflow_multiplier: Positive = Field(1.0, description="Multiplies notifications while active.")
     work_multiplier: Positive = Field(1.0, description="Multiplies job-finding while active.")
     newcomer_distance_shift_months: float = Field(
@@ -349,7 +372,7 @@ class Shock(Strict):
     @model_validator(mode="after")
     def _order(self) -> Shock:
         if self.end <= self.start:
-            raise ValueError(f"shock {self.name!r}: end must be after start")
+            raise ValueError(f"end: must be after start ({self.start}) in shock {self.name!r}")
         return self
 
 
@@ -362,6 +385,14 @@ class Money(Strict):
     state_grant_eur_per_year: dict[str, NonNegative] = Field(
         default_factory=dict, description="BUIG grant by year ('2019' = ...), to show deficit; optional input."
     )
+
+    @field_validator("state_grant_eur_per_year")
+    @classmethod
+    def _years(cls, grants: dict[str, float]) -> dict[str, float]:
+        bad = [k for k in grants if not (k.isdigit() and 1990 <= int(k) <= 2100)]
+        if bad:
+            raise ValueError(f"keys must be years from 1990 to 2100, such as '2019' (got {', '.join(map(repr, bad))})")
+        return grants
 
 
 class Scenario(Strict):
@@ -385,16 +416,22 @@ class Scenario(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Scenario:
-        for period in self.policy_schedule:
+        for i, period in enumerate(self.policy_schedule):
             if period.policy not in self.policies:
                 raise ValueError(
-                    f"policy_schedule names policy {period.policy!r}; defined: {sorted(self.policies)}"
+                    f"policy_schedule[{i}].policy: names policy {period.policy!r}; defined: {', '.join(sorted(self.policies))}"
                 )
         starts = [p.start for p in self.policy_schedule]
-        if starts != sorted(starts):
-            raise ValueError("policy_schedule periods must be in date order")
+        for i in range(1, len(starts)):
+            if starts[i] <= starts[i - 1]:
+                same = "the same date as" if starts[i] == starts[i - 1] else "a date before"
+                raise ValueError(
+                    f"policy_schedule[{i}].start: {starts[i]} is {same} the period before it; periods must start "
+                    "on increasing dates (one policy in force at a time)"
+                )
         if self.drivers.years[0] > self.simulation.start_year:
             raise ValueError(
-                f"drivers start in {self.drivers.years[0]} but the run starts in {self.simulation.start_year}"
+                f"drivers.years: start in {self.drivers.years[0]} but the run starts in {self.simulation.start_year}; "
+                "give drivers from the start year"
             )
         return self

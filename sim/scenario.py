@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -17,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from sim.files import slugify
+from sim.files import FileProblem, read_text, slugify
 from sim.parameters import Scenario
 
 
@@ -64,11 +65,9 @@ def _resolve_path(ref: str, relative_to: Path | None, referrer: str) -> Path:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(str(path), "", f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise ScenarioError(str(path), "", f"cannot read: {exc.strerror}") from None
+        text = read_text(path)
+    except FileProblem as exc:
+        raise ScenarioError(str(path), "", str(exc)) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -101,7 +100,12 @@ def _load_raw(path: Path, chain: tuple[Path, ...], sources: Sources) -> dict[str
         raise ScenarioError(str(chain[-1]), "include", f"include cycle: {cycle}")
     if len(chain) >= MAX_INCLUDE_DEPTH:
         raise ScenarioError(str(chain[-1]), "include", f"includes nested more than {MAX_INCLUDE_DEPTH} deep")
-    data = _read_toml(path)
+    try:
+        data = _read_toml(path)
+    except ScenarioError as exc:
+        if chain and exc.file == str(path) and not exc.field:  # name the include that pointed here
+            raise ScenarioError(str(chain[-1]), "include", f"{path}: {exc.message}") from None
+        raise
     includes = data.pop("include", [])
     if isinstance(includes, str):
         includes = [includes]
@@ -149,8 +153,35 @@ def _inner_model(annotation: Any) -> Any:
     return None
 
 
-def _describe(err: dict, loc: tuple) -> str:
+_FIELD_PREFIX = re.compile(r"^([a-z_][a-z0-9_]*(?:\[\d+\])?(?:\.[a-z_][a-z0-9_]*(?:\[\d+\])?)*): (.+)$", re.S)
+
+
+def _named_field(err: dict, loc: tuple) -> tuple[tuple, str | None]:
+    """A check over a whole block names the field at fault as `field: message`: move it into the location."""
+    if err["type"] != "value_error":
+        return loc, None
+    message = err["msg"].removeprefix("Value error, ")
+    match = _FIELD_PREFIX.match(message)
+    model = _model_at(loc)
+    if match is None or model is None or match.group(1).split(".")[0].split("[")[0] not in model.model_fields:
+        return loc, message
+    parts: list = []
+    for piece in match.group(1).split("."):
+        name, _, index = piece.partition("[")
+        parts.append(name)
+        if index:
+            parts.append(int(index.rstrip("]")))
+    return (*loc, *parts), match.group(2)
+
+
+def _describe(err: dict, loc: tuple, message: str | None = None) -> str:
     kind = err["type"]
+    if message is not None:  # a check of ours: its message says what is allowed
+        got = err.get("input")
+        if isinstance(got, dict | list) or "(got" in message or got is None:
+            return message
+        shown = repr(got)
+        return f"{message} (got {shown if len(shown) <= 80 else shown[:77] + '...'})"
     if kind == "extra_forbidden":
         model = _model_at(loc[:-1])
         allowed = sorted(model.model_fields) if model else []
@@ -234,12 +265,12 @@ def validate(raw: dict[str, Any], path: Path, sources: Sources | None = None) ->
         # a misspelt key is reported before the blocks it leaves missing: it is usually the cause
         errors = sorted(exc.errors(), key=lambda e: _ERROR_ORDER.get(e["type"], 1))
         err = errors[0]
-        loc = _clean_loc(err["loc"])
+        loc, message = _named_field(err, _clean_loc(err["loc"]))
         file = _source_of(loc, sources, str(path))
         field = _field_name(loc) or "(top level)"
         more = len(errors) - 1
         suffix = f" ({more} more problem{'s' if more > 1 else ''} after this one)" if more else ""
-        raise ScenarioError(file, field, _describe(err, loc) + suffix) from None
+        raise ScenarioError(file, field, _describe(err, loc, message) + suffix) from None
     _check_size(scenario, str(path))
     return scenario
 

@@ -32,7 +32,8 @@ from cli import app
 from sim import output
 from sim.output import OutputError, write_folder
 from sim.parameters import Policy, Scenario
-from sim.replications import SerialExecutor
+from sim.files import is_slug
+from sim.replications import ExecutorError, SerialExecutor, check_dask_scheduler, make_executor, worker_count
 from sim.scenario import ScenarioError, load, validate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -247,7 +248,7 @@ def test_include_cycles(length):
         ('include = "baseline"\n[work]\nbase_work_per_month = { close = 0.1, nearby = 0.2 }\n', ["work.base_work_per_month.nearby"]),
         ('include = "baseline"\n[region]\nstock_category_shares = { 1a = 1.0 }\n', ["bad.toml: region", "add up to 1"]),
         ('include = "baseline"\n[inflow]\nnewcomer_age_shares = { under27 = 0.0 }\n', ["bad.toml: inflow", "add up to 1"]),
-        ('include = "baseline"\n[drivers]\nyears = [2013]\n', ["bad.toml: drivers", "years has 1"]),
+        ('include = "baseline"\n[drivers]\nyears = [2013]\n', ["bad.toml: drivers.years", "has 1 values but"]),
         ('include = "baseline"\n[[shocks]]\nname = "x"\nstart = 2020-01-01\nend = 2021-01-01\ninflow_multiplier = 1e300\n', ["inflow", "30,000,000"]),
         ('include = "baseline"\n[inflow]\nreference_unemployment_pct = 1e-70\n', ["inflow.reference_unemployment_pct"]),
         ('include = "baseline"\n[[shocks]]\nname = "x"\nstart = "soon"\nend = 2021-01-01\n', ["shocks[0].start"]),
@@ -261,7 +262,7 @@ def test_a_scenario_missing_a_group_is_an_error_not_a_crash():
     """A whole scenario (no include) whose job-finding table lacks groups: it used to crash the run."""
     data = baseline().model_dump(mode="json")
     bad = {**data, "work": {**data["work"], "base_work_per_month": {"close": 0.1}}}
-    with pytest.raises(ScenarioError, match="work: .*needs a value for every group; missing: near, far, very_far"):
+    with pytest.raises(ScenarioError, match="work.base_work_per_month: needs a value for every group; missing: near, far, very_far"):
         validate(bad, Path("standalone.toml"))
 
 
@@ -643,3 +644,208 @@ def _running(pid: int) -> bool:
             return fh.read().split(")")[-1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+# -- names that become paths, input files that are not files, limits, surprises ----------------------
+
+
+@FUZZ
+@given(st.text(alphabet=st.sampled_from("ab/\\.-_ é\u202e:~$"), min_size=0, max_size=12))
+def test_a_scenario_name_never_points_outside_its_folder(name):
+    """A generated name is a safe slug (and then one folder name), or refused naming the field."""
+    text = f'include = "baseline"\nname = "{name.replace(chr(92), chr(92) * 2)}"\n'
+    if is_slug(name):
+        scenario = validate_file(text)
+        folder = Path("results") / f"{scenario.name}-seed42"
+        assert folder.parent == Path("results") and len(folder.parts) == 2 and ".." not in folder.parts
+    else:
+        assert_clean_failure(text, "bad.toml: name", "becomes a file or folder name")
+
+
+def validate_file(text: str) -> Scenario:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "s.toml"
+        path.write_text(text)
+        return load(str(path)).scenario
+
+
+@pytest.mark.parametrize("name", ["../x", "/etc/x", "broad/../broad", ".hidden", "", "a..b", "a/b"])
+def test_names_that_are_paths_are_refused(name):
+    assert_clean_failure(f'include = "baseline"\nname = "{name}"\n', "bad.toml: name")
+
+
+def test_a_file_name_that_is_no_slug_gives_a_safe_default_name(tmp_path):
+    path = tmp_path / "mijn scenario (v2).toml"
+    path.write_text('include = "baseline"\n')
+    assert load(str(path)).scenario.name == "mijn-scenario-v2"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_an_include_that_is_a_fifo_is_refused_at_once(tmp_path):
+    os.mkfifo(tmp_path / "pipe.toml")
+    path = _write(tmp_path, 'include = "pipe.toml"\n')
+    with pytest.raises(ScenarioError, match=r"s.toml: include: .*pipe.toml: not a regular file"):
+        load(str(path))
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero here")
+def test_an_include_that_is_a_device_is_refused_at_once(tmp_path):
+    path = _write(tmp_path, 'include = "/dev/zero"\n')
+    with pytest.raises(ScenarioError, match="s.toml: include: /dev/zero: not a regular file"):
+        load(str(path))
+
+
+def test_an_oversized_scenario_file_is_refused(tmp_path):
+    path = _write(tmp_path, 'include = "baseline"\n' + "# padding\n" * 120_000)
+    with pytest.raises(ScenarioError, match="at most 1,000,000 are read"):
+        load(str(path))
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        ('include = "focus"\n[[policy_schedule]]\nstart = 2013-01-01\npolicy = "focus"\n'
+         '[[policy_schedule]]\nstart = 2013-01-01\npolicy = "broad"\n',
+         ["policy_schedule[1].start", "the same date"]),
+        ('include = "baseline"\n[[policy_schedule]]\nstart = 0\npolicy = "focus"\n',
+         ["policy_schedule[0].start", "a number is not a date"]),
+        ('include = "baseline"\n[money]\nstate_grant_eur_per_year = { total = 5.0 }\n',
+         ["money.state_grant_eur_per_year", "years from 1990 to 2100", "'total'"]),
+        ('include = "baseline"\n[[shocks]]\nname = "x"\nstart = 2020-03-01\nend = 2020-01-01\n',
+         ["shocks[0].end", "must be after start"]),
+        ('include = "baseline"\n[simulation]\nuntil_year = 2000\n', ["simulation.until_year", "after start_year"]),
+    ],
+)
+def test_silent_surprises_are_errors_naming_the_field(text, fragments):
+    assert_clean_failure(text, "bad.toml", *fragments)
+
+
+def test_all_zero_trajectory_weights_for_a_group_are_an_error():
+    data = baseline().model_dump(mode="json")
+    basket = [{**t, "weights": {**t["weights"], "refugee": 0.0}} for t in data["trajectories"]["basket"]]
+    bad = {**data, "trajectories": {**data["trajectories"], "basket": basket}}
+    with pytest.raises(ScenarioError, match="trajectories.basket: the weights for refugee are zero"):
+        validate(bad, Path("standalone.toml"))
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--seed", str(2**32)], "--seed: give a whole number from 0 to 4,294,967,295"),
+        (["--seed", "-1"], "--seed"),
+        (["--reps", str(10**20)], "--reps: give 1 to 1,000,000"),
+        (["--reps", "0"], "--reps"),
+        (["--workers", "100000"], "--workers: give 1 to"),
+        (["--scheduler", "not-an-address"], "--scheduler: 'not-an-address' is not an address"),
+    ],
+)
+def test_out_of_range_options_are_one_line(tmp_path, args, fragment):
+    result = invoke("run", "baseline", "--until", 2014, "--out", tmp_path / "out", *args)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines() == [result.output.strip()] and result.output.startswith("error: ")
+    assert fragment in result.output
+    assert _leftovers(tmp_path) == []
+
+
+def test_a_run_too_large_for_memory_is_refused_before_it_starts(tmp_path):
+    result = invoke("run", "national", "--reps", 1_000_000, "--out", tmp_path / "out")
+    assert result.exit_code == 2 and result.output.startswith("error: --reps: 1,000,000 replications")
+    assert "GiB of memory" in result.output and _leftovers(tmp_path) == []
+
+
+def test_a_long_run_says_what_it_will_cost_first(tmp_path, monkeypatch):
+    import cli
+
+    monkeypatch.setattr(cli, "LARGE_RUN_SECONDS", 0.0)
+    result = invoke("run", "baseline", "--until", 2014, "--out", tmp_path / "out")
+    assert result.exit_code == 0
+    assert "note: 1 replications on 1 worker(s): about" in result.output
+    assert "GiB of memory for the results (rough estimate)" in result.output
+
+
+def test_no_more_workers_than_replications():
+    assert isinstance(make_executor(None, tasks=1), SerialExecutor)
+    assert worker_count(16, tasks=3) == 3 and worker_count(None, tasks=10**6) == (os.cpu_count() or 1)
+    with pytest.raises(ExecutorError, match="--workers"):
+        worker_count(10**6)
+
+
+def test_the_out_folder_that_is_a_file_does_not_suggest_force(tmp_path):
+    blocker = tmp_path / "out"
+    blocker.write_text("precious")
+    result = invoke("run", "baseline", "--until", 2014, "--out", blocker)
+    assert "is not a folder" in result.output and "--force" not in result.output
+
+
+def test_compare_across_start_years_says_why_no_option_helps(tmp_path):
+    later = _write(tmp_path, 'include = "broad"\nname = "later"\n[simulation]\nstart_year = 2014\n'
+                   '[region]\ninitial_stock = 1700\n')
+    result = invoke("compare", "focus", later, "--reps", 1, "--out", tmp_path / "out")
+    assert result.exit_code == 2 and "simulation.start_year: the scenarios start in different years" in result.output
+    assert "--until" not in result.output
+    shorter = _write(tmp_path, 'include = "broad"\nname = "shorter"\n[simulation]\nuntil_year = 2025\n', "b.toml")
+    result = invoke("compare", "focus", shorter, "--reps", 1, "--out", tmp_path / "out")
+    assert result.exit_code == 2 and "give --until 2025" in result.output
+
+
+# -- a Dask scheduler that is not one ------------------------------------------------------------------
+
+
+class _FakeServer:
+    """A TCP service on loopback that sends `greeting` (or nothing) to each client."""
+
+    def __init__(self, greeting: bytes | None) -> None:
+        import socket
+        import threading
+
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.address = f"tcp://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.greeting, self.clients = greeting, []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.clients.append(conn)
+            if self.greeting is not None:
+                conn.sendall(self.greeting)
+                if not self.greeting:
+                    conn.close()
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.clients:
+            conn.close()
+
+
+@pytest.mark.parametrize("greeting", [b"SSH-2.0-OpenSSH_9.2\r\n", b"\xff" * 64, b""], ids=["ssh", "huge-length", "closes"])
+def test_a_service_that_is_not_dask_is_one_error_line(tmp_path, greeting):
+    server = _FakeServer(greeting)
+    try:
+        result = invoke("run", "baseline", "--until", 2014, "--reps", 2, "--scheduler", server.address,
+                        "--out", tmp_path / "out")
+    finally:
+        server.close()
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error: --scheduler:") and len(result.output.strip().splitlines()) == 1
+    assert "not as a Dask scheduler" in result.output and _leftovers(tmp_path) == []
+
+
+def test_a_service_that_never_answers_is_given_up_on_in_bounded_time():
+    server = _FakeServer(None)
+    started = time.monotonic()
+    try:
+        with pytest.raises(ExecutorError, match="did not answer as a Dask scheduler within 0.5 s"):
+            check_dask_scheduler(server.address, timeout=0.5)
+    finally:
+        server.close()
+    assert time.monotonic() - started < 10
+
+
+def test_a_real_dask_scheduler_passes_the_check():
+    distributed = pytest.importorskip("dask.distributed")
+    with distributed.LocalCluster(n_workers=0, processes=False, protocol="tcp", dashboard_address=None) as cluster:
+        check_dask_scheduler(cluster.scheduler_address, timeout=5)

@@ -44,7 +44,7 @@ def test_override_in_an_including_file(tmp_path):
         (BASE + "[chain]\ndream_job_work_share = 1.5\n", "chain.dream_job_work_share", "less than or equal to 1"),
         (BASE + "[work]\nother_exit_per_month = -0.1\n", "work.other_exit_per_month", "greater than or equal to 0"),
         (BASE + "[chian]\nx = 1\n", "chian", "Did you mean 'chain'"),
-        (BASE + "[[policy_schedule]]\nstart = 2014-01-01\npolicy = 'wide'\n", "(top level)", "'wide'"),
+        (BASE + "[[policy_schedule]]\nstart = 2014-01-01\npolicy = 'wide'\n", "policy_schedule[0].policy", "'wide'"),
     ],
 )
 def test_bad_fields_name_the_file_and_field(tmp_path, text, field, fragment):
@@ -105,5 +105,5 @@ def test_empty_file(tmp_path):
 
 def test_shares_must_add_up(tmp_path):
     path = write(tmp_path, BASE + "[region.stock_age_shares]\nunder27 = 0.5\n")
-    with pytest.raises(ScenarioError, match="stock_age_shares must add up to 1"):
+    with pytest.raises(ScenarioError, match="s.toml: region.stock_age_shares: must add up to 1"):
         load(str(path))
