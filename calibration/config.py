@@ -2,8 +2,11 @@
 
 A calibration file (TOML, e.g. `calibration/leidschendam-voorburg.toml`) declares what is fitted
 and to what. It is checked against the pydantic models below (unknown keys forbidden, declared
-bounds); a bad file gives one `CalibrationError` naming the file, the field and what is allowed,
-like `sim.scenario` does for scenario files.
+bounds, finite numbers, names that become file names are safe slugs); a bad file gives one
+`CalibrationError` naming the file, the field and what is allowed, like `sim.scenario` does for
+scenario files. A value given on the command line (`overrides`) is checked by the same rules and
+named as its option (`--seed`). What needs the scenario and the observed data (paths, bounds the
+scenario allows, observed years) is checked by `calibration.fit.load_checked`, before any fit.
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
-from sim.parameters import Scenario
+from sim.files import FileProblem, read_text
+from sim.parameters import Scenario, Slug
 
 CALIBRATION_DIR = Path(__file__).resolve().parent
 
@@ -27,6 +32,10 @@ STATISTICS = (
 """Secondary moments a calibration file may target (defined in `calibration.targets`)."""
 
 
+SEED_MAX = 2**32 - 1
+"""Largest root seed: scipy's optimiser seeds numpy's legacy generator, which takes 32 bits."""
+
+
 class CalibrationError(Exception):
     """A calibration file that cannot be used; the message names the file, the field and what is allowed."""
 
@@ -35,8 +44,30 @@ class CalibrationError(Exception):
         super().__init__(f"{file}: {field}: {message}" if field else f"{file}: {message}")
 
 
+def option_name(key: str, options: set[str] | frozenset[str] = frozenset()) -> str:
+    """The name to report a top-level field by: its command-line option when the value came from one."""
+    return f"--{key.replace('_', '-')}" if key in options else key
+
+
+def population_size(popsize: int, parameters: int) -> int:
+    """Members of differential evolution's population: scipy's rule, at least 5 (its mutation needs 5)."""
+    return max(5, popsize * parameters)
+
+
+def minimum_budget(popsize: int, parameters: int) -> int:
+    """Fewest evaluations a fit can be planned in: the first population, one polish step (a point and
+    its finite-difference Jacobian, 2 x parameters + 1) and the Jacobian at the optimum (2 x parameters)."""
+    return population_size(popsize, parameters) + (2 * parameters + 1) + 2 * parameters
+
+
+def _field_problem(field: str, message: str) -> PydanticCustomError:
+    # a whole-file rule names the field it is about, not the top level
+    return PydanticCustomError("calibration_field", "{field}: {message}", {"field": field, "message": message})
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # TOML has inf and nan: a bound, prior or weight of either would make the fit meaningless
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class FreeParameter(_Strict):
@@ -89,34 +120,58 @@ class Calibration(_Strict):
     """A whole calibration file."""
 
     description: str = ""
-    region: str = Field(min_length=1, description="Region key into calibration/data/observed_caseload.csv.")
+    region: Slug = Field(description="Region key into calibration/data/observed_caseload.csv; also in the output folder's name.")
     scenario: str = Field("baseline", description="Scenario (shipped name or path) whose parameters are fitted.")
     population_scale: float = Field(
         1.0, gt=0, le=1, description="Simulated population as a share of the region's (1 = full size)."
     )
     fit_years: tuple[int, int] = Field((2013, 2019), description="First (the start stock) and last fitted year.")
-    budget: int = Field(500, ge=4, le=100_000, description="Model evaluations (each of `reps` replications).")
+    budget: int = Field(
+        500, ge=4, le=100_000,
+        description="Most model evaluations of the fit (each of `reps` replications); at least `minimum_budget`.",
+    )
     reps: int = Field(4, ge=1, le=1000, description="Replications per evaluation, same seeds every evaluation.")
-    seed: int = Field(20131231, ge=0, description="Root seed of the replications and of the optimiser.")
+    seed: int = Field(20131231, ge=0, le=SEED_MAX, description="Root seed of the replications and of the optimiser.")
     popsize: int = Field(4, ge=2, le=100, description="Differential evolution population per free parameter.")
-    polish_share: float = Field(0.25, ge=0, lt=1, description="Share of the budget for the local polish.")
+    polish_share: float = Field(
+        0.25, ge=0, lt=1, description="Share of the budget for the local polish (which gets at least one step)."
+    )
     fd_step: float = Field(0.1, gt=0, le=0.5, description="Finite-difference step, share of a parameter's range.")
     bootstrap: int = Field(400, ge=10, le=100_000, description="Bootstrap draws for the intervals.")
     band_draws: int = Field(16, ge=0, le=1000, description="Parameter draws simulated for the caseload band.")
-    fitted_file: str = Field(min_length=1, description="Name of the fitted parameter TOML written to the output.")
+    fitted_file: Slug = Field(
+        description="Name of the fitted parameter TOML, written to the output folder and read from calibration/."
+    )
     parameters: list[FreeParameter] = Field(min_length=1)
     stocks: StockTargets = StockTargets()
     moments: list[Moment] = Field(default_factory=list)
+
+    @field_validator("fitted_file")
+    @classmethod
+    def _toml_name(cls, value: str) -> str:
+        if not value.endswith(".toml"):
+            raise ValueError(f"must end in .toml, e.g. fitted-REGION.toml; got {value!r}")
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> Calibration:
         first, last = self.fit_years
         if not first < last:
-            raise ValueError(f"fit_years: first ({first}) must be before last ({last})")
+            raise _field_problem("fit_years", f"first ({first}) must be before last ({last})")
         paths = [p.path for p in self.parameters]
         dupes = sorted({p for p in paths if paths.count(p) > 1})
         if dupes:
-            raise ValueError(f"parameters: {', '.join(dupes)} declared more than once")
+            raise _field_problem("parameters", f"{', '.join(dupes)} declared more than once")
+        n = len(self.parameters)
+        least = minimum_budget(self.popsize, n)
+        if self.budget < least:
+            population = population_size(self.popsize, n)
+            raise _field_problem(
+                "budget",
+                f"at least {least} for {n} free parameter{'s' if n > 1 else ''} with popsize {self.popsize} "
+                f"(first population {population}, one polish step {2 * n + 1}, Jacobian at the optimum {2 * n}); "
+                f"got {self.budget}",
+            )
         return self
 
 
@@ -153,6 +208,40 @@ def check_paths(calibration: Calibration, scenario: Scenario, file: str) -> None
             raise CalibrationError(file, f"parameters[{i}].path", f"{p.path!r} is not a number (it is {node!r})")
 
 
+def kept_fields(calibration: Calibration, scenario: Scenario, file: str) -> list[tuple[str, str]]:
+    """The fields (block, key) of the fitted file already in calibration/ under `fitted_file`: the new
+    fitted file keeps them, at their values in `scenario`. [] when there is none yet. CalibrationError
+    when it is not a fitted parameter file (unreadable, or not scenario numbers): found before the fit,
+    not when its outputs are written."""
+    existing = CALIBRATION_DIR / calibration.fitted_file
+    if not existing.exists():
+        return []
+    try:
+        old = tomllib.loads(read_text(existing))
+    except FileProblem as exc:
+        raise CalibrationError(file, "fitted_file", f"{existing}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CalibrationError(file, "fitted_file", f"{existing}: malformed TOML: {exc}") from None
+    data = scenario.model_dump(mode="python")
+
+    def number(x: Any) -> bool:
+        return isinstance(x, int | float) and not isinstance(x, bool)
+
+    fields = []
+    for block, table in old.items():
+        for key in table if isinstance(table, dict) else [None]:
+            value = data.get(block, {}).get(key) if isinstance(data.get(block), dict) else None
+            if not (number(value) or (isinstance(value, dict) and value and all(map(number, value.values())))):
+                name = block if key is None else f"{block}.{key}"
+                raise CalibrationError(
+                    file, "fitted_file",
+                    f"{existing} is not a fitted parameter file ({name} is not a numeric scenario field); "
+                    "name a file of the form fitted-REGION.toml",
+                )
+            fields.append((block, key))
+    return fields
+
+
 def _describe(err: dict, model: type[BaseModel] | None) -> str:
     kind = err["type"]
     if kind == "extra_forbidden":
@@ -164,8 +253,14 @@ def _describe(err: dict, model: type[BaseModel] | None) -> str:
         return f"unknown value {err.get('input')!r}; allowed: {(err.get('ctx') or {}).get('expected')}"
     if kind == "missing":
         return "required field is missing"
+    if kind == "calibration_field":
+        return err["ctx"]["message"]
     msg = err["msg"].removeprefix("Value error, ")
-    return f"{msg[0].lower()}{msg[1:]} (got {err.get('input')!r})" if "input" in err else msg
+    msg = f"{msg[0].lower()}{msg[1:]}"
+    if "input" not in err or "; got " in msg:  # a message of ours that already shows the value
+        return msg
+    got = repr(err["input"])
+    return f"{msg} (got {got if len(got) <= 80 else got[:77] + '...'})"
 
 
 def _model_at(loc: tuple) -> type[BaseModel] | None:
@@ -182,18 +277,23 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
     return model
 
 
-def validate(raw: dict[str, Any], file: str) -> Calibration:
-    """Validate a raw mapping; raise CalibrationError naming the first bad field."""
+def validate(raw: dict[str, Any], file: str, options: set[str] | frozenset[str] = frozenset()) -> Calibration:
+    """Validate a raw mapping; raise CalibrationError naming the first bad field (a top-level field in
+    `options` came from the command line and is named as its option)."""
     if isinstance(raw.get("fit_years"), str):
         try:
             raw = {**raw, "fit_years": parse_years(raw["fit_years"])}
         except ValueError as exc:
-            raise CalibrationError(file, "fit_years", str(exc)) from None
+            raise CalibrationError(file, option_name("fit_years", options), str(exc)) from None
     try:
         return Calibration.model_validate(raw)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = tuple(err["loc"])
+        if err["type"] == "calibration_field":
+            loc = (err["ctx"]["field"],)
+        if loc and isinstance(loc[0], str):
+            loc = (option_name(loc[0], options), *loc[1:])
         field = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[") or "(top level)"
         more = len(exc.errors()) - 1
         suffix = f" ({more} more problem{'s' if more > 1 else ''} after this one)" if more else ""
@@ -215,13 +315,15 @@ def resolve_path(ref: str | Path) -> Path:
 
 
 def load(ref: str | Path, overrides: dict[str, Any] | None = None) -> tuple[Calibration, Path]:
-    """Read and validate a calibration file; `overrides` (e.g. from the command line) replace top-level keys."""
+    """Read and validate a calibration file; `overrides` (e.g. from the command line) replace top-level
+    keys, and a bad one is named as its option (`--budget`)."""
     path = resolve_path(ref)
     try:
-        raw = tomllib.loads(path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise CalibrationError(str(path), "", f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raw = tomllib.loads(read_text(path))
+    except FileProblem as exc:
+        raise CalibrationError(str(path), "", str(exc)) from None
     except tomllib.TOMLDecodeError as exc:
         raise CalibrationError(str(path), "", f"malformed TOML: {exc}") from None
-    raw.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    return validate(raw, str(path)), path
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    raw.update(given)
+    return validate(raw, str(path), frozenset(given)), path

@@ -7,6 +7,13 @@ on the residual vector, with a finite-difference Jacobian whose columns are also
 one batch. Both optimisers are deterministic given their seed and the objective values, so a
 run that finds its earlier evaluations in the log replays them and ends where an uninterrupted
 run ends.
+
+The budget is a ceiling on the fit's distinct evaluations (run now or found in the log), planned
+up front: the Jacobian at the optimum (2 x parameters) is set aside, differential evolution gets
+whole generations within its share (at least the first population), the polish the rest in
+steps of a point and its Jacobian (2 x parameters + 1; at least one). A fit may end below its
+budget (the evolution converged, or the rest is not a whole step), never above it;
+`calibration.config.minimum_budget` is the least budget this plan fits in.
 """
 
 from __future__ import annotations
@@ -20,12 +27,30 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import differential_evolution, least_squares
 
-from calibration.config import Calibration
+from calibration.config import (
+    Calibration,
+    CalibrationError,
+    check_paths,
+    kept_fields,
+    option_name,
+    population_size,
+)
+from calibration.config import load as load_calibration
 from calibration.objective import Evaluation, Evaluator, Problem
-from calibration.store import EvaluationLog
+from calibration.store import EvaluationLog, check_state
 from calibration.targets import TargetSet, observed_caseload
 from sim.replications import Executor
+from sim.scenario import ScenarioError, with_overrides
 from sim.scenario import load as load_scenario
+
+
+class _Escaped(Exception):
+    """Carries an exception out of differential_evolution, which turns a TypeError or ValueError raised
+    by the map-like callable into a RuntimeError about the callable's form."""
+
+    def __init__(self, original: Exception) -> None:
+        super().__init__(str(original))
+        self.original = original
 
 
 class _BatchMap:
@@ -35,7 +60,10 @@ class _BatchMap:
         self.evaluator = evaluator
 
     def __call__(self, _func, population):
-        return [ev.objective for ev in self.evaluator.batch(list(population))]
+        try:
+            return [ev.objective for ev in self.evaluator.batch(list(population))]
+        except Exception as exc:  # interrupts are not Exceptions and pass through untouched
+            raise _Escaped(exc) from None
 
 
 def fd_jacobian(evaluator: Evaluator, u: np.ndarray, step: float) -> np.ndarray:
@@ -65,6 +93,7 @@ class FitResult:
     seconds: float
     log_path: Path
     history: list[float] = field(default_factory=list)
+    log_skipped: int = 0  # lines of the evaluation log not used (unreadable or of another shape)
 
     @property
     def theta(self) -> np.ndarray:
@@ -87,6 +116,55 @@ def make_problem(
     return Problem(calibration, scenario, targets, until_year=fit_years[1])
 
 
+def check_bounds(problem: Problem, file: str) -> None:
+    """Every free parameter's lower, upper and start must be a value the scenario allows, alone and
+    all together, so a fit never meets an invalid scenario half way (the schema's bounds are intervals,
+    so the points in between are allowed too)."""
+    names = ("lower", "upper", "start")
+    for i, p in enumerate(problem.parameters):
+        for which in names:
+            value = getattr(p, which)
+            try:
+                with_overrides(problem.base, problem.override(p, value))
+            except ScenarioError as exc:
+                scale = problem.calibration.population_scale
+                scaled = f" (x population_scale {scale:g})" if p.scales_with_population and scale != 1.0 else ""
+                raise CalibrationError(
+                    file, f"parameters[{i}].{which}", f"{value!r}{scaled} is not allowed for {p.path}: {exc.message}"
+                ) from None
+    for which, theta in zip(names, (problem.lower, problem.upper, problem.start), strict=True):
+        try:
+            problem.scenario(theta)
+        except ScenarioError as exc:
+            raise CalibrationError(
+                file, "parameters", f"the {which} values together are not a valid scenario: {exc.field}: {exc.message}"
+            ) from None
+
+
+def load_checked(ref: str | Path, overrides: dict | None = None) -> tuple[Calibration, Path]:
+    """A calibration file read, validated and checked against its scenario and observed data: every
+    problem of the inputs is found here, before any evaluation (CalibrationError, naming the field)."""
+    calibration, path = load_calibration(ref, overrides)
+    file = str(path)
+    options = frozenset(k for k, v in (overrides or {}).items() if v is not None)
+    try:
+        observed = observed_caseload(calibration.region)
+    except KeyError as exc:
+        raise CalibrationError(file, "region", exc.args[0]) from None
+    try:
+        load_scenario(calibration.scenario)
+    except ScenarioError as exc:
+        raise CalibrationError(file, "scenario", str(exc)) from None
+    try:
+        problem = make_problem(calibration, observed=observed)
+    except KeyError as exc:
+        raise CalibrationError(file, option_name("fit_years", options), exc.args[0]) from None
+    check_paths(calibration, problem.base, file)
+    check_bounds(problem, file)
+    kept_fields(calibration, problem.base, file)
+    return calibration, path
+
+
 def calibrate(
     calibration: Calibration,
     state_dir: Path,
@@ -94,30 +172,48 @@ def calibrate(
     fit_years: tuple[int, int] | None = None,
     on_evaluation: Callable[[Evaluation, Evaluator], None] | None = None,
     observed: pd.Series | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> FitResult:
-    """Fit the free parameters; every evaluation is appended to the log in `state_dir` as it finishes."""
+    """Fit the free parameters; every evaluation is appended to the log in `state_dir` as it finishes.
+
+    StateError (before any evaluation, or when an append fails) if the log cannot be kept in
+    `state_dir`; `on_note` hears of log lines that could not be used.
+    """
     started = time.perf_counter()
     fit_years = fit_years or calibration.fit_years
     problem = make_problem(calibration, fit_years, observed)
+    check_bounds(problem, "calibration")
+    check_state(Path(state_dir))
     log_path = Path(state_dir) / f"evaluations-{problem.calibration.region}-{fit_years[0]}-{fit_years[1]}-{problem.fingerprint()}.jsonl"
     log = EvaluationLog(log_path)
     evaluator = Evaluator(problem, log, executor)
+    if on_note is not None and (note := log.note()):
+        on_note(note)
     if on_evaluation is not None:
         evaluator.on_evaluation = lambda ev: on_evaluation(ev, evaluator)
     n = len(problem.parameters)
     c = calibration
-    population = c.popsize * n
-    de_budget = int(c.budget * (1 - c.polish_share))
+    population = population_size(c.popsize, n)
+    step = 2 * n + 1  # a polish step: a point and its finite-difference Jacobian
+    final_jacobian = 2 * n
+    de_budget = min(int(c.budget * (1 - c.polish_share)), c.budget - step - final_jacobian)
     maxiter = max(0, de_budget // population - 1)
     x0 = np.clip(problem.unit(problem.start), 0.0, 1.0)
-    de = differential_evolution(
-        lambda u: evaluator(u), bounds=[(0.0, 1.0)] * n, x0=x0, popsize=c.popsize, maxiter=maxiter,
-        seed=c.seed, polish=False, updating="deferred", workers=_BatchMap(evaluator), init="latinhypercube",
-        mutation=(0.5, 1.0), recombination=0.7, tol=1e-3,
-    )
+    escaped: Exception | None = None
+    try:
+        de = differential_evolution(
+            lambda u: evaluator(u), bounds=[(0.0, 1.0)] * n, x0=x0, popsize=c.popsize, maxiter=maxiter,
+            seed=c.seed, polish=False, updating="deferred", workers=_BatchMap(evaluator), init="latinhypercube",
+            mutation=(0.5, 1.0), recombination=0.7, tol=1e-3,
+        )
+    except _Escaped as exc:
+        escaped = exc.original
+    if escaped is not None:
+        raise escaped  # outside the handler, so it keeps its own cause and context
     best_u = np.asarray(de.x, dtype=float)
-    left = c.budget - len(evaluator.evaluations)
-    iterations = max(0, left // (2 * n + 1))
+    left = c.budget - len(evaluator.evaluations) - final_jacobian
+    # each least_squares evaluation of the residuals may bring one Jacobian (its njev <= nfev)
+    iterations = max(0, left // step)
     if iterations > 0:
         jac_cache: dict[bytes, np.ndarray] = {}
 
@@ -142,4 +238,5 @@ def calibrate(
     return FitResult(
         problem, fit_years, best, jac, evaluations=len(evaluator.evaluations),
         evaluations_new=evaluator.new_count, seconds=time.perf_counter() - started, log_path=log_path,
+        log_skipped=log.skipped,
     )

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from calibration.config import Calibration
+from calibration.config import Calibration, FreeParameter
 from calibration.scaling import scale_overrides
-from calibration.store import EvaluationLog, fingerprint, point_key
+from calibration.store import LOG_FORMAT, EvaluationLog, fingerprint, point_key
 from calibration.targets import TargetSet
 from sim.parameters import Scenario
 from sim.replications import Executor, ReplicationTask, SerialExecutor, run_task
@@ -74,12 +74,16 @@ class Problem:
     def unit(self, theta: np.ndarray) -> np.ndarray:
         return (np.asarray(theta, dtype=float) - self.lower) / (self.upper - self.lower)
 
+    def override(self, parameter: FreeParameter, value: float) -> dict[str, Any]:
+        """The nested scenario override of one parameter value (a count multiplied by the population scale)."""
+        scale = self.calibration.population_scale if parameter.scales_with_population else 1.0
+        return _nested(parameter.path, float(value) * scale)
+
     def overrides(self, theta: np.ndarray) -> dict[str, Any]:
-        """Nested scenario overrides for parameter values (counts multiplied by the population scale)."""
+        """Nested scenario overrides for parameter values."""
         out: dict[str, Any] = {}
         for p, value in zip(self.parameters, theta, strict=True):
-            v = float(value) * (self.calibration.population_scale if p.scales_with_population else 1.0)
-            out = _merge(out, _nested(p.path, v))
+            out = _merge(out, self.override(p, value))
         return out
 
     def scenario(self, theta: np.ndarray, until_year: int | None = None) -> Scenario:
@@ -102,10 +106,26 @@ class Problem:
             "parameters": [p.model_dump() for p in c.parameters],
             "targets": self.targets.names,
             "values": self.targets.values.tolist(),
-            "seed": c.seed, "reps": c.reps, "population_scale": c.population_scale,
+            "seed": c.seed, "reps": c.reps, "population_scale": c.population_scale, "log_format": LOG_FORMAT,
             # the free parameters at a fixed point, so their values in the included files do not matter
             "scenario": self.scenario(self.lower).model_dump(mode="json"),
         })
+
+
+class EvaluationFailed(Exception):
+    """A replication of an evaluation failed; the message (one line) says where and why."""
+
+
+def reraise_interrupt(result: BaseException) -> None:
+    """An executor's result that is an interrupt (or another non-Exception) is raised as it is, never wrapped."""
+    if not isinstance(result, Exception):
+        raise result
+
+
+def one_line(exc: BaseException) -> str:
+    """`Type: message` on one line (a failure's message may span many)."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 @dataclass
@@ -120,7 +140,12 @@ class Evaluation:
 
 
 class Evaluator:
-    """Evaluates batches of points in parallel through a `sim.replications` executor, with the log as cache."""
+    """Evaluates batches of points in parallel through a `sim.replications` executor, with the log as cache.
+
+    `evaluations` holds each distinct point of this fit once, in the order first asked for, whether
+    run now or found in the log: that is what a fit's budget counts. Asking for a point again
+    (the polish compares points it already has) returns the same evaluation and costs nothing.
+    """
 
     def __init__(
         self,
@@ -133,14 +158,22 @@ class Evaluator:
         self.executor = executor or SerialExecutor()
         self.on_evaluation = on_evaluation
         self.evaluations: list[Evaluation] = []
+        self._known: dict[str, Evaluation] = {}
+        shape = (problem.calibration.reps, len(problem.targets.names))
+        n = len(problem.parameters)
+        # a record of another shape would break or bend the objective: it is run again instead
+        log.discard(lambda record: len(record["u"]) != n or np.shape(record["moments"]) != shape)
         self.new_seconds = 0.0
         self.new_count = 0
         self.cached_count = 0
         self._seconds_before = 0.0
 
-    def _make(self, u: np.ndarray, moments: np.ndarray, cached: bool) -> Evaluation:
+    def _make(self, key: str, u: np.ndarray, moments: np.ndarray, cached: bool) -> Evaluation:
+        if key in self._known:
+            return self._known[key]
         r = self.problem.residuals(u, moments)
         ev = Evaluation(np.asarray(u, dtype=float), moments, r, float(r @ r), cached)
+        self._known[key] = ev
         self.evaluations.append(ev)
         self.cached_count += cached
         if self.on_evaluation:
@@ -154,9 +187,10 @@ class Evaluator:
         out: dict[int, Evaluation] = {}
         todo: dict[str, list[int]] = {}
         for i, key in enumerate(keys):
-            record = self.log.get(key)
-            if record is not None:
-                out[i] = self._make(points[i], np.array(record["moments"]), cached=True)
+            if key in self._known:
+                out[i] = self._known[key]
+            elif (record := self.log.get(key)) is not None:
+                out[i] = self._make(key, points[i], np.array(record["moments"], dtype=float), cached=True)
             else:
                 todo.setdefault(key, []).append(i)
         if todo:
@@ -176,8 +210,10 @@ class Evaluator:
         for k, result in self.executor.map_unordered(run_task, tasks):
             key = order[k // reps]
             if isinstance(result, BaseException):
-                raise RuntimeError(
-                    f"replication {k % reps} (seed {seed}) failed at {p.theta(points[todo[key][0]]).tolist()}: {result}"
+                reraise_interrupt(result)
+                raise EvaluationFailed(
+                    f"replication {k % reps} (seed {seed}) failed at {p.theta(points[todo[key][0]]).tolist()}: "
+                    f"{one_line(result)}"
                 ) from result
             got[key][result.replication] = p.targets.simulated(result.yearly)
             if len(got[key]) == reps:
@@ -185,9 +221,9 @@ class Evaluator:
                 self.new_seconds = time.perf_counter() - started + self._seconds_before
                 moments = np.array([got[key][r] for r in range(reps)])
                 u = points[todo[key][0]]
-                self.log.append({"key": key, "u": u.tolist(), "moments": moments.tolist()})
+                self.log.append(key, u, moments)
                 for i in todo[key]:
-                    out[i] = self._make(points[i], moments, cached=False)
+                    out[i] = self._make(key, points[i], moments, cached=False)
 
     def __call__(self, u: np.ndarray) -> float:
         return self.batch([u])[0].objective

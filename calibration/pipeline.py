@@ -62,10 +62,11 @@ def run_calibration(
     fit_years: tuple[int, int] | None = None,
     on_evaluation: Callable[[Evaluation, Evaluator], None] | None = None,
     observed: pd.Series | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> CalibrationResult:
     started = time.perf_counter()
     fit_years = fit_years or calibration.fit_years
-    fit = calibrate(calibration, state_dir, executor, fit_years, on_evaluation, observed)
+    fit = calibrate(calibration, state_dir, executor, fit_years, on_evaluation, observed, on_note)
     unc = bootstrap(fit, calibration.bootstrap, calibration.seed)
     observed = fit.problem.targets.observed
     last_observed = int(max(observed.index))

@@ -7,14 +7,13 @@ when complete, so an interrupted calibration leaves no folder that looks finishe
 from __future__ import annotations
 
 import datetime as dt
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from calibration.config import CALIBRATION_DIR
+from calibration.config import kept_fields
 from calibration.pipeline import CalibrationResult, summary
 from sim import __version__
 from sim.output import write_folder
@@ -47,16 +46,11 @@ def fitted_toml(result: CalibrationResult, command: str) -> str:
     include the file.
     """
     c, fit = result.calibration, result.fit
-    existing = CALIBRATION_DIR / c.fitted_file
     values: dict[str, Any] = {}
     scenario = fit.problem.base.model_dump(mode="python")
-    if existing.exists():
-        old = tomllib.loads(existing.read_text(encoding="utf-8"))
-        for block, table in old.items():
-            for key in table:
-                values.setdefault(block, {})[key] = _get(scenario, f"{block}.{key}")
-        if c.population_scale != 1.0:
-            values = {}  # a scaled region keeps only what it fitted
+    if c.population_scale == 1.0:  # a scaled region keeps only what it fitted
+        for block, key in kept_fields(c, fit.problem.base, "calibration"):
+            values.setdefault(block, {})[key] = _get(scenario, f"{block}.{key}")
     for p, value in zip(fit.problem.parameters, fit.theta, strict=True):
         _set(values, p.path, float(value))
     table = result.uncertainty.table.set_index("parameter")

@@ -88,7 +88,11 @@ class TargetSet:
         self.observed = observed if observed is not None else observed_caseload(calibration.region)
         missing = [t for t in range(self.first, self.last + 1) if t not in self.observed.index]
         if missing:
-            raise KeyError(f"no observed caseload for {calibration.region} in {missing}")
+            years = self.observed.index
+            raise KeyError(
+                f"no observed caseload for {calibration.region} in {', '.join(map(str, missing))}; "
+                f"observed: {min(years)}-{max(years)}"
+            )
         st = calibration.stocks
         self.targets: list[Target] = [
             Target(f"caseload {t}", "stock", t, float(self.observed[t]), st.relative_sd * float(self.observed[t]),

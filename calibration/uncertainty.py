@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from calibration.fit import FitResult
+from calibration.objective import EvaluationFailed, one_line, reraise_interrupt
 from sim.replications import Executor, ReplicationTask, SerialExecutor, run_task
 
 
@@ -106,7 +107,11 @@ def caseload_paths(
     rows: dict[int, pd.Series] = {}
     for i, result in executor.map_unordered(run_task, tasks):
         if isinstance(result, BaseException):
-            raise RuntimeError(f"band run {i} failed: {result}") from result
+            reraise_interrupt(result)
+            raise EvaluationFailed(
+                f"caseload path {i} (replication {reps[i]}, seed {p.calibration.seed}) failed at "
+                f"{np.asarray(thetas[i]).tolist()}: {one_line(result)}"
+            ) from result
         y = result.yearly.set_index("year")["caseload_december"].astype(float) / p.calibration.population_scale
         rows[i] = y
     return pd.DataFrame([rows[i] for i in range(len(tasks))]).reset_index(drop=True)
