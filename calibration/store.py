@@ -90,18 +90,31 @@ def record_line(key: str, u: np.ndarray, moments: np.ndarray) -> bytes:
     return (json.dumps(record) + "\n").encode("utf-8")
 
 
-def _reason(exc: OSError) -> str:
-    return exc.strerror or str(exc)
+def _reason(exc: Exception) -> str:
+    return getattr(exc, "strerror", None) or str(exc)
 
 
-def check_state(folder: Path) -> None:
+def check_state(folder: Path, output: Path | None = None) -> None:
     """Make sure the evaluation log can be written in `folder` (made if missing); StateError if not.
 
     Called before any model evaluation, so a bad --state costs nothing. A write is tried, because
-    permission bits say nothing to root and a full disk only shows when something is written.
+    permission bits say nothing to root and a full disk only shows when something is written. The
+    folder must not lie in the `output` folder, which is replaced whole when the outputs are written.
     """
     folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
+    try:
+        inside = output is not None and Path(output).resolve() in (folder.resolve(), *folder.resolve().parents)
+        info = os.stat(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        info = None  # made below, or mkdir says why not
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
+        raise StateError(f"{folder}: cannot use the folder for the evaluation log ({_reason(exc)})") from None
+    if inside:
+        raise StateError(
+            f"{folder}: inside the output folder {output}, which is replaced when the results are "
+            "written; give a folder outside it (the default is OUT.state)"
+        )
+    if info is not None and not stat.S_ISDIR(info.st_mode):
         raise StateError(f"{folder}: not a folder (a file is in the way); give a folder for the evaluation log")
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -304,6 +304,17 @@ def test_cli_refuses_a_state_file_before_any_evaluation(tmp_path, monkeypatch):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("inside", ["", "state"])
+def test_cli_refuses_a_state_inside_the_output_folder(tmp_path, monkeypatch, inside):
+    # --force replaces the output folder whole: a log inside it would be lost
+    _no_evaluation(monkeypatch)
+    out = tmp_path / "out"
+    state = out / inside if inside else out
+    result = _cli(tmp_path, "--out", str(out), "--state", str(state), "--force")
+    assert f"error: {state}: inside the output folder {out}" in _one_error_line(result, 2)
+    assert not out.exists()
+
+
 def test_cli_refuses_an_unwritable_state_before_any_evaluation(tmp_path, monkeypatch):
     _no_evaluation(monkeypatch)
     state = tmp_path / "state"
