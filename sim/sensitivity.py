@@ -7,6 +7,8 @@ world, not a policy lever), one at a time, with everything else at its value; ev
 uses the same seed and replications (common random numbers), so the swings come from the
 parameter. The range is the value times 1 ± spread (assumption: ±25% by default), or with
 `--calibration-bounds` the bounds of the parameters the calibration fits (calibration/REGION.toml).
+A whole-number field (a count) runs at its values rounded half away from zero, and every table
+(ranges, settings, sample points) reports the values that ran.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import copy
 import difflib
 import io
+import math
 import warnings
 from pathlib import Path
 
@@ -30,6 +33,13 @@ from sim.scenario import ScenarioError, validate  # noqa: E402
 
 HEADLINE_YEARS = (2025, 2030)
 COLUMNS = ["parameter", "setting", "value_a", "value_b", "metric", "diff_mean", "diff_low", "diff_high"]
+RANGE_COLUMNS = ["parameter", "value_a", "value_b", "low_a", "high_a", "low_b", "high_b", "source"]
+FIRST_YEAR = 2019
+"""First year of the headline's saving (the policies differ from 2019)."""
+HORIZON = ("simulation.start_year", "simulation.until_year")
+MAX_POINTS = 2**16
+"""Most Latin-hypercube points or Sobol' base points: past this the design alone would not fit in memory
+long before the runs would end."""
 
 
 class SensitivityError(ValueError):
@@ -60,44 +70,84 @@ def _walk(data, path: str):
     raise SensitivityError(f"--params: {path}: empty path")
 
 
-def parameter_value(scenario: Scenario, path: str) -> float:
-    """The numeric value of a dotted path in a scenario."""
+def _number_at(scenario: Scenario, path: str) -> int | float:
     container, key = _walk(scenario.model_dump(mode="python"), path)
     value = container[key]
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise SensitivityError(f"--params: {path}: is {type(value).__name__}, not a number; only numbers can be varied")
-    return float(value)
+    return value
 
 
-def with_parameter(scenario: Scenario, path: str, value: float) -> Scenario:
+def parameter_value(scenario: Scenario, path: str) -> float:
+    """The numeric value of a dotted path in a scenario."""
+    return float(_number_at(scenario, path))
+
+
+def is_whole(scenario: Scenario, path: str) -> bool:
+    """Whether a dotted path is a whole-number field (a count), which runs at rounded values."""
+    return isinstance(_number_at(scenario, path), int)
+
+
+def whole(value: float) -> int:
+    """A value as a whole-number field takes it: rounded half away from zero (2.5 -> 3, -2.5 -> -3),
+    as people round, where int() would cut 3.75 down to 3."""
+    magnitude = abs(value)
+    n = math.floor(magnitude)
+    n += magnitude - n >= 0.5  # exact, where floor(magnitude + 0.5) takes 0.49999999999999994 up to 1
+    return n if value >= 0 else -n
+
+
+def run_value(value: float, whole_field: bool) -> int | float:
+    """The value a field runs at: rounded for a whole-number field, else as given."""
+    return whole(value) if whole_field else float(value)
+
+
+SPREAD_ADVICE = "give a smaller --spread, or leave the parameter out"
+CALIBRATION_ADVICE = "the calibration's bounds go beyond what the scenario allows; vary it without --calibration-bounds"
+
+
+def with_parameter(scenario: Scenario, path: str, value: float, advice: str = SPREAD_ADVICE) -> Scenario:
     """A copy of a scenario with one dotted path set, validated again (bounds included)."""
-    return with_parameters(scenario, {path: value})
+    return with_parameters(scenario, {path: value}, advice)
 
 
-def with_parameters(scenario: Scenario, values: dict[str, float]) -> Scenario:
-    """A copy of a scenario with dotted paths set, validated again once (bounds included)."""
+def with_parameters(scenario: Scenario, values: dict[str, float], advice: str = SPREAD_ADVICE) -> Scenario:
+    """A copy of a scenario with dotted paths set, validated again once (bounds included); a
+    whole-number field takes its value rounded (`run_value`)."""
     data = copy.deepcopy(scenario.model_dump(mode="python"))
+    ran = {}
     for path, value in values.items():
         container, key = _walk(data, path)
-        container[key] = type(container[key])(value) if isinstance(container[key], int) else float(value)
-    setting = ", ".join(f"{path}={value:g}" for path, value in values.items())
+        whole_field = isinstance(container[key], int) and not isinstance(container[key], bool)
+        container[key] = ran[path] = run_value(value, whole_field)
+    setting = ", ".join(f"{path}={value:g}" for path, value in ran.items())
     try:
         return validate(data, Path(f"<{scenario.name} with {setting}>"))
     except ScenarioError as exc:
-        raise SensitivityError(f"--params: {setting} is not allowed ({exc.message}); use a smaller --spread") from None
+        raise SensitivityError(
+            f"--params: {setting}: not allowed in {scenario.name} ({exc.field + ': ' if exc.field else ''}{exc.message}); "
+            f"{advice}"
+        ) from None
 
 
 def calibration_bounds(region: str) -> dict[str, tuple[float, float]]:
-    """{path: (lower, upper)} from calibration/REGION.toml's [[parameters]], if that file exists."""
-    import tomllib
-    from importlib import resources
+    """{path: (lower, upper)} of the parameters calibration/REGION.toml fits, if that file exists.
 
-    path = Path(str(resources.files("calibration"))) / f"{region}.toml"
-    if not path.is_file():
+    The file is read with the calibration's own checks, so a broken one is a SensitivityError
+    naming its field, not bounds taken from a file `caseload calibrate` would refuse.
+    """
+    # imported here: the simulation package does not depend on the calibration package
+    from calibration.config import CALIBRATION_DIR, CalibrationError
+    from calibration.config import load as load_calibration
+
+    path = CALIBRATION_DIR / f"{region}.toml"  # region names are slugs (schema): no path can leave the folder
+    if not path.exists():
         return {}
-    data = tomllib.loads(path.read_text(encoding="utf-8"))
-    return {p["path"]: (float(p["lower"]), float(p["upper"])) for p in data.get("parameters", [])
-            if {"path", "lower", "upper"} <= set(p)}
+    try:
+        calibration, _ = load_calibration(path)
+    except CalibrationError as exc:
+        raise SensitivityError(str(exc)) from None
+    return {p.path: (p.lower, p.upper) for p in calibration.parameters}
 
 
 def parameter_ranges(a: Scenario, b: Scenario, paths: list[str], spread: float, use_calibration: bool = False) -> pd.DataFrame:
@@ -106,23 +156,41 @@ def parameter_ranges(a: Scenario, b: Scenario, paths: list[str], spread: float, 
     Default: the scenario's value times 1 - spread and 1 + spread. With `use_calibration`, a
     parameter the calibration fits takes the calibration's bounds (calibration/REGION.toml).
     """
-    if len(set(paths)) != len(paths):
-        raise SensitivityError("--params: a parameter is named twice")
+    twice = sorted({p for p in paths if paths.count(p) > 1})
+    if twice:
+        raise SensitivityError(f"--params: {', '.join(twice)}: named twice; name each parameter once")
     bounds = calibration_bounds(a.region.name) if use_calibration else {}
     rows = []
     for path in paths:
-        value_a, value_b = parameter_value(a, path), parameter_value(b, path)
+        if path in HORIZON:
+            raise SensitivityError(f"--params: {path}: the simulated years are not varied (the headline compares "
+                                   "fixed years); set the last year with --until")
+        whole_field = is_whole(a, path)
+        value_a, value_b = _number_at(a, path), _number_at(b, path)
         if path in bounds:
             (low_a, high_a), (low_b, high_b), source = bounds[path], bounds[path], "calibration bounds"
         else:
             low_a, high_a = value_a * (1 - spread), value_a * (1 + spread)
             low_b, high_b = value_b * (1 - spread), value_b * (1 + spread)
             source = f"value x (1 +- {spread:g})"
+        # the values that run, low below high (a negative value turns the factors round)
+        low_a, high_a = sorted(run_value(v, whole_field) for v in (low_a, high_a))
+        low_b, high_b = sorted(run_value(v, whole_field) for v in (low_b, high_b))
+        if whole_field:
+            source += ", rounded to whole numbers"
+        if low_a == high_a and low_b == high_b:
+            why = ("a value of 0 cannot be varied by a share of itself" if value_a == value_b == 0
+                   else "rounded to whole numbers the range is empty; give a larger --spread" if whole_field
+                   else "the range is empty")
+            raise SensitivityError(f"--params: {path}: low and high are the same ({low_a:g} in {a.name}, {low_b:g} in {b.name}); "
+                                   f"{why}, or leave the parameter out")
+        advice = CALIBRATION_ADVICE if path in bounds else SPREAD_ADVICE
         for scenario, value in ((a, low_a), (a, high_a), (b, low_b), (b, high_b)):
-            with_parameter(scenario, path, value)
+            with_parameter(scenario, path, value, advice)
         rows.append({"parameter": path, "value_a": value_a, "value_b": value_b, "low_a": low_a, "high_a": high_a,
                      "low_b": low_b, "high_b": high_b, "source": source})
-    return pd.DataFrame(rows)
+    # object columns: a count's values stay whole numbers in the manifest and the tables
+    return pd.DataFrame(rows, columns=RANGE_COLUMNS, dtype=object)
 
 
 def headline(a_yearly: pd.DataFrame, b_yearly: pd.DataFrame, a: Scenario, b: Scenario, first_year: int) -> dict:
@@ -148,7 +216,7 @@ def headline(a_yearly: pd.DataFrame, b_yearly: pd.DataFrame, a: Scenario, b: Sce
 
 
 def run_sensitivity(
-    a: Scenario, b: Scenario, ranges: pd.DataFrame, seed: int, reps: int, executor, on_done=None, first_year: int = 2019
+    a: Scenario, b: Scenario, ranges: pd.DataFrame, seed: int, reps: int, executor, on_done=None, first_year: int = FIRST_YEAR
 ) -> pd.DataFrame:
     """Run the base and each parameter low and high (A and B each), paired; the long table of headlines."""
     settings: list[tuple[str, str, float, float]] = [("(base)", "base", np.nan, np.nan)]
@@ -208,30 +276,35 @@ GLOBAL_COLUMNS = ["metric", "parameter", "src", "variance_share", "r_squared", "
 
 def headlines_at(
     a: Scenario, b: Scenario, ranges: pd.DataFrame, u: np.ndarray, seed: int, reps: int, executor, on_done=None,
-    first_year: int = 2019,
+    first_year: int = FIRST_YEAR,
 ) -> pd.DataFrame:
     """The headline of B against A at each point of `u` (one row per point, one column per
     parameter in [0, 1]: low + u (high - low), the same u for A and B); every point uses the
-    same seed and replications (common random numbers). One row per point: its u's and metrics."""
+    same seed and replications (common random numbers). One row per point: its u's, the values
+    that ran in A and B (`value_a:PATH`, `value_b:PATH`: a count rounded) and the metrics."""
     variants: dict[str, Scenario] = {}
+    ran: list[dict] = []
+    kinds = {r.parameter: is_whole(a, r.parameter) for r in ranges.itertuples()}
     for i, point in enumerate(u):
-        values_a = {r.parameter: r.low_a + x * (r.high_a - r.low_a) for r, x in zip(ranges.itertuples(), point, strict=True)}
-        values_b = {r.parameter: r.low_b + x * (r.high_b - r.low_b) for r, x in zip(ranges.itertuples(), point, strict=True)}
+        rows = list(zip(ranges.itertuples(), point, strict=True))
+        values_a = {r.parameter: run_value(r.low_a + x * (r.high_a - r.low_a), kinds[r.parameter]) for r, x in rows}
+        values_b = {r.parameter: run_value(r.low_b + x * (r.high_b - r.low_b), kinds[r.parameter]) for r, x in rows}
         variants[f"{i}:a"], variants[f"{i}:b"] = with_parameters(a, values_a), with_parameters(b, values_b)
+        ran.append({**{f"value_a:{p}": v for p, v in values_a.items()}, **{f"value_b:{p}": v for p, v in values_b.items()}})
     yearlies, failures = run_paired(variants, seed, reps, executor, on_done)
     if failures:
         raise SensitivityError(f"{len(failures)} replication(s) failed, e.g. {failures[0]['error']}")
     points = []
     for i in range(len(u)):
         found = headline(yearlies[f"{i}:a"], yearlies[f"{i}:b"], variants[f"{i}:a"], variants[f"{i}:b"], first_year)
-        points.append({"sample": i, **{p: u[i, j] for j, p in enumerate(ranges["parameter"])},
+        points.append({"sample": i, **{p: u[i, j] for j, p in enumerate(ranges["parameter"])}, **ran[i],
                        **{m: v[0] for m, v in found.items()}})
     return pd.DataFrame(points)
 
 
 def run_global(
     a: Scenario, b: Scenario, ranges: pd.DataFrame, samples: int, seed: int, reps: int, executor, on_done=None,
-    first_year: int = 2019,
+    first_year: int = FIRST_YEAR,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """All parameters at once over a Latin hypercube of their ranges; standardised regression coefficients.
 
@@ -243,8 +316,7 @@ def run_global(
     """
     from scipy.stats import qmc
 
-    if samples < len(ranges) + 2:
-        raise SensitivityError(f"--samples: give at least {len(ranges) + 2} (parameters + 2) for the regression")
+    check_samples(samples, len(ranges))
     u = qmc.LatinHypercube(d=len(ranges), seed=np.random.default_rng(seed)).random(samples)
     table = headlines_at(a, b, ranges, u, seed, reps, executor, on_done, first_year)
     metrics = _metrics(table, ranges)
@@ -271,7 +343,7 @@ SOBOL_COLUMNS = ["metric", "parameter", "first_order", "first_low", "first_high"
 
 def run_sobol(
     a: Scenario, b: Scenario, ranges: pd.DataFrame, n: int, seed: int, reps: int, executor, on_done=None,
-    first_year: int = 2019, confidence: float = 0.9,
+    first_year: int = FIRST_YEAR, confidence: float = 0.9,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Sobol' first- and total-order indices of each headline metric with every parameter uniform
     over its range (scipy.stats.sobol_indices, Saltelli 2010 estimators), and percentile bootstrap
@@ -324,12 +396,32 @@ def run_sobol(
 
 def check_sobol_points(n: int) -> None:
     """Sobol' designs need a power of 2 base points, 2 at least."""
-    if n < 2 or n & (n - 1):
-        raise SensitivityError(f"--sobol: give a power of 2 from 2 up, e.g. 64, or 0 for none (got {n})")
+    if n < 2 or n & (n - 1) or n > MAX_POINTS:
+        raise SensitivityError(f"--sobol: give a power of 2 from 2 up to {MAX_POINTS}, e.g. 64, or 0 for none (got {n})")
+
+
+def check_samples(samples: int, parameters: int) -> None:
+    """The regression over Latin-hypercube points needs parameters + 2 points at least."""
+    if not parameters + 2 <= samples <= MAX_POINTS:
+        raise SensitivityError(
+            f"--samples: give {parameters + 2} (parameters + 2, for the regression) up to {MAX_POINTS}, or 0 for none (got {samples})"
+        )
+
+
+def check_horizon(a: Scenario, option: str = "--until") -> None:
+    """The headline sums the saving from FIRST_YEAR: the scenarios must start before it and reach it."""
+    start, last = a.simulation.start_year, a.simulation.until_year
+    if start >= FIRST_YEAR:
+        raise SensitivityError(f"simulation.start_year: the headline is summed from {FIRST_YEAR}; give scenarios "
+                               f"that start before it (these start in {start})")
+    if last < FIRST_YEAR:
+        raise SensitivityError(f"{option}: the headline is summed from {FIRST_YEAR}; give {FIRST_YEAR} or later "
+                               f"(the scenarios end in {last})")
 
 
 def _metrics(table: pd.DataFrame, ranges: pd.DataFrame) -> list[str]:
-    return [c for c in table.columns if c not in ("sample", *ranges["parameter"])]
+    return [c for c in table.columns
+            if c not in ("sample", *ranges["parameter"]) and not c.startswith(("value_a:", "value_b:"))]
 
 
 def sobol_png(indices: pd.DataFrame, title: str) -> bytes:
