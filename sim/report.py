@@ -255,7 +255,8 @@ def read_folder(folder: Path) -> dict:
     """Everything the report shows, read from a comparison folder and checked; ReportError otherwise."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise ReportError(str(folder), "", "not a comparison folder (no such folder); make one with `caseload compare`")
+        what = "a file, not a folder" if folder.exists() else "no such folder"
+        raise ReportError(str(folder), "", f"not a comparison folder ({what}); make one with `caseload compare`")
     missing = [n for n in NEEDED if not (folder / n).exists()]
     if missing:
         raise ReportError(str(folder), "", f"not a comparison folder (missing {', '.join(missing)}); make one with `caseload compare`")

@@ -210,6 +210,9 @@ def test_a_pipe_or_folder_in_place_of_a_table_is_one_error_and_never_hangs(folde
 def test_a_folder_that_is_not_a_comparison_is_one_error(tmp_path):
     result = report_cli(tmp_path / "nowhere")
     assert result.exit_code == 2 and "not a comparison folder (no such folder)" in result.output
+    (tmp_path / "file").write_text("x")
+    result = report_cli(tmp_path / "file")
+    assert result.exit_code == 2 and "not a comparison folder (a file, not a folder)" in result.output
     (tmp_path / "some").mkdir()
     (tmp_path / "some" / "manifest.json").write_text("{}")
     before = snapshot(tmp_path)
