@@ -108,7 +108,7 @@ class Moment(_Strict):
     value: float = Field(description="Target value.")
     sd: float = Field(gt=0, description="Scale of the residual (how far off is one unit of misfit).")
     weight: float = Field(1.0, ge=0, description="Weight in the objective.")
-    source: str = Field(min_length=1, description="DOMAIN.md section or document the value comes from.")
+    source: str = Field(min_length=1, description="docs/domain.md section or document the value comes from.")
 
     @property
     def name(self) -> str:

@@ -1,4 +1,4 @@
-"""Targets: the observed December caseloads (stocks) and the secondary moments of DOMAIN.md.
+"""Targets: the observed December caseloads (stocks) and the secondary moments of docs/domain.md.
 
 Each target is computed from one replication's yearly table; the objective compares the mean
 over replications with the observed value. Stocks are compared as stocks (December caseload

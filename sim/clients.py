@@ -162,7 +162,7 @@ def diagnosed_distance(distance_true: float, error_sd_months: float, z: float) -
 
 @njit(cache=True)
 def diagnosed_category(distance_months: float, sheltered: bool, community_service: bool) -> int:
-    """Category from the diagnosed distance (DOMAIN.md routing table), for one client."""
+    """Category from the diagnosed distance (docs/domain.md routing table), for one client."""
     band = 0
     while band < len(CATEGORY_BOUNDS) and CATEGORY_BOUNDS[band] <= distance_months:
         band += 1

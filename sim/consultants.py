@@ -2,7 +2,7 @@
 
 The team (werkconsulenten) is a number of staff; a policy says whom they serve and the most
 clients one may hold (caseload norm). Contacts per served client follow from capacity over the
-caseload, so the same team spread over more clients gives each one less contact (MODEL.md).
+caseload, so the same team spread over more clients gives each one less contact (docs/model.md).
 """
 
 from __future__ import annotations

@@ -1,15 +1,26 @@
-"""The scenario-file reference in the README, generated from the schema so the two cannot drift.
+"""The generated parts of docs/scenarios.md, so the documentation and the code cannot drift.
 
-`python -m sim.docs` prints the Markdown tables; a test checks the README holds them.
+Two blocks, each between its markers: the scenario-file reference (`reference()`, from the
+schema) and the shipped scenarios' key parameters (`sim.scenario.shipped_parameters_table()`,
+from the scenario files). Tests check docs/scenarios.md holds both as generated.
+
+    python -m sim.docs            # print the scenario-file reference
+    python -m sim.docs --write    # rewrite both blocks in docs/scenarios.md in place
+    python -m sim.docs --check    # exit 1 when docs/scenarios.md is out of date
 """
 
 from __future__ import annotations
 
+import argparse
+import sys
 import typing
+from collections.abc import Callable
+from pathlib import Path
 
 from pydantic import BaseModel
 
 from sim.parameters import Scenario
+from sim.scenario import shipped_parameters_table
 
 
 def _type_name(annotation: typing.Any) -> str:
@@ -70,5 +81,66 @@ def reference() -> str:
     return "\n".join(lines)
 
 
+SCENARIOS_DOC = Path(__file__).resolve().parents[1] / "docs" / "scenarios.md"
+
+
+BLOCKS: dict[str, Callable[[], str]] = {"reference": reference, "shipped-parameters": shipped_parameters_table}
+"""Generated blocks by marker name: `<!-- NAME:start -->` ... `<!-- NAME:end -->`."""
+
+
+def markers(name: str) -> tuple[str, str]:
+    return f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+
+
+def block(text: str, name: str) -> str:
+    """What `text` holds between the markers of block `name` (without the markers and the
+    newlines next to them); ValueError when the markers are missing or out of order."""
+    start, end = markers(name)
+    _, found, rest = text.partition(start)
+    body, found_end, _ = rest.partition(end)
+    if not found or not found_end:
+        raise ValueError(f"{start} ... {end} not found")
+    return body.removeprefix("\n").removesuffix("\n")
+
+
+def rewritten(text: str) -> str:
+    """`text` with every generated block replaced by what the code generates now."""
+    for name, generate in BLOCKS.items():
+        block(text, name)  # both markers, in order
+        start, end = markers(name)
+        head, _, rest = text.partition(start)
+        text = f"{head}{start}\n{generate()}\n{end}{rest.partition(end)[2]}"
+    return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sim.docs", description=__doc__.splitlines()[0])
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument("--write", action="store_true", help="rewrite the generated blocks of the file in place")
+    action.add_argument("--check", action="store_true", help="exit 1 when the file's blocks are out of date")
+    parser.add_argument("--file", type=Path, default=SCENARIOS_DOC, help="default: docs/scenarios.md")
+    args = parser.parse_args(argv)
+    if not (args.write or args.check):
+        print(reference())
+        return 0
+    text = args.file.read_text(encoding="utf-8")
+    try:
+        new = rewritten(text)
+    except ValueError as error:
+        print(f"error: {args.file}: {error}", file=sys.stderr)
+        return 2
+    if args.check:
+        if new != text:
+            print(f"{args.file} is out of date: run `python -m sim.docs --write`", file=sys.stderr)
+            return 1
+        return 0
+    if new != text:
+        args.file.write_text(new, encoding="utf-8")
+        print(f"rewrote the generated blocks of {args.file}")
+    else:
+        print(f"{args.file} is up to date")
+    return 0
+
+
 if __name__ == "__main__":
-    print(reference())
+    raise SystemExit(main())

@@ -1,8 +1,8 @@
 """Inflow: notifications (meldingen) as a Poisson process driven by observed drivers.
 
-The yearly rate is not a free number per year (MODEL.md): it is a base rate made elastic to
+The yearly rate is not a free number per year (docs/model.md): it is a base rate made elastic to
 unemployment (part of it, the WW route, to unemployment a WW maximum earlier), plus the extra
-inflow groups of DOMAIN.md (refugees with status, shorter WW, former Wajong/WSW), times the
+inflow groups of docs/domain.md (refugees with status, shorter WW, former Wajong/WSW), times the
 within-year cycle and any shock. Newcomers are keyed per arrival (common random numbers).
 """
 

@@ -5,7 +5,7 @@ Why compiled: a default region has about 1,700 clients on benefit, so the vector
 spent its time on the ~270 numpy calls a month, not on the arithmetic (README 'Performance').
 The loop below does the same arithmetic in the same order, draws the same keyed numbers
 (sim/randomness.keyed_uniform) and applies the rules of sim/work.py, sim/routes.py and the
-distance model (MODEL.md) to each client in turn. Who a consultant serves needs all clients at
+distance model (docs/model.md) to each client in turn. Who a consultant serves needs all clients at
 once, so it stays in numpy before the loop.
 """
 

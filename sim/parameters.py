@@ -1,6 +1,6 @@
 """Typed, frozen scenario parameters: the one schema every scenario file is checked against.
 
-Each field's description names its source: a figure in DOMAIN.md, a calibration result,
+Each field's description names its source: a figure in docs/domain.md, a calibration result,
 or "assumption" with the reason. Rates are per month unless the name says otherwise.
 """
 
@@ -73,15 +73,15 @@ class Simulation(Strict):
 
 class Region(Strict):
     name: Slug = Field("leidschendam-voorburg", description="Region label, also the key into observed data and calibration files.")
-    initial_stock: int = Field(1660, ge=0, le=5_000_000, description="December 2013 caseload (DOMAIN.md table 1).")
+    initial_stock: int = Field(1660, ge=0, le=5_000_000, description="December 2013 caseload (docs/domain.md table 1).")
     stock_category_shares: dict[Literal["1a", "1b", "1c", "2a", "2b", "3a", "3b"], Share] = Field(
-        description="Stock by category 1a..3b, adding up to 1; assumption near the expected 40/60 split (DOMAIN.md)."
+        description="Stock by category 1a..3b, adding up to 1; assumption near the expected 40/60 split (docs/domain.md)."
     )
     stock_duration_shares: dict[Literal["lt1", "1_2", "2_4", "4plus"], Share] = Field(
-        description="Stock by years on assistance, adding up to 1; DOMAIN.md: 49% 3+ years, 1/3 5+ years."
+        description="Stock by years on assistance, adding up to 1; docs/domain.md: 49% 3+ years, 1/3 5+ years."
     )
     stock_age_shares: dict[Literal["under27", "27_49", "50plus"], Share] = Field(
-        description="Stock by age, adding up to 1; DOMAIN.md 'many older people', split assumption."
+        description="Stock by age, adding up to 1; docs/domain.md 'many older people', split assumption."
     )
     refugee_share_of_stock: Share = Field(0.05, description="Assumption: few refugees with status before 2015.")
     sheltered_share: Share = Field(
@@ -94,7 +94,7 @@ class Region(Strict):
         24.0, description="Stock in 3A/3B: distance 48 + exponential with this mean; assumption."
     )
     stock_long_duration_tail_years: Positive = Field(
-        4.0, description="Stock 4+ years: 4 + exponential with this mean; 4 gives 1/3 at 5+ years (DOMAIN.md)."
+        4.0, description="Stock 4+ years: 4 + exponential with this mean; 4 gives 1/3 at 5+ years (docs/domain.md)."
     )
 
     @model_validator(mode="after")
@@ -108,7 +108,7 @@ class Region(Strict):
 
 
 class Drivers(Strict):
-    """Observed yearly drivers (shared/data/drivers.csv), extended by assumption beyond the data.
+    """Observed yearly drivers (calibration/data/drivers.csv), extended by assumption beyond the data.
 
     Years after the last one listed keep the last year's values (assumption: no trend beyond the file).
     """
@@ -157,14 +157,14 @@ class Inflow(Strict):
     ww_exhaustion_share: Share = Field(
         0.0,
         description="Share of the unemployment-driven notifications that come as WW ends: driven by unemployment when "
-        "the job was lost, the WW maximum earlier (DOMAIN.md: fewer came from WW in 2018-2019; calibrated).",
+        "the job was lost, the WW maximum earlier (docs/domain.md: fewer came from WW in 2018-2019; calibrated).",
     )
     wajong_wsw_notifications_per_year: NonNegative = Field(
-        0.0, description="Former Wajong/WSW notifications a year from 2015 (DOMAIN.md; size assumption)."
+        0.0, description="Former Wajong/WSW notifications a year from 2015 (docs/domain.md; size assumption)."
     )
-    wajong_wsw_from_year: int = Field(2015, description="Participatiewet start (DOMAIN.md).")
+    wajong_wsw_from_year: int = Field(2015, description="Participatiewet start (docs/domain.md).")
     seasonality_amplitude: Share = Field(
-        0.1, description="Relative amplitude of the within-year cycle (DOMAIN.md: rises in the first half)."
+        0.1, description="Relative amplitude of the within-year cycle (docs/domain.md: rises in the first half)."
     )
     seasonality_peak_month: float = Field(
         3.5, ge=1.0, le=12.99, description="Month of peak notifications (3.5 = mid-March to April); assumption."
@@ -194,22 +194,22 @@ class Inflow(Strict):
 
 
 class Chain(Strict):
-    """The intake chain (DOMAIN.md 'The chain a client goes through')."""
+    """The intake chain (docs/domain.md 'The chain a client goes through')."""
 
-    contact_days: NonNegative = Field(3.0, le=30, description="Contact within 3 days of notification (DOMAIN.md).")
-    information_meeting_weekday: int = Field(1, ge=0, le=6, description="Tuesday = 1 (DOMAIN.md).")
-    information_meeting_places: int = Field(12, ge=0, le=100_000, description="12 places a session (DOMAIN.md).")
-    information_meetings_per_week: int = Field(1, ge=0, le=100, description="One a week (DOMAIN.md).")
+    contact_days: NonNegative = Field(3.0, le=30, description="Contact within 3 days of notification (docs/domain.md).")
+    information_meeting_weekday: int = Field(1, ge=0, le=6, description="Tuesday = 1 (docs/domain.md).")
+    information_meeting_places: int = Field(12, ge=0, le=100_000, description="12 places a session (docs/domain.md).")
+    information_meetings_per_week: int = Field(1, ge=0, le=100, description="One a week (docs/domain.md).")
     extra_meetings_max_per_week: int = Field(
         1, ge=0, le=100,
         description="Extra sessions held in a week when the queue is long; assumption: the municipality adds "
-        "a session rather than break 'within a week of contact' (DOMAIN.md). 0 = never.",
+        "a session rather than break 'within a week of contact' (docs/domain.md). 0 = never.",
     )
     extra_meeting_queue_threshold: int = Field(
         12, ge=0, le=10_000_000, description="Clients still waiting after the regular sessions that trigger an extra one."
     )
     diagnosis_talks_per_weekday: int = Field(
-        5, ge=0, le=100_000, description="Individual talks, 4-5 at a time (DOMAIN.md)."
+        5, ge=0, le=100_000, description="Individual talks, 4-5 at a time (docs/domain.md)."
     )
     intakes_per_weekday: int = Field(
         4, ge=0, le=100_000, description="Income consultants' intakes a working day; assumption (intake within a week)."
@@ -217,9 +217,9 @@ class Chain(Strict):
     diagnosis_error_sd_months: NonNegative = Field(
         6.0, le=120, description="SD of diagnosed minus true distance; assumption (misclassification is common)."
     )
-    dream_job_days_min: NonNegative = Field(14.0, le=120, description="2-3 weeks (DOMAIN.md).")
-    dream_job_days_max: NonNegative = Field(21.0, le=120, description="2-3 weeks (DOMAIN.md).")
-    dream_job_work_share: Share = Field(0.05, description="'A few find work here' (DOMAIN.md); size assumption.")
+    dream_job_days_min: NonNegative = Field(14.0, le=120, description="2-3 weeks (docs/domain.md).")
+    dream_job_days_max: NonNegative = Field(21.0, le=120, description="2-3 weeks (docs/domain.md).")
+    dream_job_work_share: Share = Field(0.05, description="'A few find work here' (docs/domain.md); size assumption.")
 
     @model_validator(mode="after")
     def _window(self) -> Chain:
@@ -251,9 +251,9 @@ class Work(Strict):
         0.3, description="Temporary workers kept in work by aftercare when the contract ends; assumption."
     )
     parttime_benefit_share: Share = Field(
-        0.57, description="Partial benefit of part-time workers: EUR 530-556 earnings on ~1,250 (DOMAIN.md)."
+        0.57, description="Partial benefit of part-time workers: EUR 530-556 earnings on ~1,250 (docs/domain.md)."
     )
-    parttime_work_multiplier: Positive = Field(3.0, description="Part-time workers leave 3x as often (DOMAIN.md).")
+    parttime_work_multiplier: Positive = Field(3.0, description="Part-time workers leave 3x as often (docs/domain.md).")
     parttime_job_end_per_month: PerMonth = Field(0.03, description="Part-time jobs ending; assumption.")
     education_per_month_young: PerMonth = Field(0.01, description="Young people to education; assumption.")
     other_exit_per_month: PerMonth = Field(0.008, description="Moving, partner, sanction, fraud (calibrated).")
@@ -274,7 +274,7 @@ class Work(Strict):
 
 
 class Distance(Strict):
-    """Distance dynamics (MODEL.md): activation shrinks it, inactivity grows it (the granite stock)."""
+    """Distance dynamics (docs/model.md): activation shrinks it, inactivity grows it (the granite stock)."""
 
     activation_gain_months_per_month: NonNegative = Field(
         0.5, le=12, description="Months of distance lost per fully activated month (calibrated)."
@@ -289,7 +289,7 @@ class Distance(Strict):
 
 
 class Contact(Strict):
-    """Consultant contact (MODEL.md): capacity over caseload, saturating effect."""
+    """Consultant contact (docs/model.md): capacity over caseload, saturating effect."""
 
     contacts_per_consultant_per_year: NonNegative = Field(
         1200.0, description="Client contacts one work consultant gives a year; assumption (~5 a working day)."
@@ -312,9 +312,9 @@ class TrajectoryType(Strict):
 
 class Trajectories(Strict):
     start_per_month: PerMonth = Field(0.15, description="Chance a client on a route with trajectories starts one.")
-    development_route_max_months: Positive = Field(24.0, description="At most two years (DOMAIN.md).")
-    mediation_review_months: Positive = Field(3.0, description="1A without work in 3 months moves on (DOMAIN.md).")
-    direct_mediation_months: Positive = Field(1.0, description="Under 1 month (DOMAIN.md).")
+    development_route_max_months: Positive = Field(24.0, description="At most two years (docs/domain.md).")
+    mediation_review_months: Positive = Field(3.0, description="1A without work in 3 months moves on (docs/domain.md).")
+    direct_mediation_months: Positive = Field(1.0, description="Under 1 month (docs/domain.md).")
     basket: list[TrajectoryType] = Field(min_length=1, description="The basket of ~45 purchased trajectories, grouped.")
 
     @model_validator(mode="after")
@@ -330,7 +330,7 @@ class Trajectories(Strict):
 
 
 class Policy(Strict):
-    """A re-integration policy (DOMAIN.md 'The two policies')."""
+    """A re-integration policy (docs/domain.md 'The two policies')."""
 
     description: str = ""
     work_consultants: NonNegative = Field(description="Staff (FTE) of work consultants.")
@@ -338,16 +338,16 @@ class Policy(Strict):
     served_max_distance_months: NonNegative = Field(
         description="Clients with diagnosed distance up to this get a work consultant (focus: 24; broad: all)."
     )
-    unserved_contacts_per_year: NonNegative = Field(1.0, description="Income consultant ~once a year (DOMAIN.md).")
-    gatekeeper_share: Share = Field(description="Notifications stopped before application (broad 0.36, DOMAIN.md).")
+    unserved_contacts_per_year: NonNegative = Field(1.0, description="Income consultant ~once a year (docs/domain.md).")
+    gatekeeper_share: Share = Field(description="Notifications stopped before application (broad 0.36, docs/domain.md).")
     trajectories_in_participation: bool = Field(description="Trajectories also for the participation route.")
     participation_guidance_share: Share = Field(0.0, description="Share of participation clients guided extra.")
     participation_guidance_contacts_per_year: NonNegative = Field(
         0.0, description="Contacts a year for the guided participation clients."
     )
-    participation_guidance_months: NonNegative = Field(0.0, description="Two years in the 2021 proposal (DOMAIN.md).")
+    participation_guidance_months: NonNegative = Field(0.0, description="Two years in the 2021 proposal (docs/domain.md).")
     participation_review_contacts_per_year: NonNegative = Field(
-        1.0, description="Participation: a first talk within a year, then yearly (DOMAIN.md)."
+        1.0, description="Participation: a first talk within a year, then yearly (docs/domain.md)."
     )
 
 
@@ -380,7 +380,7 @@ class Money(Strict):
     """The benefit budget (BUIG) and trajectory prices."""
 
     benefit_eur_per_full_year: NonNegative = Field(
-        15000.0, description="EUR 450,000 / 30 = 15,000 per client-year (DOMAIN.md)."
+        15000.0, description="EUR 450,000 / 30 = 15,000 per client-year (docs/domain.md)."
     )
     state_grant_eur_per_year: dict[str, NonNegative] = Field(
         default_factory=dict, description="BUIG grant by year ('2019' = ...), to show deficit; optional input."

@@ -2,7 +2,7 @@
 
 Hazards are per month and constant within a month (distance, contact and the market move
 monthly), so competing risks are exact for a month: P(leave) = 1 - exp(-h * exposure) and the
-reason is drawn in proportion to the hazards (MODEL.md 'A client's hazards').
+reason is drawn in proportion to the hazards (docs/model.md 'A client's hazards').
 
 Temporary contracts end here too: a temporary worker comes back to assistance when the
 contract ends unless aftercare keeps them in work (the revolving door, draaideur).

@@ -292,7 +292,7 @@ def test_no_contact_job_finding_falls_to_the_no_contact_rate():
 def test_all_clients_in_1a_under_focus_nobody_enters_participation_by_diagnosis():
     """Stock all 1A, newcomers at ~0 distance, exact diagnosis, no drift: participation only by the two-year cap.
 
-    DOMAIN.md routes a 1A client without work after 3 months to a development route, and a
+    docs/domain.md routes a 1A client without work after 3 months to a development route, and a
     development route ends after 24 months in participation. So the model's answer is: nobody
     is diagnosed into participation, and nobody gets there within the first 24 months; later, only
     clients whose two years of development ran out do.
