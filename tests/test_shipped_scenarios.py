@@ -1,9 +1,10 @@
 """The shipped scenarios' documented parameters are what the model uses.
 
-The README's "Shipped scenarios' key parameters" table is generated from the resolved
-scenarios (`sim.scenario.shipped_parameters_table`); the figures the README quotes in prose
-are read back and compared with the resolved baseline; and a run reports (manifest) and uses
-(policy in force, gatekeeper) those same parameters.
+docs/scenarios.md's "Shipped scenarios' key parameters" table is generated from the resolved
+scenarios (`sim.scenario.shipped_parameters_table`, written by `python -m sim.docs --write`);
+the figures the documentation quotes in prose are read back and compared with the resolved
+baseline; and a run reports (manifest) and uses (policy in force, gatekeeper) those same
+parameters.
 """
 
 from __future__ import annotations
@@ -16,51 +17,61 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
+from sim.docs import SCENARIOS_DOC, block
 from sim.model import run
 from sim.scenario import load, shipped_names, shipped_parameters_table, with_overrides
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-START, END = "<!-- shipped-parameters:start -->", "<!-- shipped-parameters:end -->"
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+MODEL = (ROOT / "docs" / "model.md").read_text(encoding="utf-8")
+SCENARIOS = SCENARIOS_DOC.read_text(encoding="utf-8")
 
 
-def test_readme_holds_the_generated_key_parameters_table():
-    assert START in README and END in README
-    documented = README.split(START, 1)[1].split(END, 1)[0].strip()
+def test_scenarios_doc_holds_the_generated_key_parameters_table():
     expected = shipped_parameters_table()
-    assert documented == expected, (
-        "README's shipped-scenario parameters differ from the scenario files; replace the table between "
-        f"the shipped-parameters markers with the output of\n  python -c 'from sim.scenario import "
-        f"shipped_parameters_table as t; print(t())'\n\n{expected}"
+    assert block(SCENARIOS, "shipped-parameters") == expected, (
+        "docs/scenarios.md's shipped-scenario parameters differ from the scenario files; rewrite the table "
+        f"between the shipped-parameters markers with\n  python -m sim.docs --write\n\n{expected}"
     )
 
 
-def test_every_shipped_scenario_is_described_in_the_readme():
-    table = README.split("## Shipped scenarios", 1)[1].split("\n\n", 2)[1]
+def _shipped_scenarios_table() -> str:
+    return SCENARIOS.split("\n## Shipped scenarios\n", 1)[1].lstrip("\n").split("\n\n", 1)[0]
+
+
+def test_every_shipped_scenario_is_described_in_the_scenarios_doc():
+    table = _shipped_scenarios_table()
+    assert table.startswith("| name | what it is |")
     for name in shipped_names():
-        assert f"`{name}`" in table, f"{name} is shipped but not in the README's shipped-scenarios table"
+        assert f"`{name}`" in table, f"{name} is shipped but not in docs/scenarios.md's shipped-scenarios table"
 
 
-def _number(pattern: str) -> float:
-    match = re.search(pattern, README)
+def _number(pattern: str, text: str) -> float:
+    match = re.search(pattern, text)
     assert match, pattern
     return float(match.group(1).replace(",", ""))
 
 
-def test_figures_quoted_in_the_readme_are_the_baselines():
+def test_figures_quoted_in_the_docs_are_the_baselines():
+    """Figures docs/model.md (the chain, money), the README (the stock) and docs/scenarios.md
+    (the shipped scenarios) quote in prose."""
     baseline = load("baseline").scenario
     broad = baseline.policies["broad"]
     chain = baseline.chain
-    assert _number(r"\((\d+)%\s+under\s+the\s+broad\s+policy\)") / 100 == broad.gatekeeper_share
-    assert _number(r"information\s+meeting\s+\((\d+)\s+places") == chain.information_meeting_places
-    assert _number(r"Individual diagnosis talks \((\d+) a\s+working\s+day\)") == chain.diagnosis_talks_per_weekday
-    assert _number(r"intakes\s+by\s+income\s+consultants\s+\((\d+)\s+a\s+working\s+day\)") == chain.intakes_per_weekday
-    assert _number(r"×\s+EUR\s+([\d,]+)\s+/\s+12") == baseline.money.benefit_eur_per_full_year
-    assert _number(r"\((\d[\d,]*)\s+clients\s+in\s+December\s+2013\)") == baseline.region.initial_stock
-    assert _number(r"the\s+(\d+)-\d+\s+week\s+dream-job\s+period") * 7 == chain.dream_job_days_min
-    assert _number(r"the\s+\d+-(\d+)\s+week\s+dream-job\s+period") * 7 == chain.dream_job_days_max
+    assert _number(r"\((\d+)%\s+under\s+the\s+broad\s+policy\)", MODEL) / 100 == broad.gatekeeper_share
+    assert _number(r"information\s+meeting\s+\((\d+)\s+places", MODEL) == chain.information_meeting_places
+    assert _number(r"Individual\s+diagnosis\s+talks\s+\((\d+)\s+a\s+working\s+day\)", MODEL) == chain.diagnosis_talks_per_weekday
+    assert _number(r"intakes\s+by\s+income\s+consultants\s+\((\d+)\s+a\s+working\s+day\)", MODEL) == chain.intakes_per_weekday
+    assert _number(r"make\s+contact\s+within\s+(\d+)\s+days", MODEL) == chain.contact_days
+    assert _number(r"×\s+EUR\s+([\d,]+)\s+/\s+12", MODEL) == baseline.money.benefit_eur_per_full_year
+    assert _number(r"the\s+(\d+)-\d+\s+week\s+dream-job\s+period", MODEL) * 7 == chain.dream_job_days_min
+    assert _number(r"the\s+\d+-(\d+)\s+week\s+dream-job\s+period", MODEL) * 7 == chain.dream_job_days_max
+    assert _number(r"\((\d[\d,]*)\s+clients\s+in\s+December\s+2013\)", README) == baseline.region.initial_stock
     # "broad policy 2014-2018, focus from January 2019, run to 2030"
+    table = _shipped_scenarios_table()
+    assert "broad policy 2014-2018, focus from January 2019, run to 2030" in table
     assert [(p.start.isoformat(), p.policy) for p in baseline.policy_schedule] == [("2014-01-01", "broad"), ("2019-01-01", "focus")]
-    assert baseline.simulation.until_year == 2030 and "run to 2030" in README
+    assert baseline.simulation.until_year == 2030
     assert [p.policy for p in load("broad").scenario.policy_schedule] == ["broad"]
     for name in ("focus-corona", "broad-corona"):
         shocks = load(name).scenario.shocks
