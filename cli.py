@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import signal
 import sys
 import time
@@ -13,7 +14,16 @@ import typer
 
 from sim import __version__
 from sim.output import OutputError, check_target, write_folder
-from sim.replications import ExecutorError, make_executor, run_replications
+from sim.replications import (
+    ExecutorError,
+    estimate,
+    make_executor,
+    physical_memory_bytes,
+    request_interrupt,
+    run_replications,
+    worker_count,
+)
+from sim.randomness import MAX_SEED
 from sim.results import summarise
 from sim.scenario import ScenarioError, describe_shipped, load, with_overrides
 
@@ -28,14 +38,31 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def prepare(out: Path, force: bool, workers: int | None, scheduler: str | None = None):
-    """Check that `out` may be written, then start the executor; exit 2 with one line on either problem."""
+def interruptible(command):
+    """An interrupted command (Ctrl-C, SIGTERM) ends with one line and exit 130; its output folder never appears."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except KeyboardInterrupt:
+            typer.echo("\nerror: interrupted; no output folder was written", err=True)
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def prepare(out: Path, force: bool, workers: int | None, scheduler: str | None = None, tasks: int | None = None):
+    """Check that `out` may be written, then start the executor; exit 2 with one line on either problem.
+
+    `tasks` (replications to run, when known) caps the worker processes.
+    """
     try:
         check_target(out, force)
     except OutputError as exc:
         fail(str(exc))
     try:
-        return make_executor(workers, scheduler)
+        return make_executor(workers, scheduler, tasks)
     except ExecutorError as exc:
         fail(str(exc))
 
@@ -78,6 +105,7 @@ class _Progress:
 
 
 @app.command("run")
+@interruptible
 def run_command(
     scenario: Annotated[str, typer.Argument(help="Shipped scenario name or path to a TOML file.")],
     seed: Annotated[int, typer.Option(help="Root seed; replication i uses its i-th spawned child.")] = 42,
@@ -90,13 +118,11 @@ def run_command(
     force: Annotated[bool, typer.Option("--force", help="Replace an existing output folder.")] = False,
 ) -> None:
     """Run SCENARIO and write yearly.csv, monthly.csv and manifest.json to the output folder."""
-    _positive("--reps", reps)
-    _positive("--workers", workers)
-    if seed < 0:
-        fail(f"--seed: must be zero or positive (got {seed})")
+    _check_common(seed, reps, workers)
     path, resolved = load_scenario(scenario, until)
     out = out or Path("results") / f"{resolved.name}-seed{seed}"
-    executor = prepare(out, force, 1 if reps == 1 else workers, scheduler)
+    _check_size([resolved], reps, workers, reps)
+    executor = prepare(out, force, workers, scheduler, tasks=reps)
     started = time.perf_counter()
     try:
         results = run_replications(resolved, seed, reps, executor, events, _Progress(reps, resolved.name))
@@ -188,20 +214,50 @@ def _load_many(names: list[str], until: int | None) -> dict:
         if scenario.name in loaded:
             fail(f"{ref}: scenario {scenario.name!r} is named twice; compare distinct scenarios")
         loaded[scenario.name] = (path, scenario)
-    spans = {(s.simulation.start_year, s.simulation.until_year) for _, s in loaded.values()}
-    if len(spans) > 1:
-        fail(f"scenarios cover different years {sorted(spans)}; give --until to line them up")
+    starts = {name: s.simulation.start_year for name, (_, s) in loaded.items()}
+    if len(set(starts.values())) > 1:
+        shown = ", ".join(f"{name} {year}" for name, year in starts.items())
+        fail(f"simulation.start_year: the scenarios start in different years ({shown}); paired replications "
+             "need one start stock, so compare scenarios with the same start year")
+    lasts = {s.simulation.until_year for _, s in loaded.values()}
+    if len(lasts) > 1:
+        fail(f"simulation.until_year: the scenarios end in different years ({', '.join(map(str, sorted(lasts)))}); "
+             f"give --until {min(lasts)} (or any year up to it) to line them up")
     return loaded
 
 
-def _check_common(seed: int, reps: int, workers: int | None) -> None:
-    _positive("--reps", reps)
+MAX_REPLICATIONS = 1_000_000
+LARGE_RUN_SECONDS = 300
+"""Runs estimated to take longer than this say so, with their memory, before they start."""
+
+
+def _check_seed(seed: int | None) -> None:
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        fail(f"--seed: give a whole number from 0 to {MAX_SEED:,} (got {seed})")
+
+
+def _check_common(seed: int, reps: int, workers: int | None = None) -> None:
+    _check_seed(seed)
+    if not 1 <= reps <= MAX_REPLICATIONS:
+        fail(f"--reps: give 1 to {MAX_REPLICATIONS:,} replications (got {reps})")
     _positive("--workers", workers)
-    if seed < 0:
-        fail(f"--seed: must be zero or positive (got {seed})")
+
+
+def _check_size(scenarios, reps: int, workers: int | None, tasks: int) -> None:
+    """Refuse a run whose results would not fit in memory; announce one that takes long."""
+    try:
+        cost = estimate(scenarios, reps, worker_count(workers, tasks))
+    except ExecutorError as exc:
+        fail(str(exc))
+    memory = physical_memory_bytes()
+    if memory and cost.memory_bytes > 0.8 * memory:
+        fail(f"--reps: {cost.describe()}, more than this machine's {memory / 2**30:.0f} GiB; give fewer replications")
+    if cost.seconds > LARGE_RUN_SECONDS or cost.memory_bytes > 2**30:
+        typer.echo(f"note: {cost.describe()}; Ctrl-C stops it without writing anything", err=True)
 
 
 @app.command("compare")
+@interruptible
 def compare_command(
     scenarios: Annotated[list[str], typer.Argument(help="Two or more scenarios; the first is the reference.")],
     reps: Annotated[int, typer.Option(help="Paired replications per scenario.")] = 20,
@@ -228,8 +284,9 @@ def compare_command(
     if not start < from_year <= last:
         fail(f"--from-year: {from_year} is outside the simulated years {start + 1}-{last}")
     out = out or Path("results") / f"compare-{'-'.join(names)}-seed{seed}"
-    executor = prepare(out, force, workers, scheduler)
     resolved = {n: s for n, (_, s) in loaded.items()}
+    _check_size(resolved.values(), reps, workers, reps * len(names))
+    executor = prepare(out, force, workers, scheduler, tasks=reps * len(names))
     started = time.perf_counter()
     try:
         yearlies, failures = run_paired(resolved, seed, reps, executor, _Progress(reps * len(names), "compare"))
@@ -252,15 +309,10 @@ def compare_command(
         "parameters": {n: s.model_dump(mode="json") for n, s in resolved.items()},
     }
     tables = {"comparison.csv": result.table, "break_even.csv": result.break_even,
-              "parameters.csv": differing_parameters(resolved)}
+              "parameters.csv": differing_parameters(resolved),
+              **{f"scenarios/{name}/yearly.csv": yearly for name, yearly in yearlies.items()}}
 
     def extra(folder: Path) -> None:
-        import json
-
-        for name, yearly in yearlies.items():
-            (folder / "scenarios" / name).mkdir(parents=True, exist_ok=True)
-            yearly.to_csv(folder / "scenarios" / name / "yearly.csv", index=False)
-        (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
         if report:
             from sim.report import write_report
 
@@ -298,19 +350,19 @@ def report_command(
     xlsx: Annotated[bool, typer.Option("--xlsx", help="Also write comparison.xlsx.")] = False,
 ) -> None:
     """Write report.html (self-contained, plots embedded) into a comparison folder."""
-    from sim.report import write_report, write_workbook
+    from sim.report import ReportError, write_outputs
 
-    needed = ["manifest.json", "comparison.csv", "break_even.csv", "parameters.csv"]
-    missing = [n for n in needed if not (results_dir / n).is_file()]
-    if missing:
-        fail(f"{results_dir}: not a comparison folder (missing {', '.join(missing)}); make one with `caseload compare`")
-    path = write_report(results_dir)
-    typer.echo(f"report in {path}")
+    try:
+        paths = write_outputs(results_dir, workbook="comparison.xlsx" if xlsx else None)
+    except ReportError as exc:
+        fail(str(exc))
+    typer.echo(f"report in {paths[0]}")
     if xlsx:
-        typer.echo(f"workbook in {write_workbook(results_dir)}")
+        typer.echo(f"workbook in {paths[1]}")
 
 
 @app.command("sensitivity")
+@interruptible
 def sensitivity_command(
     scenario_a: Annotated[str, typer.Argument(help="Reference scenario.")],
     scenario_b: Annotated[str, typer.Argument(help="Scenario compared with it.")],
@@ -329,6 +381,8 @@ def sensitivity_command(
     """One-at-a-time sensitivity of the headline (saving, caseload difference 2025 and 2030): CSV and tornado plot."""
     from sim.sensitivity import (
         SensitivityError,
+        check_horizon,
+        check_samples,
         check_sobol_points,
         parameter_ranges,
         run_global,
@@ -354,16 +408,18 @@ def sensitivity_command(
     if not paths:
         fail("--params: give at least one dotted parameter path, e.g. work.elasticity_work")
     try:
+        check_horizon(sa, "--until" if until is not None else "simulation.until_year")
+        if samples:
+            check_samples(samples, len(paths))
         ranges = parameter_ranges(sa, sb, paths, spread, calibration_bounds)
     except SensitivityError as exc:
         fail(str(exc))
     out = out or Path("results") / f"sensitivity-{a}-{b}-seed{seed}"
-    executor = prepare(out, force, workers)
+    largest_batch = 2 * reps * max(1 + 2 * len(paths), samples, sobol * (len(paths) + 2))
+    executor = prepare(out, force, workers, tasks=largest_batch)
     started = time.perf_counter()
     tables = {}
     try:
-        if samples and samples < len(paths) + 2:
-            fail(f"--samples: give at least {len(paths) + 2} (parameters + 2) for the regression, or 0")
         table = run_sensitivity(sa, sb, ranges, seed, reps, executor, _Progress((1 + 2 * len(paths)) * 2 * reps, "sensitivity"))
         tables["sensitivity.csv"] = table
         if samples:
@@ -427,6 +483,7 @@ class _CalibrationProgress:
 
 
 @app.command("calibrate")
+@interruptible
 def calibrate_command(
     region: Annotated[str, typer.Option(help="Calibration file: a name in calibration/ or a path.")] = "leidschendam-voorburg",
     fit_years: Annotated[str | None, typer.Option("--fit-years", help="FIRST-LAST fitted years (default: the file's).")] = None,
@@ -442,16 +499,16 @@ def calibrate_command(
 ) -> None:
     """Fit the free parameters of a calibration file to the observed caseloads; write the fitted TOML and a report."""
     from calibration.config import CalibrationError, parse_years
-    from calibration.config import load as load_calibration
-    from calibration.fit import make_problem
+    from calibration.fit import load_checked
+    from calibration.objective import EvaluationFailed
     from calibration.pipeline import run_calibration, summary
     from calibration.report import write_outputs
+    from calibration.store import StateError, check_state
 
     _positive("--budget", budget)
     _positive("--reps", reps)
     _positive("--workers", workers)
-    if seed is not None and seed < 0:
-        fail(f"--seed: must be zero or positive (got {seed})")
+    _check_seed(seed)
     overrides = {"budget": budget, "reps": reps, "seed": seed, "population_scale": population_scale}
     try:
         if fit_years is not None:
@@ -459,33 +516,38 @@ def calibrate_command(
     except ValueError as exc:
         fail(f"--fit-years: {exc}")
     try:
-        calibration, path = load_calibration(region, overrides)
-        from calibration.config import check_paths
-
-        problem = make_problem(calibration)
-        check_paths(calibration, problem.base, str(path))
-    except CalibrationError as exc:
+        calibration, path = load_checked(region, overrides)
+    except (CalibrationError, ScenarioError) as exc:
         fail(str(exc))
-    except ScenarioError as exc:
-        fail(str(exc))
-    except KeyError as exc:
-        fail(f"{path}: fit_years: {exc.args[0]}")
     first, last = calibration.fit_years
     out = out or Path("results") / f"calibration-{calibration.region}-{first}-{last}"
     state = state or Path(f"{out}.state")
+    try:
+        check_state(state, out)
+    except StateError as exc:
+        fail(str(exc))
     executor = prepare(out, force, workers, scheduler)
     command = " ".join(["caseload calibrate", *sys.argv[2:]]) if len(sys.argv) > 1 else "caseload calibrate"
     try:
-        result = run_calibration(calibration, state, executor, on_evaluation=_CalibrationProgress(calibration.budget))
+        result = run_calibration(
+            calibration, state, executor, on_evaluation=_CalibrationProgress(calibration.budget),
+            on_note=lambda note: sys.stderr.write(f"note: {note}\n"),
+        )
     except KeyboardInterrupt:
-        sys.stderr.write(f"\ninterrupted; evaluations so far are kept in {state}: run the same command to resume\n")
+        sys.stderr.write(f"\nerror: interrupted; the evaluations so far are kept in {state}: run the same command to resume\n")
         raise typer.Exit(130) from None
+    except StateError as exc:
+        sys.stderr.write("\n")
+        fail(str(exc))
+    except EvaluationFailed as exc:
+        sys.stderr.write("\n")
+        fail(f"{exc}; the evaluations before it are kept in {state}", code=1)
     finally:
         executor.close()
     sys.stderr.write("\n")
     try:
         write_outputs(result, out, command, force=force)
-    except OutputError as exc:
+    except (OutputError, CalibrationError) as exc:
         fail(str(exc))
     table = result.uncertainty.table
     for _, r in table.iterrows():
@@ -496,13 +558,11 @@ def calibrate_command(
     typer.echo(f"\n{result.fit.evaluations} evaluations in {result.seconds:.0f} s; results in {out}")
 
 
-def _terminate(signum, frame) -> None:
-    """SIGTERM stops a run like Ctrl-C: the partial output folder is removed on the way out."""
-    raise KeyboardInterrupt
-
-
 def main() -> None:
-    signal.signal(signal.SIGTERM, _terminate)
+    # SIGTERM stops a run like Ctrl-C; both are remembered, so an interrupt that lands in compiled
+    # code (which disguises it as a SystemError) is never taken for a failed replication
+    signal.signal(signal.SIGINT, request_interrupt)
+    signal.signal(signal.SIGTERM, request_interrupt)
     app()
 
 

@@ -21,6 +21,7 @@ from pydantic_core import PydanticCustomError
 
 from sim.files import FileProblem, read_text
 from sim.parameters import Scenario, Slug
+from sim.randomness import MAX_SEED
 
 CALIBRATION_DIR = Path(__file__).resolve().parent
 
@@ -32,8 +33,7 @@ STATISTICS = (
 """Secondary moments a calibration file may target (defined in `calibration.targets`)."""
 
 
-SEED_MAX = 2**32 - 1
-"""Largest root seed: scipy's optimiser seeds numpy's legacy generator, which takes 32 bits."""
+SEED_MAX = MAX_SEED
 
 
 class CalibrationError(Exception):

@@ -25,6 +25,11 @@ _TO_UNIT = 1.0 / float(1 << 53)
 _S11, _S27, _S30, _S31 = np.uint64(11), np.uint64(27), np.uint64(30), np.uint64(31)
 
 
+MAX_SEED = 2**32 - 1
+"""Largest root seed the project accepts everywhere: scipy's optimiser and samplers seed numpy's
+legacy generator, which takes 32 bits, so one range serves every command."""
+
+
 def _stream_id(name: str) -> int:
     return zlib.crc32(name.encode("utf-8"))
 

@@ -273,7 +273,7 @@ def test_cli_an_interrupt_is_exit_130_without_a_traceback(tmp_path, monkeypatch)
 
     monkeypatch.setattr(objective, "run_task", interrupted)
     result = _cli("--region", str(_file(tmp_path, _tiny_file())), "--out", str(tmp_path / "out"))
-    assert result.exit_code == 130 and "interrupted; evaluations so far are kept in" in result.output
+    assert result.exit_code == 130 and "error: interrupted; the evaluations so far are kept in" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "out").exists()
 
 

@@ -528,7 +528,8 @@ DRIVER = textwrap.dedent("""
         original_task = replications.run_task
 
         def task(t):
-            print("running", os.getpid(), flush=True)  # the handshake: the test signals once it reads this
+            # the handshake: the test signals once it reads this (one write, so two workers' lines never mix)
+            os.write(1, f"running {os.getpid()}\\n".encode())
             if mode == "run":
                 return original_task(t)  # the signal lands wherever the replication is
             try:
