@@ -24,7 +24,7 @@ from sim.replications import (
     worker_count,
 )
 from sim.randomness import MAX_SEED
-from sim.results import summarise
+from sim.analysis.summary import summarise
 from sim.scenario import ScenarioError, describe_shipped, load, with_overrides
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Microsimulation of a municipality's social-assistance caseload.")
@@ -273,7 +273,7 @@ def compare_command(
     xlsx: Annotated[bool, typer.Option("--xlsx", help="Also write comparison.xlsx (budget and differences).")] = False,
 ) -> None:
     """Compare scenarios with paired replications; write comparison.csv, break_even.csv, yearly tables, manifest."""
-    from sim.comparison import ComparisonError, compare, differing_parameters, run_paired
+    from sim.analysis.comparison import ComparisonError, compare, differing_parameters, run_paired
 
     _check_common(seed, reps, workers)
     if not 0.0 <= discount_rate < 1.0:
@@ -314,11 +314,11 @@ def compare_command(
 
     def extra(folder: Path) -> None:
         if report:
-            from sim.report import write_report
+            from sim.analysis.report import write_report
 
-            write_report(folder)
+            write_report(folder, observed=_observed)
         if xlsx:
-            from sim.report import write_workbook
+            from sim.analysis.report import write_workbook
 
             write_workbook(folder)
 
@@ -344,16 +344,36 @@ def _print_comparison(result) -> None:
         typer.echo(f"{r.scenario}: break-even year against {r.reference}: {year}")
 
 
+def _observed(region: str):
+    """Observed December caseloads of a region, for the report's plot; None where there are none."""
+    from calibration.targets import observed_caseload
+
+    try:
+        return observed_caseload(region)
+    except KeyError:
+        return None
+
+
+def _fitted_bounds(region: str) -> dict:
+    """The bounds the region's calibration file fits within; exit 2 with its error if it is broken."""
+    from calibration.config import CalibrationError, fitted_bounds
+
+    try:
+        return fitted_bounds(region)
+    except CalibrationError as exc:
+        fail(str(exc))
+
+
 @app.command("report")
 def report_command(
     results_dir: Annotated[Path, typer.Argument(help="A folder written by `caseload compare`.")],
     xlsx: Annotated[bool, typer.Option("--xlsx", help="Also write comparison.xlsx.")] = False,
 ) -> None:
     """Write report.html (self-contained, plots embedded) into a comparison folder."""
-    from sim.report import ReportError, write_outputs
+    from sim.analysis.report import ReportError, write_outputs
 
     try:
-        paths = write_outputs(results_dir, workbook="comparison.xlsx" if xlsx else None)
+        paths = write_outputs(results_dir, workbook="comparison.xlsx" if xlsx else None, observed=_observed)
     except ReportError as exc:
         fail(str(exc))
     typer.echo(f"report in {paths[0]}")
@@ -379,7 +399,7 @@ def sensitivity_command(
     force: Annotated[bool, typer.Option("--force", help="Replace an existing output folder.")] = False,
 ) -> None:
     """One-at-a-time sensitivity of the headline (saving, caseload difference 2025 and 2030): CSV and tornado plot."""
-    from sim.sensitivity import (
+    from sim.analysis.sensitivity import (
         SensitivityError,
         check_horizon,
         check_samples,
@@ -411,7 +431,7 @@ def sensitivity_command(
         check_horizon(sa, "--until" if until is not None else "simulation.until_year")
         if samples:
             check_samples(samples, len(paths))
-        ranges = parameter_ranges(sa, sb, paths, spread, calibration_bounds)
+        ranges = parameter_ranges(sa, sb, paths, spread, _fitted_bounds(sa.region.name) if calibration_bounds else None)
     except SensitivityError as exc:
         fail(str(exc))
     out = out or Path("results") / f"sensitivity-{a}-{b}-seed{seed}"

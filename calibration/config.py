@@ -327,3 +327,16 @@ def load(ref: str | Path, overrides: dict[str, Any] | None = None) -> tuple[Cali
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
     raw.update(given)
     return validate(raw, str(path), frozenset(given)), path
+
+
+def fitted_bounds(region: str) -> dict[str, tuple[float, float]]:
+    """{path: (lower, upper)} of the parameters calibration/REGION.toml fits; {} without such a file.
+
+    The file is read with the calibration's own checks (CalibrationError), so no bounds are
+    taken from a file `caseload calibrate` would refuse.
+    """
+    path = CALIBRATION_DIR / f"{region}.toml"  # region names are slugs (schema): no path can leave the folder
+    if not path.exists():
+        return {}
+    calibration, _ = load(path)
+    return {p.path: (p.lower, p.upper) for p in calibration.parameters}

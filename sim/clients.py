@@ -7,9 +7,9 @@ one `State` at a time; only `ON_BENEFIT` counts in the caseload.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from sim.calendar import DAYS_PER_YEAR
+from sim.compiled import compiled
 from sim.parameters import AGE_CLASSES, CATEGORIES, DURATION_CLASSES, Region
 
 
@@ -133,7 +133,7 @@ class ClientTable:
 _YOUNG, _OLDER, _REFUGEE, _OTHER = Group.YOUNG, Group.OLDER, Group.REFUGEE, Group.OTHER
 
 
-@njit(cache=True)
+@compiled
 def target_group(age: float, refugee: bool) -> int:
     """Target group from age in years and refugee status (refugee status first, then age)."""
     if refugee:
@@ -154,13 +154,13 @@ _C2A, _C2B, _C3A, _C3B = Category.C2A, Category.C2B, Category.C3A, Category.C3B
 _DIRECT = Route.DIRECT
 
 
-@njit(cache=True)
+@compiled
 def diagnosed_distance(distance_true: float, error_sd_months: float, z: float) -> float:
     """What a diagnosis finds: the true distance plus a normal error (`z` standard normal), at least 0."""
     return max(0.0, distance_true + error_sd_months * z)
 
 
-@njit(cache=True)
+@compiled
 def diagnosed_category(distance_months: float, sheltered: bool, community_service: bool) -> int:
     """Category from the diagnosed distance (docs/domain.md routing table), for one client."""
     band = 0
@@ -174,7 +174,7 @@ def diagnosed_category(distance_months: float, sheltered: bool, community_servic
     return category
 
 
-@njit(cache=True)
+@compiled
 def category_of(distance_months: np.ndarray, sheltered: np.ndarray, community_service: np.ndarray) -> np.ndarray:
     """Category from the diagnosed distance, for each client (diagnosed_category)."""
     out = np.empty(len(distance_months), np.int8)

@@ -11,8 +11,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
+from sim.compiled import compiled
 from sim.parameters import Contact, Policy
 
 
@@ -82,7 +82,7 @@ def contact_levels(guidance: Guidance, policy: Policy) -> np.ndarray:
     return np.concatenate([served_or_not, guided])
 
 
-@njit(cache=True)
+@compiled
 def contact_level(served: bool, guided: bool) -> int:
     """A client's index into contact_levels: 1 if served, plus 2 if guided."""
     return np.int64(served) + 2 * np.int64(guided)

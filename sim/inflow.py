@@ -13,11 +13,11 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 from scipy.special import pdtrik
 
 from sim.calendar import DAYS_PER_YEAR
 from sim.clients import ClientTable, State
+from sim.compiled import compiled
 from sim.drivers import driver, unemployment_pct, unemployment_pct_at
 from sim.parameters import Inflow, Scenario
 from sim.randomness import Streams, keyed_uniform, normal_quantile
@@ -89,7 +89,7 @@ _AGE_RANGES = {"under27": (18.0, 27.0), "27_49": (27.0, 50.0), "50plus": (50.0, 
 _WAITING = State.WAITING_MEETING
 
 
-@njit(cache=True)
+@compiled
 def arrival_key(month_index: int, component: int, k: int) -> int:
     """Random key of a month's k-th newcomer of one component (k = 0, 1, ...).
 
@@ -175,7 +175,7 @@ def _columns(table: ClientTable) -> tuple:
             table.u_guided, table.z_diag, table.state)
 
 
-@njit(cache=True)
+@compiled
 def _newcomers(ids, month_index, counts, bases, start_day, span, distance_shift, r, columns):
     """Draw the newcomers' attributes and write them to rows `ids` in order of arrival."""
     (key_col, notification_day, birth_day, refugee_col, sheltered_col, community_col, distance_true,

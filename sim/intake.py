@@ -18,9 +18,9 @@ from collections.abc import Callable, Generator
 
 import numpy as np
 import simpy
-from numba import njit
 
 from sim.clients import ClientTable, State, diagnosed_distance
+from sim.compiled import compiled
 from sim.events import Event, EventLog
 from sim.parameters import Chain, Inflow
 
@@ -31,14 +31,14 @@ WORK_TIME_OF_DAY = 0.5
 _NO_SLOT = np.iinfo(np.int64).min // 4
 
 
-@njit(cache=True)
+@compiled
 def working_day_index(day: int, weekday_of_day0: int) -> int:
     """Index of the first working day (Monday-Friday) on or after a whole day."""
     weeks, weekday = divmod(day + weekday_of_day0, 7)
     return weeks * 5 + min(weekday, 5)
 
 
-@njit(cache=True)
+@compiled
 def day_of_working_index(index: int, weekday_of_day0: int) -> int:
     """Whole day of a working-day index (inverse of working_day_index on working days)."""
     weeks, weekday = divmod(index, 5)
@@ -63,7 +63,7 @@ class WorkingDayCapacity:
         return days
 
 
-@njit(cache=True)
+@compiled
 def _book(ready_days: np.ndarray, next_slot: int, per_day: int, weekday_of_day0: int) -> tuple[np.ndarray, int]:
     """Serve clients in queue order: each takes the first free slot on or after its first
     possible working day (slot = working-day index x per_day + place that day)."""
@@ -212,7 +212,7 @@ class IntakeChain:
 _REFUSED, _IN_INTAKE, _WORK_BEFORE_BENEFIT = State.REFUSED, State.IN_INTAKE, State.WORK_BEFORE_BENEFIT
 
 
-@njit(cache=True)
+@compiled
 def _after_intake(
     ids, intake, distance_true, z_diag, u_entitlement, u_dream, u_dream_days, distance_diag, state, exit_day,
     grant_day, diagnosis_error_sd_months, refused_share, dream_days_min, dream_days_max, dream_work_share,

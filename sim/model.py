@@ -30,7 +30,7 @@ from sim.month_step import STREAMS as MONTH_STREAMS
 from sim.parameters import Policy, Scenario
 from sim.policies import policy_periods_on
 from sim.randomness import Streams
-from sim.results import build_tables
+from sim.results import build_tables, waits_by_grant_year
 from sim.routes import participation_review_chance, trajectory_routes
 from sim.shocks import ShockEffect
 from sim.work import EXIT_COLUMNS, end_temporary_contracts, market_multiplier
@@ -219,7 +219,10 @@ def run(
     """Run one replication of `scenario` for `seed`; a pure function of both."""
     model = Model(scenario, seed, record_events)
     model.run()
-    yearly, monthly = build_tables(model, replication)
+    waits = waits_by_grant_year(model.table, model.calendar)
+    yearly, monthly = build_tables(
+        model.rows, waits, scenario.simulation.start_year, model.initial_stock, replication
+    )
     return RunResult(
         yearly=yearly,
         monthly=monthly,

@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 
 from sim.calendar import DAYS_PER_MONTH, DAYS_PER_YEAR
 from sim.clients import (
@@ -27,6 +26,7 @@ from sim.clients import (
     diagnosed_distance,
     target_group,
 )
+from sim.compiled import compiled
 from sim.consultants import contact_level
 from sim.parameters import CATEGORIES, TARGET_GROUPS, Scenario
 from sim.randomness import keyed_uniform, normal_quantile
@@ -190,7 +190,7 @@ def month_on_benefit(on: np.ndarray, served: np.ndarray, c: ClientColumns, m: Mo
     return MonthOutcome(*_month_on_benefit(on, served, c, m, r))
 
 
-@njit(cache=True)
+@compiled
 def _month_on_benefit(on, served, c, m, r):
     n = len(on)
     start, end = m.start, m.end

@@ -17,8 +17,10 @@ import zlib
 
 import llvmlite.binding
 import numpy as np
-from numba import njit, types
+from numba import types
 from numba.extending import get_cython_function_address
+
+from sim.compiled import compiled
 
 _GOLDEN, _M1, _M2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _TO_UNIT = 1.0 / float(1 << 53)
@@ -74,13 +76,13 @@ llvmlite.binding.add_symbol("caseload_ndtri", get_cython_function_address("scipy
 _ndtri = types.ExternalFunction("caseload_ndtri", types.float64(types.float64, types.intc))
 
 
-@njit(cache=True)
+@compiled
 def normal_quantile(u: float) -> float:
     """A standard normal from a uniform by the inverse normal (clipped off 0 and 1, which map to infinity)."""
     return _ndtri(min(max(u, 1e-12), 1 - 1e-12), 0)
 
 
-@njit(cache=True)
+@compiled
 def _mix_one(x: np.uint64) -> np.uint64:
     """splitmix64's finaliser on one word in compiled code."""
     x ^= x >> _S30
@@ -90,7 +92,7 @@ def _mix_one(x: np.uint64) -> np.uint64:
     return x ^ (x >> _S31)
 
 
-@njit(cache=True)
+@compiled
 def _bases(stream_keys: np.ndarray, key: int) -> np.ndarray:
     out = np.empty(len(stream_keys), np.uint64)
     golden_key = np.uint64(key) * _GOLDEN
@@ -99,14 +101,14 @@ def _bases(stream_keys: np.ndarray, key: int) -> np.ndarray:
     return out
 
 
-@njit(cache=True)
+@compiled
 def keyed_uniform(base: np.uint64, client_key: np.int64) -> float:
     """The keyed uniform of `client_key` in the stream whose base word (Streams.bases) is `base`:
     the top 53 bits of the hashed word as a float in [0, 1) (exact: 53 bits fit a double)."""
     return np.float64(_mix_one(base + np.uint64(client_key) * _GOLDEN) >> _S11) * _TO_UNIT
 
 
-@njit(cache=True)
+@compiled
 def _keyed_uniforms(base: np.uint64, client_keys: np.ndarray) -> np.ndarray:
     out = np.empty(len(client_keys))
     for k in range(len(client_keys)):

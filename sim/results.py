@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import pandas as pd
 
+from sim.calendar import Calendar
+from sim.clients import ClientTable
 from sim.parameters import CATEGORIES
-
-if TYPE_CHECKING:
-    from sim.model import Model
 
 FLOW_COLUMNS = [
     "notifications", "gatekept", "inflow", "returns", "outflow",
@@ -27,18 +24,24 @@ YEARLY_COLUMNS = [
     "year", "replication", "policy", "caseload_december", *FLOW_COLUMNS, *STOCK_COLUMNS,
     "work_consultant_caseload", "wait_days_mean", "wait_days_p90",
 ]
-"""Columns of `yearly.csv`, in order (documented in the README)."""
+"""Columns of `yearly.csv`, in order (documented in docs/model.md)."""
 _YEARLY_FLOATS = ["benefit_client_months", "benefit_spending_eur", "trajectory_spending_eur",
                   "work_consultant_caseload", "wait_days_mean", "wait_days_p90"]
 
 
-def build_tables(model: Model, replication: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(yearly, monthly) tables for the simulated years after the start year (burn-in dropped)."""
-    start_year = model.scenario.simulation.start_year
-    monthly = pd.DataFrame(model.rows)
+def build_tables(
+    rows: list[dict], waits: pd.DataFrame, start_year: int, initial_stock: int, replication: int
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(yearly, monthly) tables for the simulated years after the start year (burn-in dropped).
+
+    `rows` are the month ends' records, `waits` the waiting times by year of grant
+    (`waits_by_grant_year`), `initial_stock` the December caseload of the start year when no
+    burn-in months precede it.
+    """
+    monthly = pd.DataFrame(rows)
     monthly.insert(0, "replication", replication)
     before = monthly[monthly["year"] <= start_year]
-    start_stock = int(before["caseload"].iloc[-1]) if len(before) else model.initial_stock
+    start_stock = int(before["caseload"].iloc[-1]) if len(before) else initial_stock
     monthly = monthly[monthly["year"] > start_year].reset_index(drop=True)
 
     grouped = monthly.groupby("year", sort=True)
@@ -46,7 +49,7 @@ def build_tables(model: Model, replication: int) -> tuple[pd.DataFrame, pd.DataF
     december = grouped.last()
     yearly["caseload_december"] = december["caseload"]
     yearly["work_consultant_caseload"] = grouped["work_consultant_caseload"].mean()
-    yearly = yearly.join([december[STOCK_COLUMNS], _waits_by_grant_year(model)], how="left")
+    yearly = yearly.join([december[STOCK_COLUMNS], waits], how="left")
     # the start year's row has only the December caseload; each column is made nullable directly
     # (a DataFrame.astype of object columns cost more than the rest of the tables together)
     first = {"year": start_year, "replication": replication, "caseload_december": start_stock}
@@ -69,28 +72,14 @@ def _after_start(start: float | None, values: np.ndarray, floats: bool) -> pd.ap
     return pd.arrays.IntegerArray(np.where(missing, 0, data).astype(np.int64), missing)
 
 
-def _waits_by_grant_year(model: Model) -> pd.DataFrame:
+def waits_by_grant_year(table: ClientTable, calendar: Calendar) -> pd.DataFrame:
     """Mean and 90th percentile of days from notification to benefit, by year of grant."""
-    t = model.table
-    grant = t.view("grant_day")
-    notified = t.view("notification_day")
+    grant = table.view("grant_day")
+    notified = table.view("notification_day")
     mask = np.isfinite(grant) & (notified >= 0)
     wait = grant[mask] - notified[mask]
-    years = model.calendar.years_of(grant[mask])
+    years = calendar.years_of(grant[mask])
     frame = pd.DataFrame({"year": years, "wait": wait})
     grouped = frame.groupby("year")["wait"]
     # pandas' own quantile (linear, as np.quantile) runs in C; a Python lambda per year was a hot spot
     return pd.DataFrame({"wait_days_mean": grouped.mean(), "wait_days_p90": grouped.quantile(0.9)})
-
-
-def summarise(yearly: pd.DataFrame, columns: list[str], band: float = 0.90) -> pd.DataFrame:
-    """Mean and a central `band` interval over replications, per year, for each column."""
-    low_q, high_q = (1 - band) / 2, 1 - (1 - band) / 2
-    frame = yearly[["year", *columns]].astype(dict.fromkeys(columns, "float64"))
-    grouped = frame.groupby("year")
-    parts = {}
-    for column in columns:
-        parts[f"{column}_mean"] = grouped[column].mean()
-        parts[f"{column}_low"] = grouped[column].quantile(low_q)
-        parts[f"{column}_high"] = grouped[column].quantile(high_q)
-    return pd.DataFrame(parts).reset_index()

@@ -12,9 +12,9 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from sim.clients import Category, Route
+from sim.compiled import compiled
 from sim.parameters import TARGET_GROUPS, Policy, Scenario
 
 _DIRECT, _MEDIATION, _DEVELOPMENT, _PARTICIPATION = Route.DIRECT, Route.MEDIATION, Route.DEVELOPMENT, Route.PARTICIPATION
@@ -82,7 +82,7 @@ def trajectory_choice_table(scenario: Scenario) -> np.ndarray:
     return np.cumsum(probs, axis=1)
 
 
-@njit(cache=True)
+@compiled
 def choose_trajectory(cumulative: np.ndarray, group: int, u: float) -> int:
     """Trajectory type for a client of target group `group` (`cumulative` from trajectory_choice_table)."""
     n_types = cumulative.shape[1]

@@ -11,9 +11,9 @@ contract ends unless aftercare keeps them in work (the revolving door, draaideur
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from sim.clients import Exit, Route, State
+from sim.compiled import compiled
 from sim.parameters import DISTANCE_GROUPS, TARGET_GROUPS, Scenario, Work
 from sim.randomness import keyed_uniform
 
@@ -47,7 +47,7 @@ N_ROUTES = Route.PARTICIPATION + 1
 _N_GROUPS = len(TARGET_GROUPS)
 
 
-@njit(cache=True)
+@compiled
 def hazard_class(distance_true: float, group: int, route: int, parttime: bool) -> int:
     """Index into base_hazard_table: ((distance group x groups + group) x routes + route) x 2 + part-time,
     with distance groups under 3 months, 3-24, 24-48 and 48 and over."""
@@ -61,7 +61,7 @@ def hazard_class(distance_true: float, group: int, route: int, parttime: bool) -
     return ((distance_group * _N_GROUPS + group) * N_ROUTES + route) * 2 + np.int64(parttime)
 
 
-@njit(cache=True)
+@compiled
 def work_hazard(
     base_hazard: float, scarring_per_year: float, years_on: float, contact_multiplier: float,
     trajectory_multiplier: float, market_multiplier: float,
@@ -82,13 +82,13 @@ JOB_PARTTIME = 0  # a job that does not end assistance: the client stays on a pa
 JOB_CODES = np.array([Exit.WORK_FULLTIME, Exit.WORK_TEMPORARY, Exit.SELF_EMPLOYMENT, JOB_PARTTIME], dtype=np.int8)
 
 
-@njit(cache=True)
+@compiled
 def happens(hazard_per_month: float, exposure_months: float, u: float) -> bool:
     """Whether an event at a constant hazard happens within the exposure: P = 1 - exp(-h * exposure)."""
     return u < -np.expm1(-hazard_per_month * exposure_months)
 
 
-@njit(cache=True)
+@compiled
 def exit_kind(h_work: float, h_education: float, h_other: float, u_kind: float) -> int:
     """Which competing risk it was, in proportion to the hazards: 0 work, 1 education, 2 other."""
     share = u_kind * (h_work + h_education + h_other)
@@ -104,7 +104,7 @@ def job_bounds(work: Work) -> np.ndarray:
     return np.array([full, full + temp, full + temp + self_emp], dtype=np.float64)
 
 
-@njit(cache=True)
+@compiled
 def job_type(bounds: np.ndarray, parttime: bool, u: float) -> int:
     """Exit reason for a job found, or JOB_PARTTIME for a part-time job that keeps assistance
     (`bounds` from job_bounds).
@@ -119,7 +119,7 @@ def job_type(bounds: np.ndarray, parttime: bool, u: float) -> int:
     return JOB_CODES[job]
 
 
-@njit(cache=True)
+@compiled
 def contract_months(mean_months: float, u: float) -> float:
     """Length of a temporary contract in months: exponential with the scenario's mean."""
     return -mean_months * np.log1p(-u)
@@ -139,7 +139,7 @@ _TEMPORARY_WORK, _ON_BENEFIT, _LEFT = State.TEMPORARY_WORK, State.ON_BENEFIT, St
 _DIRECT, _MEDIATION, _NO_EXIT = Route.DIRECT, Route.MEDIATION, Exit.NONE
 
 
-@njit(cache=True)
+@compiled
 def end_temporary_contracts(
     n: int, state: np.ndarray, contract_end_day: np.ndarray, key: np.ndarray, spell_start_day: np.ndarray,
     route_start_day: np.ndarray, route: np.ndarray, exit_reason: np.ndarray, returns: np.ndarray,

@@ -11,7 +11,7 @@ from scipy import stats
 from typer.testing import CliRunner
 
 from cli import app
-from sim.comparison import COLUMNS, METRIC_NAMES, compare, paired_interval, run_paired
+from sim.analysis.comparison import COLUMNS, METRIC_NAMES, compare, paired_interval, run_paired
 from sim.replications import make_executor
 from sim.scenario import load, with_overrides
 
@@ -203,7 +203,7 @@ def test_sobol_design_and_indices_are_scipys_and_reproducible(monkeypatch):
     sobol_indices gives for it, and the same intervals for the same seed."""
     from scipy.stats import sobol_indices, uniform
 
-    import sim.sensitivity as sensitivity
+    import sim.analysis.sensitivity as sensitivity
 
     def ishigami(u):  # u in [0, 1]^3 -> x in [-pi, pi]^3
         x = -np.pi + 2 * np.pi * np.asarray(u)
@@ -226,7 +226,7 @@ def test_sobol_design_and_indices_are_scipys_and_reproducible(monkeypatch):
 
 
 def test_the_sensitivity_headline_is_what_compare_gives(paired):
-    from sim.sensitivity import headline
+    from sim.analysis.sensitivity import headline
 
     scenarios, yearlies = paired
     found = headline(yearlies["focus"], yearlies["broad"], scenarios["focus"], scenarios["broad"], YEARS[0])

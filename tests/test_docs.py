@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.docs import SCENARIOS_DOC, block, main, markers, reference
+from sim.analysis.docs import SCENARIOS_DOC, block, main, markers, reference
 from sim.results import YEARLY_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,7 +24,7 @@ def _text(path: Path) -> str:
 
 def test_scenarios_doc_holds_the_generated_scenario_reference():
     assert block(_text(SCENARIOS_DOC), "reference") == reference(), (
-        "docs/scenarios.md's scenario-file reference differs from the schema: run `python -m sim.docs --write`"
+        "docs/scenarios.md's scenario-file reference differs from the schema: run `python -m sim.analysis.docs --write`"
     )
 
 

@@ -22,7 +22,7 @@ from sim.calendar import DAYS_PER_MONTH
 from sim.clients import State
 from sim.model import Model
 from sim.parameters import CATEGORIES
-from sim.results import build_tables
+from sim.results import build_tables, waits_by_grant_year
 from sim.scenario import with_overrides
 
 KNOWN_STATES = {v for k, v in vars(State).items() if k.isupper()}
@@ -219,7 +219,7 @@ def test_long_horizon_to_2060_keeps_the_invariants():
     scenario = with_overrides(baseline(), {"simulation": {"until_year": 2060}})
     model = run_model(scenario, 21, record_events=False)
     rows = check_invariants(model)
-    yearly, _ = build_tables(model, 0)
+    yearly, _ = build_tables(model.rows, waits_by_grant_year(model.table, model.calendar), 2013, model.initial_stock, 0)
     assert yearly["year"].iloc[-1] == 2060 and len(rows) == 12 * (2060 - 2013)
     assert yearly["caseload_december"].iloc[-1] > 0
 

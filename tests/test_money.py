@@ -8,7 +8,8 @@ import pytest
 
 from sim.calendar import Calendar
 from sim.model import run
-from sim.money import break_even_year, budget_columns, discount_factors, state_grant_eur, trajectory_prices
+from sim.analysis.budget import break_even_year, budget_columns, discount_factors, state_grant_eur
+from sim.money import trajectory_prices
 from sim.scenario import with_overrides
 
 

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-import sim.report as report
+import sim.analysis.report as report
 from cli import app
 
 runner = CliRunner()

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 import calibration.config
 from cli import app
 from sim.scenario import load, with_overrides
-from sim.sensitivity import SensitivityError, parameter_ranges, whole, with_parameters
+from sim.analysis.sensitivity import SensitivityError, parameter_ranges, whole, with_parameters
 
 runner = CliRunner()
 FUZZ = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -110,7 +110,8 @@ def test_calibration_bounds_come_from_the_checked_calibration_file(pair):
     a, b = pair
     shipped, _ = calibration.config.load(calibration.config.CALIBRATION_DIR / f"{a.region.name}.toml")
     bounds = {p.path: (p.lower, p.upper) for p in shipped.parameters}
-    ranges = parameter_ranges(a, b, ["work.elasticity_work", "contact.contact_effect_max"], 0.25, True).set_index("parameter")
+    ranges = parameter_ranges(a, b, ["work.elasticity_work", "contact.contact_effect_max"], 0.25,
+                              calibration.config.fitted_bounds(a.region.name)).set_index("parameter")
     assert tuple(ranges.loc["work.elasticity_work", ["low_a", "high_a"]]) == bounds["work.elasticity_work"]
     assert ranges.loc["work.elasticity_work", "source"] == "calibration bounds"
 
@@ -144,7 +145,7 @@ def test_a_broken_calibration_file_is_one_error_line(tmp_path, monkeypatch, edit
 def test_a_region_without_a_calibration_file_falls_back_to_the_spread(pair, tmp_path, monkeypatch):
     monkeypatch.setattr(calibration.config, "CALIBRATION_DIR", tmp_path)
     a, b = pair
-    ranges = parameter_ranges(a, b, ["work.elasticity_work"], 0.25, True).iloc[0]
+    ranges = parameter_ranges(a, b, ["work.elasticity_work"], 0.25, calibration.config.fitted_bounds(a.region.name)).iloc[0]
     assert ranges["source"] == "value x (1 +- 0.25)"
     assert ranges["low_a"] == pytest.approx(0.75 * a.work.elasticity_work)
 

@@ -1,7 +1,7 @@
 """The shipped scenarios' documented parameters are what the model uses.
 
 docs/scenarios.md's "Shipped scenarios' key parameters" table is generated from the resolved
-scenarios (`sim.scenario.shipped_parameters_table`, written by `python -m sim.docs --write`);
+scenarios (`sim.analysis.docs.shipped_parameters_table`, written by `python -m sim.analysis.docs --write`);
 the figures the documentation quotes in prose are read back and compared with the resolved
 baseline; and a run reports (manifest) and uses (policy in force, gatekeeper) those same
 parameters.
@@ -17,9 +17,9 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from sim.docs import SCENARIOS_DOC, block
+from sim.analysis.docs import SCENARIOS_DOC, block, shipped_parameters_table
 from sim.model import run
-from sim.scenario import load, shipped_names, shipped_parameters_table, with_overrides
+from sim.scenario import load, shipped_names, with_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -31,7 +31,7 @@ def test_scenarios_doc_holds_the_generated_key_parameters_table():
     expected = shipped_parameters_table()
     assert block(SCENARIOS, "shipped-parameters") == expected, (
         "docs/scenarios.md's shipped-scenario parameters differ from the scenario files; rewrite the table "
-        f"between the shipped-parameters markers with\n  python -m sim.docs --write\n\n{expected}"
+        f"between the shipped-parameters markers with\n  python -m sim.analysis.docs --write\n\n{expected}"
     )
 
 

@@ -1,12 +1,12 @@
 """The generated parts of docs/scenarios.md, so the documentation and the code cannot drift.
 
 Two blocks, each between its markers: the scenario-file reference (`reference()`, from the
-schema) and the shipped scenarios' key parameters (`sim.scenario.shipped_parameters_table()`,
+schema) and the shipped scenarios' key parameters (`shipped_parameters_table()`,
 from the scenario files). Tests check docs/scenarios.md holds both as generated.
 
-    python -m sim.docs            # print the scenario-file reference
-    python -m sim.docs --write    # rewrite both blocks in docs/scenarios.md in place
-    python -m sim.docs --check    # exit 1 when docs/scenarios.md is out of date
+    python -m sim.analysis.docs            # print the scenario-file reference
+    python -m sim.analysis.docs --write    # rewrite both blocks in docs/scenarios.md in place
+    python -m sim.analysis.docs --check    # exit 1 when docs/scenarios.md is out of date
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from sim.parameters import Scenario
-from sim.scenario import shipped_parameters_table
+from sim.scenario import load, shipped_names
 
 
 def _type_name(annotation: typing.Any) -> str:
@@ -81,7 +81,45 @@ def reference() -> str:
     return "\n".join(lines)
 
 
-SCENARIOS_DOC = Path(__file__).resolve().parents[1] / "docs" / "scenarios.md"
+SCENARIOS_DOC = Path(__file__).resolve().parents[2] / "docs" / "scenarios.md"
+
+
+def shipped_parameters_table() -> str:
+    """Markdown table of each shipped scenario's key parameters, resolved from its files.
+
+    One row per policy period: the policy in force from that date, its gatekeeper share,
+    caseload norm, work consultants and extra participation guidance; the region, its stock
+    and the shocks on the first row.
+    docs/scenarios.md holds this table and a test keeps the two in step.
+    """
+    lines = [
+        "| scenario | region (stock) | from | policy | gatekeeper share | caseload norm | work consultants "
+        "| extra participation guidance | shocks |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name in shipped_names():
+        scenario = load(name).scenario
+        shocks = "; ".join(
+            f"{s.name} {s.start} to {s.end}: inflow x{s.inflow_multiplier:g}, job-finding x{s.work_multiplier:g}, "
+            f"newcomers {s.newcomer_distance_shift_months:+g} months"
+            + (f", unemployment {s.unemployment_pct_add:+g} points" if s.unemployment_pct_add else "")
+            for s in scenario.shocks
+        ) or "none"
+        for i, period in enumerate(scenario.policy_schedule):
+            policy = scenario.policies[period.policy]
+            first = i == 0
+            guidance = (
+                f"{policy.participation_guidance_share:.0%} of participation, "
+                f"{policy.participation_guidance_contacts_per_year:g} contacts a year, {policy.participation_guidance_months:g} months"
+                if policy.participation_guidance_share > 0 else "none"
+            )
+            lines.append(
+                f"| {f'`{name}`' if first else ''} "
+                f"| {f'{scenario.region.name} ({scenario.region.initial_stock:,})' if first else ''} "
+                f"| {period.start} | {period.policy} | {policy.gatekeeper_share:g} | {policy.caseload_norm:g} "
+                f"| {policy.work_consultants:g} | {guidance} | {shocks if first else ''} |"
+            )
+    return "\n".join(lines)
 
 
 BLOCKS: dict[str, Callable[[], str]] = {"reference": reference, "shipped-parameters": shipped_parameters_table}
@@ -114,7 +152,7 @@ def rewritten(text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sim.docs", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m sim.analysis.docs", description=__doc__.splitlines()[0])
     action = parser.add_mutually_exclusive_group()
     action.add_argument("--write", action="store_true", help="rewrite the generated blocks of the file in place")
     action.add_argument("--check", action="store_true", help="exit 1 when the file's blocks are out of date")
@@ -131,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.check:
         if new != text:
-            print(f"{args.file} is out of date: run `python -m sim.docs --write`", file=sys.stderr)
+            print(f"{args.file} is out of date: run `python -m sim.analysis.docs --write`", file=sys.stderr)
             return 1
         return 0
     if new != text:

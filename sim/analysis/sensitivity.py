@@ -15,21 +15,17 @@ from __future__ import annotations
 
 import copy
 import difflib
-import io
 import math
 import warnings
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from sim.comparison import paired_interval, run_paired, scenario_metrics  # noqa: E402
-from sim.parameters import Scenario  # noqa: E402
-from sim.scenario import ScenarioError, validate  # noqa: E402
+from sim.analysis.comparison import paired_interval, run_paired, scenario_metrics
+from sim.analysis.plots import png_bytes, subplots
+from sim.parameters import Scenario
+from sim.scenario import ScenarioError, validate
 
 HEADLINE_YEARS = (2025, 2030)
 COLUMNS = ["parameter", "setting", "value_a", "value_b", "metric", "diff_mean", "diff_low", "diff_high"]
@@ -130,36 +126,18 @@ def with_parameters(scenario: Scenario, values: dict[str, float], advice: str = 
         ) from None
 
 
-def calibration_bounds(region: str) -> dict[str, tuple[float, float]]:
-    """{path: (lower, upper)} of the parameters calibration/REGION.toml fits, if that file exists.
-
-    The file is read with the calibration's own checks, so a broken one is a SensitivityError
-    naming its field, not bounds taken from a file `caseload calibrate` would refuse.
-    """
-    # imported here: the simulation package does not depend on the calibration package
-    from calibration.config import CALIBRATION_DIR, CalibrationError
-    from calibration.config import load as load_calibration
-
-    path = CALIBRATION_DIR / f"{region}.toml"  # region names are slugs (schema): no path can leave the folder
-    if not path.exists():
-        return {}
-    try:
-        calibration, _ = load_calibration(path)
-    except CalibrationError as exc:
-        raise SensitivityError(str(exc)) from None
-    return {p.path: (p.lower, p.upper) for p in calibration.parameters}
-
-
-def parameter_ranges(a: Scenario, b: Scenario, paths: list[str], spread: float, use_calibration: bool = False) -> pd.DataFrame:
+def parameter_ranges(
+    a: Scenario, b: Scenario, paths: list[str], spread: float, bounds: dict[str, tuple[float, float]] | None = None
+) -> pd.DataFrame:
     """Low and high value of each parameter in A and B, checked against the schema.
 
-    Default: the scenario's value times 1 - spread and 1 + spread. With `use_calibration`, a
-    parameter the calibration fits takes the calibration's bounds (calibration/REGION.toml).
+    Default: the scenario's value times 1 - spread and 1 + spread. A parameter in `bounds`
+    ({path: (lower, upper)}, e.g. `calibration.config.fitted_bounds(region)`) takes those.
     """
     twice = sorted({p for p in paths if paths.count(p) > 1})
     if twice:
         raise SensitivityError(f"--params: {', '.join(twice)}: named twice; name each parameter once")
-    bounds = calibration_bounds(a.region.name) if use_calibration else {}
+    bounds = bounds or {}
     rows = []
     for path in paths:
         if path in HORIZON:
@@ -248,7 +226,7 @@ def tornado_png(table: pd.DataFrame, title: str) -> bytes:
     varied = table[table["setting"] != "base"]
     first = varied[varied["metric"] == metrics[0]].pivot(index="parameter", columns="setting", values="diff_mean")
     order = (first["high"] - first["low"]).abs().sort_values().index
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics) + 2, 0.6 * len(order) + 2.2), sharey=True)
+    fig, axes = subplots((4.2 * len(metrics) + 2, 0.6 * len(order) + 2.2), 1, len(metrics), sharey=True)
     axes = np.atleast_1d(axes)
     y = np.arange(len(order))
     for ax, metric in zip(axes, metrics, strict=True):
@@ -265,10 +243,7 @@ def tornado_png(table: pd.DataFrame, title: str) -> bytes:
     axes[0].set_yticks(y, order, fontsize=8)
     axes[0].legend(fontsize=7)
     fig.suptitle(title, y=1.08)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return buffer.getvalue()
+    return png_bytes(fig)
 
 
 GLOBAL_COLUMNS = ["metric", "parameter", "src", "variance_share", "r_squared", "samples", "headline_mean", "headline_sd"]
@@ -428,7 +403,7 @@ def sobol_png(indices: pd.DataFrame, title: str) -> bytes:
     """Sobol' indices (one panel per headline metric): total and first order with their intervals."""
     metrics = list(dict.fromkeys(indices["metric"]))
     parameters = list(dict.fromkeys(indices["parameter"]))
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics) + 2, 0.6 * len(parameters) + 2.2), sharey=True)
+    fig, axes = subplots((4.2 * len(metrics) + 2, 0.6 * len(parameters) + 2.2), 1, len(metrics), sharey=True)
     axes = np.atleast_1d(axes)
     y = np.arange(len(parameters))
     for ax, metric in zip(axes, metrics, strict=True):
@@ -443,7 +418,4 @@ def sobol_png(indices: pd.DataFrame, title: str) -> bytes:
     axes[0].set_yticks(y, parameters, fontsize=8)
     axes[0].legend(fontsize=7)
     fig.suptitle(f"{title}: Sobol' indices (bars: estimate; whiskers: bootstrap interval)", y=1.08)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return buffer.getvalue()
+    return png_bytes(fig)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.money import break_even_year, budget_columns, discount_factors
+from sim.analysis.budget import break_even_year, budget_columns, discount_factors
 from sim.parameters import Scenario
 
 LEVEL = 0.95

@@ -23,21 +23,19 @@ import math
 import os
 import re
 import secrets
-from importlib import resources
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-
-from sim.files import SLUG_RULE, FileProblem, is_slug, read_text  # noqa: E402
-from sim.output import OutputError  # noqa: E402
-from sim.parameters import CATEGORIES  # noqa: E402
-from sim.results import summarise  # noqa: E402
+from sim.analysis.plots import png_bytes, subplots
+from sim.analysis.summary import summarise
+from sim.files import SLUG_RULE, FileProblem, is_slug, read_text
+from sim.output import OutputError
+from sim.parameters import CATEGORIES
 
 HEADLINE = [
     "caseload_december", "exits_work", "exits_work_fulltime", "exits_work_temporary", "returns", "granite_stock",
@@ -81,17 +79,7 @@ def _cell(value, metric: str, file: str, key: str, col: str) -> str:
 
 
 def _png(fig) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return f'<img alt="plot" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
-
-
-def observed_caseload(region: str) -> pd.DataFrame:
-    """Observed December caseloads of a region (calibration/data/observed_caseload.csv)."""
-    path = Path(str(resources.files("calibration"))) / "data" / "observed_caseload.csv"
-    frame = pd.read_csv(path)
-    return frame[frame["region"] == region][["year", "caseload_december"]]
+    return f'<img alt="plot" src="data:image/png;base64,{base64.b64encode(png_bytes(fig)).decode()}">'
 
 
 class ReportError(OutputError):
@@ -274,15 +262,15 @@ def read_folder(folder: Path) -> dict:
 
 def _plot_paths(data: dict) -> str:
     manifest = data["manifest"]
-    fig, ax = plt.subplots(figsize=(11, 4.6))
+    fig, ax = subplots((11, 4.6))
     for name, yearly in data["yearly"].items():
         s = summarise(yearly, ["caseload_december"])
         line, = ax.plot(s["year"], s["caseload_december_mean"], marker="o", ms=3, label=name)
         ax.fill_between(s["year"], s["caseload_december_low"], s["caseload_december_high"], alpha=0.18, color=line.get_color())
     region = manifest["parameters"][manifest["reference"]]["region"]["name"]
-    observed = observed_caseload(region)
-    if len(observed):
-        ax.plot(observed["year"], observed["caseload_december"], "ks", ms=6, label=f"observed ({region})")
+    observed = data["observed"]
+    if observed is not None and len(observed):
+        ax.plot(observed.index, observed.to_numpy(), "ks", ms=6, label=f"observed ({region})")
     ax.axvspan(manifest["from_year"] - 0.5, manifest["until_year"] + 0.5, color="#f1f4f8", zorder=-1)
     ax.set_xlabel("year")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -297,7 +285,7 @@ def _plot_differences(data: dict) -> str:
     comparison, manifest = data["comparison"], data["manifest"]
     yearly = comparison[comparison["year"] != "total"].copy()
     yearly["year"] = yearly["year"].astype(int)
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.0))
+    fig, axes = subplots((11, 4.0), 1, 2)
     for ax, metric, unit in [(axes[0], "caseload_december", 1.0), (axes[1], "cumulative_net_saving_eur", 1e6)]:
         for name in manifest["scenarios"][1:]:
             part = yearly[(yearly["metric"] == metric) & (yearly["scenario"] == name)]
@@ -322,7 +310,7 @@ def _plot_composition(data: dict) -> str:
     groups = [("category", [f"stock_{c}" for c in CATEGORIES], [c.upper() for c in CATEGORIES]),
               ("years on assistance", ["stock_duration_lt1", "stock_duration_1_2", "stock_duration_2_4", "stock_duration_4plus"],
                ["<1", "1-2", "2-4", "4+ (granite)"])]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, axes = subplots((11, 4.2), 1, 2)
     for ax, (title, columns, labels) in zip(axes, groups, strict=True):
         bars, names = [], []
         for name, yearly in data["yearly"].items():
@@ -332,7 +320,7 @@ def _plot_composition(data: dict) -> str:
                 names.append(f"{name}\n{year}")
         values = np.array(bars)
         bottom = np.zeros(len(values))
-        colours = plt.get_cmap("tab10" if len(columns) > 4 else "viridis")(np.linspace(0, 1, len(columns)) if len(columns) <= 4 else np.arange(len(columns)))
+        colours = matplotlib.colormaps.get_cmap("tab10" if len(columns) > 4 else "viridis")(np.linspace(0, 1, len(columns)) if len(columns) <= 4 else np.arange(len(columns)))
         for j, label in enumerate(labels):
             ax.bar(range(len(values)), values[:, j], bottom=bottom, label=label, color=colours[j])
             bottom += values[:, j]
@@ -439,9 +427,19 @@ def _manifest(data: dict) -> str:
     return _table(["item", "value"], rows)
 
 
-def render(folder: Path) -> str:
+Observed = Callable[[str], "pd.Series | None"]
+"""The observed December caseload by year of a region, or None: passed in, the report reads no data."""
+
+
+def _with_observed(data: dict, observed: Observed | None) -> dict:
+    manifest = data["manifest"]
+    region = manifest["parameters"][manifest["reference"]]["region"]["name"]
+    return {**data, "observed": observed(region) if observed is not None else None}
+
+
+def render(folder: Path, observed: Observed | None = None) -> str:
     """The report page for a comparison folder, as HTML text."""
-    return page(read_folder(folder))
+    return page(_with_observed(read_folder(folder), observed))
 
 
 def page(data: dict) -> str:
@@ -483,14 +481,17 @@ def page(data: dict) -> str:
     return "\n".join(parts)
 
 
-def write_outputs(folder: Path, report: str | None = "report.html", workbook: str | None = None) -> list[Path]:
+def write_outputs(
+    folder: Path, report: str | None = "report.html", workbook: str | None = None, observed: Observed | None = None
+) -> list[Path]:
     """Write the report page and/or the workbook into a comparison folder; returns their paths.
 
     Both are made from one checked reading of the folder before either is written, and each is
-    written whole or not at all: on any problem (ReportError) the folder is as it was.
+    written whole or not at all: on any problem (ReportError) the folder is as it was. `observed`
+    gives the region's observed December caseloads (None: none), drawn beside the paths.
     """
     folder = Path(folder)
-    data = read_folder(folder)
+    data = _with_observed(read_folder(folder), observed)
     contents = {}
     if report is not None:
         contents[report] = page(data).encode("utf-8")
@@ -499,9 +500,9 @@ def write_outputs(folder: Path, report: str | None = "report.html", workbook: st
     return _place(folder, contents)
 
 
-def write_report(folder: Path, name: str = "report.html") -> Path:
+def write_report(folder: Path, name: str = "report.html", observed: Observed | None = None) -> Path:
     """Write the report page into the comparison folder; returns its path."""
-    return write_outputs(folder, report=name)[0]
+    return write_outputs(folder, report=name, observed=observed)[0]
 
 
 def write_workbook(folder: Path, name: str = "comparison.xlsx") -> Path:
