@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import signal
 import sys
@@ -12,19 +11,17 @@ from typing import Annotated
 
 import typer
 
-from sim import __version__
-from sim.output import OutputError, check_target, write_folder
+from sim.analysis.summary import summarise
+from sim.output import OutputError, check_target
+from sim.randomness import MAX_SEED
 from sim.replications import (
     ExecutorError,
     estimate,
     make_executor,
     physical_memory_bytes,
     request_interrupt,
-    run_replications,
     worker_count,
 )
-from sim.randomness import MAX_SEED
-from sim.analysis.summary import summarise
 from sim.scenario import ScenarioError, describe_shipped, load, with_overrides
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Microsimulation of a municipality's social-assistance caseload.")
@@ -118,45 +115,32 @@ def run_command(
     force: Annotated[bool, typer.Option("--force", help="Replace an existing output folder.")] = False,
 ) -> None:
     """Run SCENARIO and write yearly.csv, monthly.csv and manifest.json to the output folder."""
+    from sim.runs import RunFailed, default_folder, run_to_folder
+
     _check_common(seed, reps, workers)
     path, resolved = load_scenario(scenario, until)
-    out = out or Path("results") / f"{resolved.name}-seed{seed}"
+    out = out or default_folder(resolved, seed)
     _check_size([resolved], reps, workers, reps)
     executor = prepare(out, force, workers, scheduler, tasks=reps)
-    started = time.perf_counter()
     try:
-        results = run_replications(resolved, seed, reps, executor, events, _Progress(reps, resolved.name))
-    finally:
-        executor.close()
-    elapsed = time.perf_counter() - started
-    for failure in results.failures:
-        typer.echo(f"replication {failure['replication']} of {failure['scenario']} (seed {failure['seed']}) failed: {failure['error']}", err=True)
-    if not results.outputs:
-        fail("every replication failed; nothing written", code=1)
-    tables = {"yearly.csv": results.yearly, "monthly.csv": results.monthly}
-    if events and results.events is not None:
-        tables["events.csv"] = results.events
-    manifest = {
-        "scenario": resolved.name,
-        "scenario_file": str(path),
-        "seed": seed,
-        "replications": reps,
-        "replications_failed": results.failures,
-        "until_year": resolved.simulation.until_year,
-        "version": __version__,
-        "run_seconds": round(elapsed, 3),
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "client_events": results.client_events,
-        "parameters": resolved.model_dump(mode="json"),
-    }
-    try:
-        write_folder(out, tables, manifest, force=force)
+        outcome = run_to_folder(resolved, out, seed, reps, executor, events, force, _Progress(reps, resolved.name), path)
+    except RunFailed as exc:
+        _print_failures(exc.results.failures)
+        fail(str(exc), code=1)
     except OutputError as exc:
         fail(str(exc))
-    _print_yearly(results.yearly, reps)
-    typer.echo(f"\n{reps} replication(s) of {resolved.name} in {elapsed:.1f} s; results in {out}")
-    if results.failures:
+    finally:
+        executor.close()
+    _print_failures(outcome.results.failures)
+    _print_yearly(outcome.results.yearly, reps)
+    typer.echo(f"\n{reps} replication(s) of {resolved.name} in {outcome.seconds:.1f} s; results in {out}")
+    if outcome.results.failures:
         raise typer.Exit(1)
+
+
+def _print_failures(failures: list[dict]) -> None:
+    for f in failures:
+        typer.echo(f"replication {f['replication']} of {f['scenario']} (seed {f['seed']}) failed: {f['error']}", err=True)
 
 
 def _print_yearly(yearly, reps: int) -> None:
@@ -201,7 +185,6 @@ def scenarios_show(name: Annotated[str, typer.Argument(help="Shipped scenario na
     typer.echo(json.dumps(scenario.model_dump(mode="json"), indent=2))
 
 
-# -- compare, report, sensitivity (issue 5) ----------------------------------------------------
 
 
 def _load_many(names: list[str], until: int | None) -> dict:
@@ -273,62 +256,35 @@ def compare_command(
     xlsx: Annotated[bool, typer.Option("--xlsx", help="Also write comparison.xlsx (budget and differences).")] = False,
 ) -> None:
     """Compare scenarios with paired replications; write comparison.csv, break_even.csv, yearly tables, manifest."""
-    from sim.analysis.comparison import ComparisonError, compare, differing_parameters, run_paired
+    from sim.analysis.comparison import ComparisonError, compare_to_folder, default_folder
 
     _check_common(seed, reps, workers)
     if not 0.0 <= discount_rate < 1.0:
         fail(f"--discount-rate: give a yearly rate from 0 up to 1, e.g. 0.03 (got {discount_rate})")
     loaded = _load_many(scenarios, until)
-    names = list(loaded)
-    start, last = next(iter(loaded.values()))[1].simulation.start_year, next(iter(loaded.values()))[1].simulation.until_year
+    resolved = {n: s for n, (_, s) in loaded.items()}
+    names = list(resolved)
+    start, last = resolved[names[0]].simulation.start_year, resolved[names[0]].simulation.until_year
     if not start < from_year <= last:
         fail(f"--from-year: {from_year} is outside the simulated years {start + 1}-{last}")
-    out = out or Path("results") / f"compare-{'-'.join(names)}-seed{seed}"
-    resolved = {n: s for n, (_, s) in loaded.items()}
+    out = out or default_folder(names, seed)
     _check_size(resolved.values(), reps, workers, reps * len(names))
     executor = prepare(out, force, workers, scheduler, tasks=reps * len(names))
-    started = time.perf_counter()
     try:
-        yearlies, failures = run_paired(resolved, seed, reps, executor, _Progress(reps * len(names), "compare"))
-    finally:
-        executor.close()
-    for failure in failures:
-        typer.echo(f"replication {failure['replication']} of {failure['scenario']} (seed {failure['seed']}) failed: {failure['error']}", err=True)
-    try:
-        result = compare(yearlies, resolved, (from_year, last), discount_rate)
-    except (ComparisonError, KeyError) as exc:
-        fail(f"nothing to compare: {exc}", code=1)
-    elapsed = time.perf_counter() - started
-    manifest = {
-        "command": "compare", "scenarios": names, "reference": names[0],
-        "scenario_files": {n: str(p) for n, (p, _) in loaded.items()},
-        "seed": seed, "replications": reps, "replications_used": len(result.replications),
-        "replications_failed": failures, "from_year": from_year, "until_year": last,
-        "discount_rate": discount_rate, "version": __version__, "run_seconds": round(elapsed, 3),
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "parameters": {n: s.model_dump(mode="json") for n, s in resolved.items()},
-    }
-    tables = {"comparison.csv": result.table, "break_even.csv": result.break_even,
-              "parameters.csv": differing_parameters(resolved),
-              **{f"scenarios/{name}/yearly.csv": yearly for name, yearly in yearlies.items()}}
-
-    def extra(folder: Path) -> None:
-        if report:
-            from sim.analysis.report import write_report
-
-            write_report(folder, observed=_observed)
-        if xlsx:
-            from sim.analysis.report import write_workbook
-
-            write_workbook(folder)
-
-    try:
-        write_folder(out, tables, manifest, force=force, extra=extra)
+        outcome = compare_to_folder(
+            resolved, out, (from_year, last), seed, reps, executor, discount_rate, force, report, xlsx, _observed,
+            {n: p for n, (p, _) in loaded.items()}, _Progress(reps * len(names), "compare"),
+        )
+    except ComparisonError as exc:
+        fail(str(exc), code=1)
     except OutputError as exc:
         fail(str(exc))
-    _print_comparison(result)
-    typer.echo(f"\n{reps} paired replication(s) of {len(names)} scenarios in {elapsed:.1f} s; results in {out}")
-    if failures:
+    finally:
+        executor.close()
+    _print_failures(outcome.failures)
+    _print_comparison(outcome.result)
+    typer.echo(f"\n{reps} paired replication(s) of {len(names)} scenarios in {outcome.seconds:.1f} s; results in {out}")
+    if outcome.failures:
         raise typer.Exit(1)
 
 
@@ -404,12 +360,9 @@ def sensitivity_command(
         check_horizon,
         check_samples,
         check_sobol_points,
+        default_folder,
         parameter_ranges,
-        run_global,
-        run_sensitivity,
-        run_sobol,
-        sobol_png,
-        tornado_png,
+        sensitivity_to_folder,
     )
 
     _check_common(seed, reps, workers)
@@ -423,7 +376,7 @@ def sensitivity_command(
     if not 0.0 < spread < 1.0:
         fail(f"--spread: give a fraction between 0 and 1, e.g. 0.25 (got {spread})")
     loaded = _load_many([scenario_a, scenario_b], until)
-    (a, (_, sa)), (b, (_, sb)) = loaded.items()
+    (_, (_, sa)), (_, (_, sb)) = loaded.items()
     paths = [p.strip() for p in params.split(",") if p.strip()]
     if not paths:
         fail("--params: give at least one dotted parameter path, e.g. work.elasticity_work")
@@ -434,41 +387,19 @@ def sensitivity_command(
         ranges = parameter_ranges(sa, sb, paths, spread, _fitted_bounds(sa.region.name) if calibration_bounds else None)
     except SensitivityError as exc:
         fail(str(exc))
-    out = out or Path("results") / f"sensitivity-{a}-{b}-seed{seed}"
+    out = out or default_folder(sa, sb, seed)
     largest_batch = 2 * reps * max(1 + 2 * len(paths), samples, sobol * (len(paths) + 2))
     executor = prepare(out, force, workers, tasks=largest_batch)
-    started = time.perf_counter()
-    tables = {}
     try:
-        table = run_sensitivity(sa, sb, ranges, seed, reps, executor, _Progress((1 + 2 * len(paths)) * 2 * reps, "sensitivity"))
-        tables["sensitivity.csv"] = table
-        if samples:
-            indices, points = run_global(sa, sb, ranges, samples, seed, reps, executor, _Progress(samples * 2 * reps, "global"))
-            tables["global.csv"], tables["global_samples.csv"] = indices, points
-        if sobol:
-            total = sobol * (len(paths) + 2) * 2 * reps
-            indices, points = run_sobol(sa, sb, ranges, sobol, seed, reps, executor, _Progress(total, "sobol"))
-            tables["sobol.csv"], tables["sobol_samples.csv"] = indices, points
+        tables = sensitivity_to_folder(sa, sb, ranges, out, seed, reps, executor, samples, sobol, force,
+                                       progress=lambda label, total: _Progress(total, label))
     except SensitivityError as exc:
+        fail(str(exc))
+    except OutputError as exc:
         fail(str(exc))
     finally:
         executor.close()
-    manifest = {
-        "command": "sensitivity", "scenarios": [a, b], "reference": a, "seed": seed, "replications": reps,
-        "params": paths, "ranges": ranges.to_dict(orient="records"), "samples": samples, "sobol": sobol,
-        "version": __version__,
-        "run_seconds": round(time.perf_counter() - started, 3),
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    }
-    try:
-        def plots(folder: Path) -> None:
-            (folder / "tornado.png").write_bytes(tornado_png(table, f"{b} vs {a}"))
-            if sobol:
-                (folder / "sobol.png").write_bytes(sobol_png(tables["sobol.csv"], f"{b} vs {a}"))
-
-        write_folder(out, tables, manifest, force=force, extra=plots)
-    except OutputError as exc:
-        fail(str(exc))
+    table = tables["sensitivity.csv"]
     typer.echo(table.to_string(index=False))
     if samples:
         typer.echo("\n" + tables["global.csv"].to_string(index=False))
@@ -477,7 +408,6 @@ def sensitivity_command(
     typer.echo(f"\nresults in {out}")
 
 
-# -- calibrate (issue 4) -------------------------------------------------------------------------
 
 
 class _CalibrationProgress:

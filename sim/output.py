@@ -10,6 +10,7 @@ looks complete. Text that a spreadsheet would run as a formula is written with a
 from __future__ import annotations
 
 import ctypes
+import datetime as dt
 import errno
 import glob
 import json
@@ -234,3 +235,16 @@ def _remove_empty(folders: list[Path]) -> None:
             folder.rmdir()
         except OSError:
             return
+
+
+def manifest(command: str, **fields: Any) -> dict[str, Any]:
+    """A results folder's manifest: the command that wrote it, the version, when, then `fields`.
+
+    `write_folder` adds who wrote it (`written_by`), which `--force` relies on.
+    """
+    from sim import __version__
+
+    return {
+        "command": command, "version": __version__,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), **fields,
+    }

@@ -4,12 +4,15 @@ Replication i of every scenario is run with the same child seed, so it sees the 
 with the same personal draws (common random numbers). The difference of a metric between a
 scenario and the reference (the first scenario named) is therefore taken per replication, and
 its mean gets a paired-t 95% confidence interval over the replications (Law & Kelton, paired-t
-for common random numbers). Nothing here runs the model.
+for common random numbers). All but the last part are pure functions over the yearly tables;
+`run_paired` runs the replications and `compare_to_folder` writes what `caseload compare` writes.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -287,3 +290,78 @@ def differing_parameters(scenarios: dict[str, Scenario]) -> pd.DataFrame:
         if any(v != values[0] for v in values[1:]):
             rows.append({"parameter": path, **{n: ("(not set)" if v is None else v) for n, v in zip(scenarios, values, strict=True)}})
     return pd.DataFrame(rows, columns=["parameter", *scenarios])
+
+
+@dataclass(frozen=True)
+class ComparisonOutcome:
+    """A finished comparison: its folder, the comparison, the yearly tables, failures, time taken."""
+
+    folder: Path
+    result: Comparison
+    yearlies: dict[str, pd.DataFrame]
+    failures: list[dict]
+    seconds: float
+
+
+def default_folder(names: list[str], seed: int) -> Path:
+    """Where `caseload compare` writes by default: results/compare-A-B-seedN."""
+    return Path("results") / f"compare-{'-'.join(names)}-seed{seed}"
+
+
+def compare_to_folder(
+    scenarios: dict[str, Scenario],
+    out: str | Path,
+    years: tuple[int, int],
+    seed: int = 42,
+    reps: int = 20,
+    executor=None,
+    discount_rate: float = 0.0,
+    force: bool = False,
+    report: bool = False,
+    workbook: bool = False,
+    observed=None,
+    scenario_files: dict[str, str | Path] | None = None,
+    on_done=None,
+) -> ComparisonOutcome:
+    """Run paired replications of `scenarios` (the first is the reference) and write what
+    `caseload compare` writes into `out`: comparison.csv, break_even.csv, parameters.csv,
+    scenarios/NAME/yearly.csv, manifest.json, and with `report` / `workbook` report.html and
+    comparison.xlsx (`observed`: region -> observed December caseloads, for the report's plot).
+
+    Raises `sim.output.OutputError` before any work if `out` may not be written, and
+    ComparisonError if no replication pair is left to compare.
+    """
+    from sim.analysis.report import write_outputs
+    from sim.output import check_target, manifest, write_folder
+    from sim.replications import SerialExecutor
+
+    out = Path(out)
+    check_target(out, force)
+    names = list(scenarios)
+    started = time.perf_counter()
+    yearlies, failures = run_paired(scenarios, seed, reps, executor or SerialExecutor(), on_done)
+    try:
+        result = compare(yearlies, scenarios, years, discount_rate)
+    except (ComparisonError, KeyError) as exc:
+        why = f"; {len(failures)} replication(s) failed, the first: {failures[0]['error']}" if failures else ""
+        raise ComparisonError(f"nothing to compare: {exc}{why}") from None
+    seconds = time.perf_counter() - started
+    fields = manifest(
+        "compare", scenarios=names, reference=names[0],
+        scenario_files={n: str(p) for n, p in (scenario_files or {}).items()},
+        seed=seed, replications=reps, replications_used=len(result.replications), replications_failed=failures,
+        from_year=years[0], until_year=years[1], discount_rate=discount_rate, run_seconds=round(seconds, 3),
+        parameters={n: s.model_dump(mode="json") for n, s in scenarios.items()},
+    )
+    tables = {
+        "comparison.csv": result.table, "break_even.csv": result.break_even,
+        "parameters.csv": differing_parameters(scenarios),
+        **{f"scenarios/{name}/yearly.csv": yearly for name, yearly in yearlies.items()},
+    }
+
+    def pages(folder: Path) -> None:
+        if report or workbook:
+            write_outputs(folder, "report.html" if report else None, "comparison.xlsx" if workbook else None, observed)
+
+    write_folder(out, tables, fields, force=force, extra=pages)
+    return ComparisonOutcome(out, result, yearlies, failures, seconds)

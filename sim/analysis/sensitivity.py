@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import difflib
 import math
+import time
 import warnings
 from pathlib import Path
 
@@ -419,3 +420,63 @@ def sobol_png(indices: pd.DataFrame, title: str) -> bytes:
     axes[0].legend(fontsize=7)
     fig.suptitle(f"{title}: Sobol' indices (bars: estimate; whiskers: bootstrap interval)", y=1.08)
     return png_bytes(fig)
+
+
+# -- the folder `caseload sensitivity` writes -----------------------------------------------------
+
+
+def default_folder(a: Scenario, b: Scenario, seed: int) -> Path:
+    """Where `caseload sensitivity` writes by default: results/sensitivity-A-B-seedN."""
+    return Path("results") / f"sensitivity-{a.name}-{b.name}-seed{seed}"
+
+
+def sensitivity_to_folder(
+    a: Scenario,
+    b: Scenario,
+    ranges: pd.DataFrame,
+    out: str | Path,
+    seed: int = 42,
+    reps: int = 10,
+    executor=None,
+    samples: int = 0,
+    sobol: int = 0,
+    force: bool = False,
+    progress=None,
+) -> dict[str, pd.DataFrame]:
+    """Run the one-at-a-time sensitivity of B against A over `ranges` (`parameter_ranges`), and
+    with `samples` / `sobol` the Latin-hypercube and Sobol' analyses, then write what `caseload
+    sensitivity` writes into `out` (tables, tornado.png, sobol.png, manifest.json); returns the
+    tables. `progress(label, total)` gives a callback `on_done(done, total)` for each phase.
+
+    Raises `sim.output.OutputError` before any work if `out` may not be written.
+    """
+    from sim.output import check_target, manifest, write_folder
+    from sim.replications import SerialExecutor
+
+    out = Path(out)
+    check_target(out, force)
+    executor = executor or SerialExecutor()
+    on = progress or (lambda label, total: None)
+    n = len(ranges)
+    started = time.perf_counter()
+    table = run_sensitivity(a, b, ranges, seed, reps, executor, on("sensitivity", (1 + 2 * n) * 2 * reps))
+    tables = {"sensitivity.csv": table}
+    if samples:
+        indices, points = run_global(a, b, ranges, samples, seed, reps, executor, on("global", samples * 2 * reps))
+        tables["global.csv"], tables["global_samples.csv"] = indices, points
+    if sobol:
+        indices, points = run_sobol(a, b, ranges, sobol, seed, reps, executor, on("sobol", sobol * (n + 2) * 2 * reps))
+        tables["sobol.csv"], tables["sobol_samples.csv"] = indices, points
+    fields = manifest(
+        "sensitivity", scenarios=[a.name, b.name], reference=a.name, seed=seed, replications=reps,
+        params=list(ranges["parameter"]), ranges=ranges.to_dict(orient="records"), samples=samples, sobol=sobol,
+        run_seconds=round(time.perf_counter() - started, 3),
+    )
+
+    def plots(folder: Path) -> None:
+        (folder / "tornado.png").write_bytes(tornado_png(table, f"{b.name} vs {a.name}"))
+        if sobol:
+            (folder / "sobol.png").write_bytes(sobol_png(tables["sobol.csv"], f"{b.name} vs {a.name}"))
+
+    write_folder(out, tables, fields, force=force, extra=plots)
+    return tables
