@@ -1,0 +1,69 @@
+"""The Python API writes the folders the commands write (sim.runs, comparison.compare_to_folder)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli import app
+from sim.analysis.comparison import compare_to_folder
+from sim.output import OutputError
+from sim.runs import RunFailed, run_to_folder
+from sim.scenario import load, with_overrides
+
+runner = CliRunner()
+VOLATILE = {"created", "run_seconds", "scenario_file", "scenario_files"}
+
+
+def _same_folder(a: Path, b: Path) -> None:
+    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    assert files_a == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    for name in files_a:
+        if name.name == "manifest.json":
+            ma, mb = (json.loads((x / name).read_text()) for x in (a, b))
+            assert {k: v for k, v in ma.items() if k not in VOLATILE} == {k: v for k, v in mb.items() if k not in VOLATILE}
+        else:
+            assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+def test_run_to_folder_writes_what_caseload_run_writes(tmp_path):
+    scenario = with_overrides(load("baseline").scenario, {"simulation": {"until_year": 2015}})
+    outcome = run_to_folder(scenario, tmp_path / "api", seed=5, reps=2, record_events=True)
+    assert outcome.folder == tmp_path / "api" and not outcome.results.failures
+    result = runner.invoke(app, ["run", "baseline", "--until", "2015", "--seed", "5", "--reps", "2", "--events",
+                                 "--workers", "1", "--out", str(tmp_path / "cli")])
+    assert result.exit_code == 0, result.output
+    _same_folder(tmp_path / "api", tmp_path / "cli")
+    manifest = json.loads((tmp_path / "api" / "manifest.json").read_text())
+    assert manifest["written_by"] == "caseload" and manifest["command"] == "run" and manifest["seed"] == 5
+
+
+def test_compare_to_folder_writes_what_caseload_compare_writes(tmp_path):
+    scenarios = {n: with_overrides(load(n).scenario, {"simulation": {"until_year": 2020}}) for n in ("focus", "broad")}
+    compare_to_folder(scenarios, tmp_path / "api", (2019, 2020), seed=3, reps=2)
+    result = runner.invoke(app, ["compare", "focus", "broad", "--until", "2020", "--seed", "3", "--reps", "2",
+                                 "--workers", "1", "--out", str(tmp_path / "cli")])
+    assert result.exit_code == 0, result.output
+    _same_folder(tmp_path / "api", tmp_path / "cli")
+
+
+def test_the_api_refuses_an_existing_folder_before_any_work(tmp_path):
+    scenario = load("baseline").scenario
+    (tmp_path / "mine").mkdir()
+    with pytest.raises(OutputError, match="not a results folder of caseload"):
+        run_to_folder(scenario, tmp_path / "mine", reps=10**6)  # would run for days: the check comes first
+
+
+def test_a_run_whose_every_replication_fails_writes_nothing(tmp_path, monkeypatch):
+    import sim.replications as replications
+
+    def broken(task):
+        raise ValueError("broken replication")
+
+    monkeypatch.setattr(replications, "run_task", broken)
+    with pytest.raises(RunFailed) as info:
+        run_to_folder(load("baseline").scenario, tmp_path / "out", reps=2)
+    assert len(info.value.results.failures) == 2 and not (tmp_path / "out").exists()
