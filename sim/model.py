@@ -9,7 +9,6 @@ run is a pure function of (scenario, seed).
 
 from __future__ import annotations
 
-import bisect
 import math
 from dataclasses import dataclass, field
 
@@ -17,7 +16,7 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from sim.calendar import DAYS_PER_MONTH, Calendar
+from sim.calendar import Calendar
 from sim.clients import ClientTable, Exit, Route, State, add_initial_stock, category_of, route_of
 from sim.consultants import assign_consultants, contact_intensity, contact_levels
 from sim.drivers import state_pension_age, unemployment_pct
@@ -27,11 +26,10 @@ from sim.intake import IntakeChain
 from sim.money import benefit_client_months, benefit_spending_eur, trajectory_prices, trajectory_spending_eur
 from sim.month_step import STOCK_COLUMNS, MonthInputs, columns_of, month_on_benefit, run_rules
 from sim.month_step import STREAMS as MONTH_STREAMS
-from sim.parameters import Policy, Scenario
-from sim.policies import policy_periods_on
+from sim.parameters import Scenario
+from sim.policies import PolicySchedule, participation_guidance_on
 from sim.randomness import Streams
 from sim.results import build_tables, waits_by_grant_year
-from sim.routes import participation_review_chance, trajectory_routes
 from sim.shocks import ShockEffect
 from sim.work import EXIT_COLUMNS, end_temporary_contracts, market_multiplier
 
@@ -49,15 +47,6 @@ class RunResult:
 
 
 _NONE = Route.NONE
-
-
-@dataclass(frozen=True)
-class _PolicyTables:
-    """What the month step looks up for a policy, made once a run rather than every month."""
-
-    policy: Policy
-    p_review: float  # chance of the participation talk in a month
-    trajectory_routes: np.ndarray  # per route: may start a trajectory
 
 
 class Model:
@@ -84,32 +73,15 @@ class Model:
         self.log.record(0.0, stock, Event.GRANTED, self.table.route[stock])
         self.initial_stock = len(stock)
         self.rows: list[dict] = []
-        schedule = scenario.policy_schedule
-        self._period_start_days = [self.calendar.day(p.start) for p in schedule]
-        self._period_starts = np.array(self._period_start_days)
-        self._period_gatekeeper = np.array([scenario.policies[p.policy].gatekeeper_share for p in schedule])
-        self._policy_tables = {
-            name: _PolicyTables(policy, participation_review_chance(policy), trajectory_routes(policy))
-            for name, policy in scenario.policies.items()
-        }
+        self.policies = PolicySchedule(scenario, self.calendar)
         self.chain = IntakeChain(
-            self.env, self.table, scenario.chain, scenario.inflow, self.log, self._gatekeeper_share_on,
+            self.env, self.table, scenario.chain, scenario.inflow, self.log, self.policies.gatekeeper_share_on,
             first_meeting_day=self.calendar.first_weekday_on_or_after(scenario.chain.information_meeting_weekday),
             weekday_of_day0=self.calendar.origin.weekday(),
         )
         self._traj_price = trajectory_prices(scenario)
         self._run_rules = run_rules(scenario)
         self.env.process(self._months())
-
-    def _gatekeeper_share_on(self, days: np.ndarray) -> np.ndarray:
-        """Gatekeeper share of the policy in force on each simulation day."""
-        return self._period_gatekeeper[policy_periods_on(self._period_starts, days)]
-
-    def _policy_period(self, day: float) -> tuple[str, float]:
-        """Name and start day of the policy in force on `day`: policy_periods_on for one day
-        (bisect, as a numpy call costs more for a single value)."""
-        period = max(bisect.bisect_right(self._period_start_days, day) - 1, 0)
-        return self.scenario.policy_schedule[period].policy, self._period_start_days[period]
 
     def _months(self):
         scenario = self.scenario
@@ -160,10 +132,9 @@ class Model:
         shock: ShockEffect, notifications: int, gatekept: int,
     ) -> None:
         t, sc = self.table, self.scenario
-        policy_name, policy_start = self._policy_period(start)
-        rules = self._policy_tables[policy_name]
+        rules, policy_start = self.policies.in_force_on(start)
         policy = rules.policy
-        row: dict = {"year": year, "month": month, "policy": policy_name,
+        row: dict = {"year": year, "month": month, "policy": rules.name,
                      "notifications": notifications, "gatekept": gatekept}
         granted = self._grant(start, end)
         returned = self._return_from_temporary_work(index, start, end)
@@ -180,9 +151,9 @@ class Model:
             start=start, end=end,
             pension_age=float(state_pension_age(sc.drivers, year)),  # AOW at the age in force this year
             market_multiplier=float(market_multiplier(sc, u_pct) * shock.work_multiplier),
-            guidance_on=bool((end - policy_start) / DAYS_PER_MONTH <= policy.participation_guidance_months),
+            guidance_on=participation_guidance_on(policy, policy_start, end),
             guidance_share=float(policy.participation_guidance_share),
-            trajectory_routes=rules.trajectory_routes, p_review=float(rules.p_review),
+            trajectory_routes=rules.trajectory_routes, p_review=float(rules.review_chance),
             contact_multiplier=1.0 + sc.contact.contact_effect_max * intensity, intensity=intensity,
             bases=self.streams.bases(MONTH_STREAMS, index),
         )

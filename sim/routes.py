@@ -6,7 +6,7 @@
 - Participation (participatie) has a talk about once a year; a client whose diagnosed distance is
   back under 24 months returns to re-integration.
 - Trajectories are bought from the basket (de 'korf') for the development and 2B routes, and
-  for participation where the policy says so.
+  for participation where the policy says so (which routes, under which policy: sim/policies.py).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 
 from sim.clients import Category, Route
 from sim.compiled import compiled
-from sim.parameters import TARGET_GROUPS, Policy, Scenario
+from sim.parameters import TARGET_GROUPS, Scenario
 
 _DIRECT, _MEDIATION, _DEVELOPMENT, _PARTICIPATION = Route.DIRECT, Route.MEDIATION, Route.DEVELOPMENT, Route.PARTICIPATION
 
@@ -56,20 +56,6 @@ def review_months_by_route(scenario: Scenario) -> np.ndarray:
     months[_MEDIATION] = tr.mediation_review_months
     months[_DEVELOPMENT] = tr.development_route_max_months
     return months
-
-
-def participation_review_chance(policy: Policy) -> float:
-    """Chance in a month that a participation client has the talk that reviews the route."""
-    return -np.expm1(-policy.participation_review_contacts_per_year / 12.0)
-
-
-def trajectory_routes(policy: Policy) -> np.ndarray:
-    """Per route, whether its clients may start a trajectory: development and 2B routes, and
-    participation if the policy says so (guided participation clients may also: sim/month_step.py)."""
-    routes = np.zeros(len(_ROUTES), dtype=bool)
-    routes[[_DEVELOPMENT, Route.SHELTERED]] = True
-    routes[_PARTICIPATION] = policy.trajectories_in_participation
-    return routes
 
 
 def trajectory_choice_table(scenario: Scenario) -> np.ndarray:
