@@ -164,3 +164,20 @@ def test_the_page_renders_in_headless_chromium(folder, tmp_path):
     not_white = (pixels < 0.95).any(axis=2)
     assert not_white.mean() > 0.05  # text, tables and plots cover the page
     assert np.unique(pixels.reshape(-1, 3).round(2), axis=0).shape[0] > 50  # plot colours, not one flat tone
+
+
+def test_the_report_draws_the_observed_caseloads_it_is_given(folder):
+    """The report reads no data files: the caller passes the observed series, by region."""
+    from sim.analysis import report
+
+    asked = []
+
+    def observed(region):
+        asked.append(region)
+        return pd.Series({2014: 1759.0, 2015: 1852.0})
+
+    with_points = report.render(folder, observed=observed)
+    assert asked == ["leidschendam-voorburg"]
+    without = report.render(folder)
+    assert with_points != without  # the paths plot differs by the observed points
+    assert with_points.count("<img") == without.count("<img")

@@ -1,0 +1,74 @@
+"""The house: the model core imports neither its analyses nor the calibration, and has no cycles.
+
+Read from the sources (ast), so the rule holds for every module, imported by a test or not.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CORE = sorted((ROOT / "sim").glob("*.py"))
+ANALYSIS = sorted((ROOT / "sim" / "analysis").glob("*.py"))
+
+
+def _imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names.update(f"{node.module}.{a.name}" for a in node.names)
+    return names
+
+
+def _module(path: Path) -> str:
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+
+
+def test_the_core_never_imports_the_analyses_or_the_calibration():
+    for path in CORE:
+        bad = {n for n in _imports(path) if n.startswith(("sim.analysis", "calibration", "cli"))}
+        assert not bad, f"{path.name} imports {sorted(bad)}"
+
+
+def test_the_analyses_read_no_calibration_material():
+    for path in ANALYSIS:
+        bad = {n for n in _imports(path) if n.startswith(("calibration", "cli"))}
+        assert not bad, f"analysis/{path.name} imports {sorted(bad)}"
+
+
+def test_no_import_cycle_among_the_model_modules():
+    modules = {_module(p): p for p in CORE}
+    graph = {m: {n for n in _imports(p) if n in modules and n != m} for m, p in modules.items()}
+    state: dict[str, int] = {}
+
+    def visit(m: str, trail: list[str]) -> None:
+        state[m] = 1
+        for n in graph[m]:
+            assert state.get(n) != 1, "import cycle: " + " -> ".join([*trail, m, n])
+            if n not in state:
+                visit(n, [*trail, m])
+        state[m] = 2
+
+    for m in graph:
+        if m not in state:
+            visit(m, [])
+
+
+def test_importing_the_package_and_its_schema_has_no_side_effects():
+    """Loading scenarios needs no compiler and hashes no sources; no analysis picks a plotting backend."""
+    code = (
+        "import sys; import sim, sim.parameters, sim.scenario, sim.output\n"
+        "light = 'numba' not in sys.modules\n"
+        "import sim.analysis.report, sim.analysis.sensitivity\n"
+        "print(light, 'matplotlib.pyplot' not in sys.modules)"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    light, no_pyplot = shown.stdout.split()
+    assert light == "True", "importing the schema or the loader loaded numba (or hashed the sources)"
+    assert no_pyplot == "True", "an analysis imported pyplot, which picks a process-wide backend"
