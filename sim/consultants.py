@@ -67,8 +67,15 @@ def contact_rate(caseload: float, contact: Contact) -> float:
 
 
 def contact_intensity(contacts_per_year: np.ndarray, contact: Contact) -> np.ndarray:
-    """Saturating intensity in [0, 1): the share of the full contact effect reached."""
+    """Saturating intensity in [0, 1): the share of the full contact effect reached,
+    1 - exp(-contacts / contact_saturation_per_year) (docs/model.md 'Consultants')."""
     return 1.0 - np.exp(-contacts_per_year / contact.contact_saturation_per_year)
+
+
+def contact_multiplier(intensity: np.ndarray, contact: Contact) -> np.ndarray:
+    """Job-finding multiplier of contact at `intensity` (contact_intensity): 1 without contact,
+    rising to 1 + contact_effect_max at saturation (docs/model.md 'Consultants')."""
+    return 1.0 + contact.contact_effect_max * intensity
 
 
 def contact_levels(guidance: Guidance, policy: Policy) -> np.ndarray:

@@ -18,7 +18,7 @@ import simpy
 
 from sim.calendar import Calendar
 from sim.clients import ClientTable, Exit, Route, State, add_initial_stock, category_of, route_of
-from sim.consultants import assign_consultants, contact_intensity, contact_levels
+from sim.consultants import assign_consultants, contact_intensity, contact_levels, contact_multiplier
 from sim.drivers import state_pension_age, unemployment_pct
 from sim.events import Event, EventLog
 from sim.inflow import add_notifications, expected_notifications, monthly_notification_rates, newcomer_rules
@@ -154,7 +154,7 @@ class Model:
             guidance_on=participation_guidance_on(policy, policy_start, end),
             guidance_share=float(policy.participation_guidance_share),
             trajectory_routes=rules.trajectory_routes, p_review=float(rules.review_chance),
-            contact_multiplier=1.0 + sc.contact.contact_effect_max * intensity, intensity=intensity,
+            contact_multiplier=contact_multiplier(intensity, sc.contact), intensity=intensity,
             bases=self.streams.bases(MONTH_STREAMS, index),
         )
         out = month_on_benefit(on, guidance.served, columns_of(t), month, self._run_rules)

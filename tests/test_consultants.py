@@ -1,0 +1,77 @@
+"""Work consultants: whom they serve, the contacts that allows, and what contact does to job-finding
+(sim/consultants.py, docs/model.md 'Consultants')."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from sim.consultants import (
+    assign_consultants,
+    contact_intensity,
+    contact_level,
+    contact_levels,
+    contact_multiplier,
+    contact_rate,
+)
+from sim.parameters import Contact
+from sim.scenario import load
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    return load("focus-participation").scenario
+
+
+def test_the_contact_multiplier_is_one_without_contact_and_saturates_at_one_plus_the_effect(scenario):
+    contact = scenario.contact
+    contacts = np.array([0.0, 1.0, 6.0, 24.0, 1e6])
+    multiplier = contact_multiplier(contact_intensity(contacts, contact), contact)
+    assert multiplier[0] == 1.0
+    assert multiplier[-1] == 1.0 + contact.contact_effect_max
+    assert (np.diff(multiplier) > 0).all() and (multiplier < 1.0 + contact.contact_effect_max)[:-1].all()
+    # at the saturation contacts a year, 1 - 1/e of the full effect (63%)
+    at_saturation = contact_multiplier(contact_intensity(np.array([contact.contact_saturation_per_year]), contact), contact)
+    assert at_saturation[0] == pytest.approx(1.0 + contact.contact_effect_max * (1 - math.exp(-1)), rel=1e-12)
+
+
+def test_no_contact_effect_leaves_job_finding_alone(scenario):
+    contact = scenario.contact.model_copy(update={"contact_effect_max": 0.0})
+    assert (contact_multiplier(contact_intensity(np.array([0.0, 5.0, 50.0]), contact), contact) == 1.0).all()
+
+
+def test_consultants_serve_the_eligible_closest_first_up_to_staff_times_norm(scenario):
+    policy = scenario.policies["focus"].model_copy(update={"work_consultants": 2.0, "caseload_norm": 3.0})
+    distance = np.array([30.0, 5.0, 1.0, 20.0, 2.0, 2.0, 10.0, 0.5, 40.0])
+    on_route = np.array([True, True, True, True, True, True, True, False, True])
+    guidance = assign_consultants(distance, on_route, policy, scenario.contact)
+    # beyond 24 months or without a route: never; of the rest, the 6 closest (ties in order)
+    assert np.flatnonzero(guidance.served).tolist() == [1, 2, 3, 4, 5, 6]
+    assert guidance.caseload_per_consultant == 3.0
+    assert guidance.contacts_per_served_per_year == contact_rate(3.0, scenario.contact)
+
+
+def test_contacts_are_capacity_over_caseload_at_most_the_maximum():
+    contact = Contact(contacts_per_consultant_per_year=1200.0, max_contacts_per_client_per_year=24.0)
+    assert contact_rate(100.0, contact) == 12.0
+    assert contact_rate(10.0, contact) == 24.0
+    assert contact_rate(0.0, contact) == 24.0
+    assert contact_rate(math.inf, contact) == 0.0
+
+
+def test_without_staff_nobody_is_served(scenario):
+    policy = scenario.policies["focus"].model_copy(update={"work_consultants": 0.0})
+    guidance = assign_consultants(np.array([1.0, 2.0]), np.array([True, True]), policy, scenario.contact)
+    assert not guidance.served.any() and math.isinf(guidance.caseload_per_consultant)
+
+
+def test_guided_clients_get_at_least_the_guidance_contacts(scenario):
+    policy = scenario.policies["focus-participation"]
+    guidance = assign_consultants(np.array([1.0, 2.0]), np.array([True, True]), policy, scenario.contact)
+    levels = contact_levels(guidance, policy)
+    unserved, served = policy.unserved_contacts_per_year, guidance.contacts_per_served_per_year
+    guided = policy.participation_guidance_contacts_per_year
+    assert levels[[contact_level(False, False), contact_level(True, False)]].tolist() == [unserved, served]
+    assert levels[[contact_level(False, True), contact_level(True, True)]].tolist() == [max(unserved, guided), max(served, guided)]
