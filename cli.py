@@ -14,15 +14,14 @@ import typer
 from sim.analysis.summary import summarise
 from sim.output import OutputError, check_target
 from sim.randomness import MAX_SEED
-from sim.replications import (
-    ExecutorError,
-    estimate,
-    make_executor,
-    physical_memory_bytes,
-    request_interrupt,
-    worker_count,
-)
+from sim.replications import ExecutorError, check_fits, estimate, make_executor, request_interrupt, worker_count
 from sim.scenario import ScenarioError, describe_shipped, load, with_overrides
+
+Seed = Annotated[int, typer.Option(help="Root seed; replication i of every scenario uses its i-th child.")]
+Until = Annotated[int | None, typer.Option(help="Last simulated year (default: the scenario's).")]
+Workers = Annotated[int | None, typer.Option(help="Worker processes (default: all cores, never more than the replications).")]
+Scheduler = Annotated[str | None, typer.Option(help="Dask scheduler tcp://HOST:PORT, or 'local'.")]
+Force = Annotated[bool, typer.Option("--force", help="Replace an existing results folder that caseload wrote.")]
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Microsimulation of a municipality's social-assistance caseload.")
 scenarios_app = typer.Typer(help="List shipped scenarios, or show one resolved.", invoke_without_command=True)
@@ -105,14 +104,14 @@ class _Progress:
 @interruptible
 def run_command(
     scenario: Annotated[str, typer.Argument(help="Shipped scenario name or path to a TOML file.")],
-    seed: Annotated[int, typer.Option(help="Root seed; replication i uses its i-th spawned child.")] = 42,
+    seed: Seed = 42,
     reps: Annotated[int, typer.Option(help="Replications.")] = 1,
-    until: Annotated[int | None, typer.Option(help="Last simulated year (default: the scenario's).")] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes (default: all cores).")] = None,
-    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler tcp://HOST:PORT, or 'local'.")] = None,
+    until: Until = None,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default: results/SCENARIO-seedN).")] = None,
     events: Annotated[bool, typer.Option("--events", help="Also write the per-client event log.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing output folder.")] = False,
+    force: Force = False,
 ) -> None:
     """Run SCENARIO and write yearly.csv, monthly.csv and manifest.json to the output folder."""
     from sim.runs import RunFailed, default_folder, run_to_folder
@@ -188,30 +187,23 @@ def scenarios_show(name: Annotated[str, typer.Argument(help="Shipped scenario na
 
 
 def _load_many(names: list[str], until: int | None) -> dict:
-    """Load scenarios for a comparison; names must be distinct and share the start and last year."""
-    if len(names) < 2:
-        fail("compare: give at least two scenarios, e.g. `caseload compare focus broad`")
+    """Load distinct scenarios that can be compared (same start and last year): {name: (path, scenario)}."""
+    from sim.analysis.comparison import ComparisonError, check_comparable
+
     loaded = {}
     for ref in names:
         path, scenario = load_scenario(ref, until)
         if scenario.name in loaded:
             fail(f"{ref}: scenario {scenario.name!r} is named twice; compare distinct scenarios")
         loaded[scenario.name] = (path, scenario)
-    starts = {name: s.simulation.start_year for name, (_, s) in loaded.items()}
-    if len(set(starts.values())) > 1:
-        shown = ", ".join(f"{name} {year}" for name, year in starts.items())
-        fail(f"simulation.start_year: the scenarios start in different years ({shown}); paired replications "
-             "need one start stock, so compare scenarios with the same start year")
-    lasts = {s.simulation.until_year for _, s in loaded.values()}
-    if len(lasts) > 1:
-        fail(f"simulation.until_year: the scenarios end in different years ({', '.join(map(str, sorted(lasts)))}); "
-             f"give --until {min(lasts)} (or any year up to it) to line them up")
+    try:
+        check_comparable({n: s for n, (_, s) in loaded.items()})
+    except ComparisonError as exc:
+        fail(str(exc))
     return loaded
 
 
 MAX_REPLICATIONS = 1_000_000
-LARGE_RUN_SECONDS = 300
-"""Runs estimated to take longer than this say so, with their memory, before they start."""
 
 
 def _check_seed(seed: int | None) -> None:
@@ -230,13 +222,10 @@ def _check_size(scenarios, reps: int, workers: int | None, tasks: int) -> None:
     """Refuse a run whose results would not fit in memory; announce one that takes long."""
     try:
         cost = estimate(scenarios, reps, worker_count(workers, tasks))
+        if check_fits(cost):
+            typer.echo(f"note: {cost.describe()}; Ctrl-C stops it without writing anything", err=True)
     except ExecutorError as exc:
         fail(str(exc))
-    memory = physical_memory_bytes()
-    if memory and cost.memory_bytes > 0.8 * memory:
-        fail(f"--reps: {cost.describe()}, more than this machine's {memory / 2**30:.0f} GiB; give fewer replications")
-    if cost.seconds > LARGE_RUN_SECONDS or cost.memory_bytes > 2**30:
-        typer.echo(f"note: {cost.describe()}; Ctrl-C stops it without writing anything", err=True)
 
 
 @app.command("compare")
@@ -244,13 +233,13 @@ def _check_size(scenarios, reps: int, workers: int | None, tasks: int) -> None:
 def compare_command(
     scenarios: Annotated[list[str], typer.Argument(help="Two or more scenarios; the first is the reference.")],
     reps: Annotated[int, typer.Option(help="Paired replications per scenario.")] = 20,
-    until: Annotated[int | None, typer.Option(help="Last simulated year (default: the scenarios').")] = None,
+    until: Until = None,
     from_year: Annotated[int, typer.Option("--from-year", help="First year of the comparison tables.")] = 2019,
-    seed: Annotated[int, typer.Option(help="Root seed; replication i of every scenario uses its i-th child.")] = 42,
-    workers: Annotated[int | None, typer.Option(help="Worker processes (default: all cores).")] = None,
-    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler tcp://HOST:PORT, or 'local'.")] = None,
+    seed: Seed = 42,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default: results/compare-A-B-seedN).")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing output folder.")] = False,
+    force: Force = False,
     discount_rate: Annotated[float, typer.Option(help="Yearly discount rate for the cumulative saving (0 = none).")] = 0.0,
     report: Annotated[bool, typer.Option("--report", help="Also write report.html.")] = False,
     xlsx: Annotated[bool, typer.Option("--xlsx", help="Also write comparison.xlsx (budget and differences).")] = False,
@@ -344,15 +333,15 @@ def sensitivity_command(
     scenario_b: Annotated[str, typer.Argument(help="Scenario compared with it.")],
     params: Annotated[str, typer.Option(help="Comma-separated dotted parameter paths, e.g. work.elasticity_work.")],
     reps: Annotated[int, typer.Option(help="Paired replications per setting.")] = 10,
-    seed: Annotated[int, typer.Option(help="Root seed (the same for every setting).")] = 42,
+    seed: Seed = 42,
     spread: Annotated[float, typer.Option(help="Relative range when the calibration gives no bounds (0.25 = ±25%).")] = 0.25,
     calibration_bounds: Annotated[bool, typer.Option("--calibration-bounds", help="Use the calibration's bounds for fitted parameters.")] = False,
     samples: Annotated[int, typer.Option(help="Also vary all parameters together over this many Latin-hypercube points (0 = off).")] = 0,
     sobol: Annotated[int, typer.Option(help="Also Sobol' indices from this many base points, a power of 2 (0 = off; runs N x (parameters + 2) points).")] = 0,
-    until: Annotated[int | None, typer.Option(help="Last simulated year (default: the scenarios').")] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes (default: all cores).")] = None,
+    until: Until = None,
+    workers: Workers = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default: results/sensitivity-A-B-seedN).")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing output folder.")] = False,
+    force: Force = False,
 ) -> None:
     """One-at-a-time sensitivity of the headline (saving, caseload difference 2025 and 2030): CSV and tornado plot."""
     from sim.analysis.sensitivity import (
@@ -441,11 +430,11 @@ def calibrate_command(
     reps: Annotated[int | None, typer.Option(help="Replications per evaluation (default: the file's).")] = None,
     seed: Annotated[int | None, typer.Option(help="Root seed (default: the file's).")] = None,
     population_scale: Annotated[float | None, typer.Option(help="Simulated share of the region's population.")] = None,
-    workers: Annotated[int | None, typer.Option(help="Worker processes (default: all cores).")] = None,
-    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler tcp://HOST:PORT, or 'local'.")] = None,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default: results/calibration-REGION-FIRST-LAST).")] = None,
     state: Annotated[Path | None, typer.Option(help="Folder of the evaluation log used to resume (default: OUT.state).")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Replace an existing output folder.")] = False,
+    force: Force = False,
 ) -> None:
     """Fit the free parameters of a calibration file to the observed caseloads; write the fitted TOML and a report."""
     from calibration.config import CalibrationError, parse_years

@@ -430,3 +430,17 @@ def physical_memory_bytes() -> float | None:
         return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     except (ValueError, OSError, AttributeError):
         return None
+
+
+LARGE_RUN_SECONDS = 300
+"""Runs estimated to take longer than this (or more than 1 GiB) are announced before they start."""
+
+
+def check_fits(cost: RunEstimate) -> bool:
+    """ExecutorError if the results would not fit in this machine's memory; whether the run is large."""
+    memory = physical_memory_bytes()
+    if memory and cost.memory_bytes > 0.8 * memory:
+        raise ExecutorError(
+            f"--reps: {cost.describe()}, more than this machine's {memory / 2**30:.0f} GiB; give fewer replications"
+        )
+    return cost.seconds > LARGE_RUN_SECONDS or cost.memory_bytes > 2**30

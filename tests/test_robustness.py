@@ -755,9 +755,9 @@ def test_a_run_too_large_for_memory_is_refused_before_it_starts(tmp_path):
 
 
 def test_a_long_run_says_what_it_will_cost_first(tmp_path, monkeypatch):
-    import cli
+    import sim.replications
 
-    monkeypatch.setattr(cli, "LARGE_RUN_SECONDS", 0.0)
+    monkeypatch.setattr(sim.replications, "LARGE_RUN_SECONDS", 0.0)
     result = invoke("run", "baseline", "--until", 2014, "--out", tmp_path / "out")
     assert result.exit_code == 0
     assert "note: 1 replications on 1 worker(s): about" in result.output

@@ -365,3 +365,22 @@ def compare_to_folder(
 
     write_folder(out, tables, fields, force=force, extra=pages)
     return ComparisonOutcome(out, result, yearlies, failures, seconds)
+
+
+def check_comparable(scenarios: dict[str, Scenario]) -> None:
+    """Paired replications need one start stock and one horizon: ComparisonError naming the field otherwise."""
+    if len(scenarios) < 2:
+        raise ComparisonError("give at least two scenarios, e.g. `caseload compare focus broad`")
+    starts = {name: s.simulation.start_year for name, s in scenarios.items()}
+    if len(set(starts.values())) > 1:
+        shown = ", ".join(f"{name} {year}" for name, year in starts.items())
+        raise ComparisonError(
+            f"simulation.start_year: the scenarios start in different years ({shown}); paired replications "
+            "need one start stock, so compare scenarios with the same start year"
+        )
+    lasts = sorted({s.simulation.until_year for s in scenarios.values()})
+    if len(lasts) > 1:
+        raise ComparisonError(
+            f"simulation.until_year: the scenarios end in different years ({', '.join(map(str, lasts))}); "
+            f"give --until {lasts[0]} (or any year up to it) to line them up"
+        )
