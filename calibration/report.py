@@ -16,7 +16,7 @@ import pandas as pd
 from calibration.config import kept_fields
 from calibration.pipeline import CalibrationResult, summary
 from sim import __version__
-from sim.output import write_folder
+from sim.output import manifest, write_folder
 
 
 def _fmt(value: float) -> str:
@@ -206,18 +206,12 @@ def write_outputs(result: CalibrationResult, out: Path, command: str, force: boo
         "correlation.csv": result.uncertainty.correlation.reset_index(names="parameter"),
         "errors.csv": summary(result.path),
     }
-    manifest = {
-        "command": command,
-        "region": c.region,
-        "fit_years": list(result.fit.fit_years),
-        "evaluations": result.fit.evaluations,
-        "evaluations_new": result.fit.evaluations_new,
-        "objective": result.fit.best.objective,
-        "seconds": round(result.seconds, 1),
-        "evaluation_log": str(result.fit.log_path),
-        "estimates": dict(zip(result.fit.names, result.fit.theta.tolist(), strict=True)),
-        "weakly_identified": result.uncertainty.weak,
-        "version": __version__,
-        "calibration": c.model_dump(mode="json"),
-    }
-    return write_folder(out, tables, manifest, force=force, extra=extra)
+    fields = manifest(
+        "calibrate", command_line=command, region=c.region,
+        fit_years=list(result.fit.fit_years), evaluations=result.fit.evaluations,
+        evaluations_new=result.fit.evaluations_new, objective=result.fit.best.objective,
+        seconds=round(result.seconds, 1), evaluation_log=str(result.fit.log_path),
+        estimates=dict(zip(result.fit.names, result.fit.theta.tolist(), strict=True)),
+        weakly_identified=result.uncertainty.weak, calibration=c.model_dump(mode="json"),
+    )
+    return write_folder(out, tables, fields, force=force, extra=extra)
