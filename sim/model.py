@@ -19,7 +19,7 @@ import simpy
 from sim.calendar import Calendar
 from sim.clients import ClientTable, Exit, Route, State, add_initial_stock, category_of, route_of
 from sim.consultants import assign_consultants, contact_intensity, contact_levels, contact_multiplier
-from sim.drivers import state_pension_age, unemployment_pct
+from sim.drivers import state_pension_age
 from sim.events import Event, EventLog
 from sim.inflow import add_notifications, expected_notifications, monthly_notification_rates, newcomer_rules
 from sim.intake import IntakeChain
@@ -31,7 +31,7 @@ from sim.policies import PolicySchedule, participation_guidance_on
 from sim.randomness import Streams
 from sim.results import build_tables, waits_by_grant_year
 from sim.shocks import ShockEffect
-from sim.work import EXIT_COLUMNS, end_temporary_contracts, market_multiplier
+from sim.work import EXIT_COLUMNS, end_temporary_contracts, labour_market_multiplier
 
 
 @dataclass
@@ -146,11 +146,10 @@ class Model:
         on = t.in_state(State.ON_BENEFIT)
         guidance = assign_consultants(t.distance_diag[on], t.route[on] != _NONE, policy, sc.contact)
         intensity = contact_intensity(contact_levels(guidance, policy), sc.contact)
-        u_pct = unemployment_pct(sc.drivers, year) + shock.unemployment_pct_add
         month = MonthInputs(
             start=start, end=end,
             pension_age=float(state_pension_age(sc.drivers, year)),  # AOW at the age in force this year
-            market_multiplier=float(market_multiplier(sc, u_pct) * shock.work_multiplier),
+            market_multiplier=labour_market_multiplier(sc, year, shock),
             guidance_on=participation_guidance_on(policy, policy_start, end),
             guidance_share=float(policy.participation_guidance_share),
             trajectory_routes=rules.trajectory_routes, p_review=float(rules.review_chance),

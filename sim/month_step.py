@@ -45,6 +45,7 @@ from sim.work import (
     hazard_class,
     job_bounds,
     job_type,
+    parttime_job_ends,
     work_hazard,
 )
 
@@ -276,7 +277,7 @@ def _month_on_benefit(on, served, c, m, r):
             new_pt_day[n_new_pt] = exit_day
             n_new_pt += 1
         # (a part-timer's new job is never part-time: see sim/work.job_type)
-        if parttime and happens(r.parttime_job_end_per_month, exposure, keyed_uniform(m.bases[_PT_END], key)):
+        if parttime and parttime_job_ends(r.parttime_job_end_per_month, exposure, keyed_uniform(m.bases[_PT_END], key)):
             c.parttime[i] = False
             ended_pt[n_ended_pt] = p
             n_ended_pt += 1

@@ -1,11 +1,13 @@
-"""Leaving assistance: job-finding and other hazards, job types, temporary contracts, part-time work.
+"""Leaving assistance: job-finding and other hazards, the labour market, job types, temporary
+contracts, part-time work.
 
 Hazards are per month and constant within a month (distance, contact and the market move
 monthly), so competing risks are exact for a month: P(leave) = 1 - exp(-h * exposure) and the
 reason is drawn in proportion to the hazards (docs/model.md 'A client's hazards').
 
-Temporary contracts end here too: a temporary worker comes back to assistance when the
-contract ends unless aftercare keeps them in work (the revolving door, draaideur).
+Jobs end here too: a temporary worker comes back to assistance when the contract ends unless
+aftercare keeps them in work (the revolving door, draaideur), and a part-time job, which kept
+the client on a partial benefit, may end (parttime_job_ends).
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import numpy as np
 
 from sim.clients import Exit, Route, State
 from sim.compiled import compiled
+from sim.drivers import unemployment_pct
 from sim.parameters import DISTANCE_GROUPS, TARGET_GROUPS, Scenario, Work
 from sim.randomness import keyed_uniform
+from sim.shocks import ShockEffect
 
 
 def base_work_table(work: Work) -> np.ndarray:
@@ -73,9 +77,18 @@ def work_hazard(
 
 
 def market_multiplier(scenario: Scenario, unemployment_pct: float) -> float:
-    """(u / u_ref) ** -elasticity_work: job-finding rises as unemployment falls."""
+    """(u / u_ref) ** -elasticity_work: job-finding rises as unemployment falls (elasticity calibrated,
+    docs/calibration.md)."""
     ratio = max(unemployment_pct, 0.1) / scenario.inflow.reference_unemployment_pct
     return ratio ** (-scenario.work.elasticity_work)
+
+
+def labour_market_multiplier(scenario: Scenario, year: int, shock: ShockEffect) -> float:
+    """Job-finding multiplier of the labour market in a month: market_multiplier at the year's
+    unemployment (the driver, drivers.csv) plus the shocks' addition, times the shocks' own work
+    multiplier (corona, docs/domain.md 'Corona')."""
+    unemployment = unemployment_pct(scenario.drivers, year) + shock.unemployment_pct_add
+    return float(market_multiplier(scenario, unemployment) * shock.work_multiplier)
 
 
 JOB_PARTTIME = 0  # a job that does not end assistance: the client stays on a partial benefit
@@ -117,6 +130,14 @@ def job_type(bounds: np.ndarray, parttime: bool, u: float) -> int:
     while job < 3 and bounds[job] <= v:
         job += 1
     return JOB_CODES[job]
+
+
+@compiled
+def parttime_job_ends(end_per_month: float, exposure_months: float, u: float) -> bool:
+    """Whether a part-time job held since the month began ends within the client's months on
+    benefit this month: a constant hazard, work.parttime_job_end_per_month (an assumption,
+    sim/parameters.py). The client stays on assistance, on the full benefit again."""
+    return happens(end_per_month, exposure_months, u)
 
 
 @compiled

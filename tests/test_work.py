@@ -1,0 +1,85 @@
+"""Leaving assistance and coming back: the labour market on job-finding, part-time jobs that end,
+temporary contracts (sim/work.py, docs/model.md 'A client's hazards')."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from verification_scenarios import CONSTANT_DRIVERS
+
+from sim.randomness import Streams
+from sim.scenario import load, with_overrides
+from sim.shocks import ShockEffect
+from sim.work import contract_months, labour_market_multiplier, parttime_job_ends
+
+N = 40_000  # draws per rate check: 4 standard errors of a share p is 4 * sqrt(p (1 - p) / N)
+
+
+def _band(p: float, n: int = N) -> float:
+    """4 standard errors of a share: a correct rule fails by chance less than 1 in 10,000."""
+    return 4 * math.sqrt(p * (1 - p) / n)
+
+
+def _draws(stream: str, month: int, n: int = N) -> np.ndarray:
+    return Streams(np.random.SeedSequence(5, spawn_key=(1,))).keyed_uniforms(stream, month, np.arange(n))
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    return load("focus").scenario
+
+
+def _drivers(*unemployment_pct: float) -> dict:
+    """Drivers from 2013, one year for each unemployment figure, the rest as CONSTANT_DRIVERS."""
+    years = len(unemployment_pct)
+    return {
+        **{name: values * years for name, values in CONSTANT_DRIVERS.items()},
+        "years": list(range(2013, 2013 + years)), "unemployment_pct": list(unemployment_pct),
+    }
+
+
+@pytest.mark.parametrize("exposure_months", [1.0, 31 / (365.25 / 12), 0.5])
+@pytest.mark.parametrize("end_per_month", [0.03, 0.2])
+def test_parttime_jobs_end_at_the_documented_rate(end_per_month, exposure_months):
+    ended = np.array([parttime_job_ends(end_per_month, exposure_months, u) for u in _draws("parttime_end", 12)])
+    p = 1 - math.exp(-end_per_month * exposure_months)
+    assert abs(ended.mean() - p) < _band(p)
+
+
+def test_no_parttime_job_ends_without_the_hazard_or_without_time():
+    u = _draws("parttime_end", 3, 1000)
+    assert not any(parttime_job_ends(0.0, 1.0, x) for x in u)
+    assert not any(parttime_job_ends(0.5, 0.0, x) for x in u)
+
+
+def test_the_market_is_neutral_at_the_reference_unemployment(scenario):
+    neutral = with_overrides(scenario, {"drivers": _drivers(scenario.inflow.reference_unemployment_pct)})
+    assert labour_market_multiplier(neutral, 2017, ShockEffect()) == 1.0
+
+
+def test_job_finding_falls_with_unemployment_by_the_elasticity(scenario):
+    base = {"drivers": _drivers(5.0, 10.0), "inflow": {"reference_unemployment_pct": 5.0}}
+    for elasticity in (0.0, 1.0, 2.0):
+        s = with_overrides(scenario, {**base, "work": {"elasticity_work": elasticity}})
+        assert labour_market_multiplier(s, 2013, ShockEffect()) == 1.0
+        assert labour_market_multiplier(s, 2014, ShockEffect()) == pytest.approx(2.0 ** -elasticity, rel=1e-12)
+
+
+def test_a_shock_adds_unemployment_and_multiplies_job_finding(scenario):
+    s = with_overrides(scenario, {
+        "drivers": _drivers(5.0),
+        "inflow": {"reference_unemployment_pct": 5.0}, "work": {"elasticity_work": 1.0},
+    })
+    assert labour_market_multiplier(s, 2020, ShockEffect(work_multiplier=0.8)) == pytest.approx(0.8, rel=1e-12)
+    assert labour_market_multiplier(s, 2020, ShockEffect(unemployment_pct_add=5.0)) == pytest.approx(0.5, rel=1e-12)
+    both = ShockEffect(work_multiplier=0.8, unemployment_pct_add=5.0)
+    assert labour_market_multiplier(s, 2020, both) == pytest.approx(0.4, rel=1e-12)
+
+
+def test_temporary_contracts_last_the_mean_months_on_average():
+    months = np.array([contract_months(6.0, u) for u in _draws("contract", 4)])
+    # exponential: the standard deviation is the mean
+    assert abs(months.mean() - 6.0) < 4 * 6.0 / math.sqrt(N)
+    assert abs((months > 6.0).mean() - math.exp(-1)) < _band(math.exp(-1))
