@@ -28,6 +28,7 @@ from sim.clients import (
 )
 from sim.compiled import compiled
 from sim.consultants import contact_level
+from sim.distance import DistanceRules, activation, distance_after_month, distance_rules
 from sim.parameters import CATEGORIES, TARGET_GROUPS, Scenario
 from sim.randomness import keyed_uniform, normal_quantile
 from sim.routes import (
@@ -80,10 +81,7 @@ class RunRules(NamedTuple):
     temporary_contract_months_mean: float
     parttime_job_end_per_month: float
     parttime_benefit_share: float
-    drift_months_per_month: float
-    drift_growth_per_year: float
-    activation_gain_months_per_month: float
-    max_distance_months: float
+    distance: DistanceRules  # sim/distance.distance_rules
     trajectory_start_per_month: float
     trajectory_work: np.ndarray  # by type, plus "none" last
     trajectory_gain: np.ndarray  # by type, plus "none" last
@@ -154,7 +152,7 @@ class MonthOutcome(NamedTuple):
 
 def run_rules(scenario: Scenario) -> RunRules:
     """The month step's parameters and lookup tables, made once a run."""
-    w, d, tr = scenario.work, scenario.distance, scenario.trajectories
+    w, tr = scenario.work, scenario.trajectories
     basket = tr.basket
     return RunRules(
         base_hazard=base_hazard_table(w),
@@ -165,10 +163,7 @@ def run_rules(scenario: Scenario) -> RunRules:
         temporary_contract_months_mean=float(w.temporary_contract_months_mean),
         parttime_job_end_per_month=float(w.parttime_job_end_per_month),
         parttime_benefit_share=float(w.parttime_benefit_share),
-        drift_months_per_month=float(d.inactivity_drift_months_per_month),
-        drift_growth_per_year=float(d.drift_growth_per_year),
-        activation_gain_months_per_month=float(d.activation_gain_months_per_month),
-        max_distance_months=float(d.max_months),
+        distance=distance_rules(scenario.distance),
         trajectory_start_per_month=float(tr.start_per_month),
         # by trajectory type, plus one entry past the basket for "not in a trajectory"
         trajectory_work=np.array([*(b.work_multiplier for b in basket), 1.0], dtype=np.float64),
@@ -282,13 +277,11 @@ def _month_on_benefit(on, served, c, m, r):
             ended_pt[n_ended_pt] = p
             n_ended_pt += 1
 
-        # distance: activation and contact shrink it, inactivity grows it (the granite stock)
-        intensity = m.intensity[level]
-        activation = max(1.0 if in_trajectory else 0.0, intensity)
-        drift = r.drift_months_per_month * (1.0 + r.drift_growth_per_year * years_on)
-        gain = r.activation_gain_months_per_month * activation + r.trajectory_gain[trajectory]
-        change = (drift * (1.0 - activation) - gain) * exposure
-        c.distance_true[i] = min(max(distance + change, 0.0), r.max_distance_months)
+        # distance: from the month's start, as the hazards above (sim/distance.py)
+        c.distance_true[i] = distance_after_month(
+            distance, activation(in_trajectory, m.intensity[level]), r.trajectory_gain[trajectory],
+            years_on, exposure, r.distance,
+        )
 
         # trajectories from the basket for routes that buy them, or guided participation clients
         may_start = not in_trajectory and (m.trajectory_routes[route] or guided)
