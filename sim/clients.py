@@ -6,6 +6,8 @@ one `State` at a time; only `ON_BENEFIT` counts in the caseload.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import numpy as np
 
 from sim.calendar import DAYS_PER_YEAR
@@ -98,6 +100,9 @@ _FIELDS: dict[str, tuple[type, float]] = {
 }
 
 
+Columns = TypeVar("Columns", bound=tuple)  # a NamedTuple of column names
+
+
 class ClientTable:
     """Column store of all clients ever notified; ids are row numbers, in order of arrival."""
 
@@ -128,6 +133,12 @@ class ClientTable:
 
     def in_state(self, state: State) -> np.ndarray:
         return (self.view("state") == state).nonzero()[0]
+
+    def columns(self, record: type[Columns]) -> Columns:
+        """The current arrays (whole capacity) of the columns a NamedTuple `record` names, for
+        compiled code: the record says what it reads and writes. Ask again after the table grows,
+        which replaces the arrays."""
+        return record(**{name: getattr(self, name) for name in record._fields})
 
 
 _YOUNG, _OLDER, _REFUGEE, _OTHER = Group.YOUNG, Group.OLDER, Group.REFUGEE, Group.OTHER

@@ -15,6 +15,7 @@ settled in one batch at the month end (nothing reads a seated client's state bef
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
+from typing import NamedTuple
 
 import numpy as np
 import simpy
@@ -98,6 +99,7 @@ class IntakeChain:
         self.inflow = inflow
         self.log = log
         self.gatekeeper_share_on = gatekeeper_share_on
+        self._rules = intake_rules(chain, inflow)
         # waiting for the information meeting, in order of notification (non-decreasing days)
         self._queue = np.empty(0, dtype=np.int64)
         self._queue_days = np.empty(0)
@@ -175,22 +177,18 @@ class IntakeChain:
 
     def _after_meeting(self, meeting_days: np.ndarray, ids: np.ndarray) -> None:
         """Book diagnosis talks and intakes for those seated, and settle the dream-job period."""
-        t, c = self.table, self.chain
+        t = self.table
         self.log.record(meeting_days, ids, Event.INFORMATION_MEETING)
         diagnosis = self.diagnosis_desk.book(meeting_days)
         intake = self.intake_desk.book(diagnosis)
         self.log.record(diagnosis, ids, Event.DIAGNOSED)
         self.log.record(intake, ids, Event.INTAKE)
-        refused, worked, work_day, granted, grant_day = _after_intake(
-            ids, intake, t.distance_true, t.z_diag, t.u_entitlement, t.u_dream, t.u_dream_days,
-            t.distance_diag, t.state, t.exit_day, t.grant_day, c.diagnosis_error_sd_months,
-            self.inflow.refused_share, c.dream_job_days_min, c.dream_job_days_max, c.dream_job_work_share,
-        )
-        self.log.record(intake[refused], ids[refused], Event.REFUSED)
-        self.log.record(work_day, ids[worked], Event.WORK_BEFORE_BENEFIT)
+        out = after_intake(ids, intake, t.columns(IntakeColumns), self._rules)
+        self.log.record(intake[out.refused], ids[out.refused], Event.REFUSED)
+        self.log.record(out.work_day, ids[out.worked], Event.WORK_BEFORE_BENEFIT)
         # benefit starts on the day the window ends; the month step puts the client on benefit
-        self._awaiting_ids = np.concatenate([self._awaiting_ids, ids[granted]])
-        self._awaiting_days = np.concatenate([self._awaiting_days, grant_day])
+        self._awaiting_ids = np.concatenate([self._awaiting_ids, ids[out.granted]])
+        self._awaiting_days = np.concatenate([self._awaiting_days, out.grant_day])
 
     def benefits_starting_before(self, day: float) -> np.ndarray:
         """Ids (ascending) whose benefit starts before `day`; they leave the chain."""
@@ -209,40 +207,85 @@ class IntakeChain:
         return len(self._queue) - self._head
 
 
+class IntakeRules(NamedTuple):
+    """The diagnosis, intake and dream-job period's parameters as compiled code reads them."""
+
+    diagnosis_error_sd_months: float
+    refused_share: float  # of those at intake: not entitled
+    dream_job_days_min: float  # the dream-job period (droombaanperiode) lasts between these
+    dream_job_days_max: float
+    dream_job_work_share: float  # of those granted: find work within the period
+
+
+def intake_rules(chain: Chain, inflow: Inflow) -> IntakeRules:
+    """The scenario's IntakeRules."""
+    return IntakeRules(
+        diagnosis_error_sd_months=float(chain.diagnosis_error_sd_months),
+        refused_share=float(inflow.refused_share),
+        dream_job_days_min=float(chain.dream_job_days_min),
+        dream_job_days_max=float(chain.dream_job_days_max),
+        dream_job_work_share=float(chain.dream_job_work_share),
+    )
+
+
+class IntakeColumns(NamedTuple):
+    """The client table's columns after_intake reads or writes (sim/clients.ClientTable)."""
+
+    distance_true: np.ndarray
+    z_diag: np.ndarray
+    u_entitlement: np.ndarray
+    u_dream: np.ndarray
+    u_dream_days: np.ndarray
+    distance_diag: np.ndarray
+    state: np.ndarray
+    exit_day: np.ndarray
+    grant_day: np.ndarray
+
+
+class IntakeOutcome(NamedTuple):
+    """Positions (into the ids at intake) and days of what the intake decided."""
+
+    refused: np.ndarray
+    worked: np.ndarray  # found work in the dream-job period
+    work_day: np.ndarray
+    granted: np.ndarray
+    grant_day: np.ndarray  # the day the benefit starts: the end of the dream-job period
+
+
 _REFUSED, _IN_INTAKE, _WORK_BEFORE_BENEFIT = State.REFUSED, State.IN_INTAKE, State.WORK_BEFORE_BENEFIT
 
 
 @compiled
-def _after_intake(
-    ids, intake, distance_true, z_diag, u_entitlement, u_dream, u_dream_days, distance_diag, state, exit_day,
-    grant_day, diagnosis_error_sd_months, refused_share, dream_days_min, dream_days_max, dream_work_share,
-):
-    """The diagnosed distance, then at intake: refused (not entitled), work found in the
-    dream-job period, or a benefit granted from the day the period ends. Writes the client
-    columns; returns positions refused, positions and days of work found, positions and days granted."""
+def after_intake(ids: np.ndarray, intake: np.ndarray, c: IntakeColumns, r: IntakeRules) -> IntakeOutcome:
+    """The diagnosed distance, then at intake (days `intake`): refused (not entitled), work found
+    in the dream-job period, or a benefit granted from the day the period ends (docs/domain.md
+    'The chain a client goes through'). Writes the columns `c` of clients `ids`."""
     n = len(ids)
     refused, worked, granted = np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, np.int64)
     work_day, grant_days = np.empty(n), np.empty(n)
     n_refused = n_worked = n_granted = 0
     for k in range(n):
         i = ids[k]
-        distance_diag[i] = diagnosed_distance(distance_true[i], diagnosis_error_sd_months, z_diag[i])
-        u_days = u_dream_days[i]
-        window = dream_days_min + u_days * (dream_days_max - dream_days_min)
-        if u_entitlement[i] < refused_share:
-            state[i] = _REFUSED
+        c.distance_diag[i] = diagnosed_distance(c.distance_true[i], r.diagnosis_error_sd_months, c.z_diag[i])
+        u_days = c.u_dream_days[i]
+        window = r.dream_job_days_min + u_days * (r.dream_job_days_max - r.dream_job_days_min)
+        if c.u_entitlement[i] < r.refused_share:
+            c.state[i] = _REFUSED
             refused[n_refused] = k
             n_refused += 1
-        elif u_dream[i] < dream_work_share:
-            state[i] = _WORK_BEFORE_BENEFIT
-            exit_day[i] = intake[k] + window * u_days
+        elif c.u_dream[i] < r.dream_job_work_share:
+            c.state[i] = _WORK_BEFORE_BENEFIT
+            c.exit_day[i] = intake[k] + window * u_days
             worked[n_worked] = k
-            work_day[n_worked] = exit_day[i]
+            work_day[n_worked] = c.exit_day[i]
             n_worked += 1
         else:
-            state[i] = _IN_INTAKE
-            grant_day[i] = np.ceil(intake[k] + window)
+            c.state[i] = _IN_INTAKE
+            c.grant_day[i] = np.ceil(intake[k] + window)
             granted[n_granted] = k
-            grant_days[n_granted] = grant_day[i]
+            grant_days[n_granted] = c.grant_day[i]
             n_granted += 1
-    return refused[:n_refused], worked[:n_worked], work_day[:n_worked], granted[:n_granted], grant_days[:n_granted]
+    return IntakeOutcome(
+        refused=refused[:n_refused], worked=worked[:n_worked], work_day=work_day[:n_worked],
+        granted=granted[:n_granted], grant_day=grant_days[:n_granted],
+    )

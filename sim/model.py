@@ -24,14 +24,14 @@ from sim.events import Event, EventLog
 from sim.inflow import add_notifications, expected_notifications, monthly_notification_rates, newcomer_rules
 from sim.intake import IntakeChain
 from sim.money import benefit_client_months, benefit_spending_eur, trajectory_prices, trajectory_spending_eur
-from sim.month_step import STOCK_COLUMNS, MonthInputs, columns_of, month_on_benefit, run_rules
+from sim.month_step import STOCK_COLUMNS, MonthColumns, MonthInputs, month_on_benefit, run_rules
 from sim.month_step import STREAMS as MONTH_STREAMS
 from sim.parameters import Scenario
 from sim.policies import PolicySchedule, participation_guidance_on
 from sim.randomness import Streams
 from sim.results import build_tables, waits_by_grant_year
 from sim.shocks import ShockEffect
-from sim.work import EXIT_COLUMNS, end_temporary_contracts, labour_market_multiplier
+from sim.work import EXIT_COLUMNS, ContractColumns, end_temporary_contracts, labour_market_multiplier
 
 
 @dataclass
@@ -119,13 +119,12 @@ class Model:
     def _return_from_temporary_work(self, index: int, start: float, end: float) -> int:
         """Temporary contracts that ended: back on assistance unless aftercare holds (revolving door)."""
         t = self.table
-        back, back_day = end_temporary_contracts(
-            t.n, t.state, t.contract_end_day, t.key, t.spell_start_day, t.route_start_day, t.route,
-            t.exit_reason, t.returns, start, end, self.streams.bases(("aftercare",), index)[0],
+        back = end_temporary_contracts(
+            t.columns(ContractColumns), t.n, start, end, self.streams.bases(("aftercare",), index)[0],
             self.scenario.work.aftercare_retention_share,
         )
-        self.log.record(back_day, back, Event.RETURN)
-        return len(back)
+        self.log.record(back.days, back.ids, Event.RETURN)
+        return len(back.ids)
 
     def _month_end(
         self, index: int, year: int, month: int, start: float, end: float,
@@ -156,7 +155,7 @@ class Model:
             contact_multiplier=contact_multiplier(intensity, sc.contact), intensity=intensity,
             bases=self.streams.bases(MONTH_STREAMS, index),
         )
-        out = month_on_benefit(on, guidance.served, columns_of(t), month, self._run_rules)
+        out = month_on_benefit(on, guidance.served, t.columns(MonthColumns), month, self._run_rules)
 
         row["benefit_client_months"] = client_months = benefit_client_months(out.days_paid, out.benefit_share)
         row["benefit_spending_eur"] = benefit_spending_eur(sc, client_months)

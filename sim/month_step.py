@@ -2,11 +2,16 @@
 routes are due for review, one client at a time in compiled code (numba).
 
 Why compiled: a default region has about 1,700 clients on benefit, so the vectorised month step
-spent its time on the ~270 numpy calls a month, not on the arithmetic (README 'Performance').
-The loop below does the same arithmetic in the same order, draws the same keyed numbers
-(sim/randomness.keyed_uniform) and applies the rules of sim/work.py, sim/routes.py and the
-distance model (docs/model.md) to each client in turn. Who a consultant serves needs all clients at
-once, so it stays in numpy before the loop.
+spent its time on the ~270 numpy calls a month, not on the arithmetic (docs/performance.md
+'Design for speed'). The loop below does the arithmetic in the order the rules were written,
+draws the keyed numbers (sim/randomness.keyed_uniform) and applies to each client in turn the
+rules of sim/work.py (exits, jobs, part-time work), sim/distance.py, sim/routes.py (reviews,
+trajectories) and sim/consultants.py (contact levels). Who a consultant serves needs all
+clients at once, so it stays in numpy before the loop (sim/model.py).
+
+What crosses into compiled code are named records: the run's rules (RunRules, one record per
+module that owns them), the month's inputs (MonthInputs), the client columns read and written
+(MonthColumns); the month's outcome comes back as a MonthOutcome.
 """
 
 from __future__ import annotations
@@ -19,7 +24,6 @@ from sim.calendar import DAYS_PER_MONTH, DAYS_PER_YEAR
 from sim.clients import (
     ROUTE_BY_CATEGORY,
     Exit,
-    Group,
     Route,
     State,
     diagnosed_category,
@@ -29,25 +33,19 @@ from sim.clients import (
 from sim.compiled import compiled
 from sim.consultants import contact_level
 from sim.distance import DistanceRules, activation, distance_after_month, distance_rules
-from sim.parameters import CATEGORIES, TARGET_GROUPS, Scenario
+from sim.parameters import CATEGORIES, Scenario
 from sim.randomness import keyed_uniform, normal_quantile
-from sim.routes import (
-    CATEGORY_ON_ROUTE,
-    ROUTE_AFTER_REVIEW,
-    choose_trajectory,
-    review_months_by_route,
-    trajectory_choice_table,
-)
+from sim.routes import CATEGORY_ON_ROUTE, ROUTE_AFTER_REVIEW, RouteRules, choose_trajectory, route_rules
 from sim.work import (
-    base_hazard_table,
+    WorkRules,
     contract_months,
     exit_kind,
     happens,
     hazard_class,
-    job_bounds,
     job_type,
     parttime_job_ends,
     work_hazard,
+    work_rules,
 )
 
 # the keyed streams of the month step, in the order of MonthInputs.bases
@@ -71,24 +69,12 @@ _EXIT, _REVIEW, _REDIAGNOSIS, _REASON, _JOB, _DAY, _CONTRACT, _PT_END, _TRAJ, _T
 
 
 class RunRules(NamedTuple):
-    """What the month step looks up that is fixed for a run (scenario parameters and tables)."""
+    """What the month step looks up that is fixed for a run: the scenario's parameters and
+    tables, one record per module whose rules they are."""
 
-    base_hazard: np.ndarray  # sim/work.base_hazard_table
-    scarring_per_year: float
-    education_hazard: np.ndarray  # by target group
-    other_exit_per_month: float
-    job_bounds: np.ndarray  # cumulative full-time, temporary, self-employment shares
-    temporary_contract_months_mean: float
-    parttime_job_end_per_month: float
-    parttime_benefit_share: float
+    work: WorkRules  # sim/work.work_rules
     distance: DistanceRules  # sim/distance.distance_rules
-    trajectory_start_per_month: float
-    trajectory_work: np.ndarray  # by type, plus "none" last
-    trajectory_gain: np.ndarray  # by type, plus "none" last
-    trajectory_months: np.ndarray  # by type
-    trajectory_choice: np.ndarray  # cumulative, target group x type
-    review_months: np.ndarray  # by route
-    diagnosis_error_sd_months: float
+    routes: RouteRules  # sim/routes.route_rules
 
 
 class MonthInputs(NamedTuple):
@@ -107,7 +93,7 @@ class MonthInputs(NamedTuple):
     bases: np.ndarray  # keyed stream base words, in STREAMS order
 
 
-class ClientColumns(NamedTuple):
+class MonthColumns(NamedTuple):
     """The client table's columns the month step reads or writes (sim/clients.ClientTable)."""
 
     key: np.ndarray
@@ -152,42 +138,14 @@ class MonthOutcome(NamedTuple):
 
 def run_rules(scenario: Scenario) -> RunRules:
     """The month step's parameters and lookup tables, made once a run."""
-    w, tr = scenario.work, scenario.trajectories
-    basket = tr.basket
-    return RunRules(
-        base_hazard=base_hazard_table(w),
-        scarring_per_year=float(w.scarring_per_year),
-        education_hazard=np.where(np.arange(len(TARGET_GROUPS)) == Group.YOUNG, w.education_per_month_young, 0.0),
-        other_exit_per_month=float(w.other_exit_per_month),
-        job_bounds=job_bounds(w),
-        temporary_contract_months_mean=float(w.temporary_contract_months_mean),
-        parttime_job_end_per_month=float(w.parttime_job_end_per_month),
-        parttime_benefit_share=float(w.parttime_benefit_share),
-        distance=distance_rules(scenario.distance),
-        trajectory_start_per_month=float(tr.start_per_month),
-        # by trajectory type, plus one entry past the basket for "not in a trajectory"
-        trajectory_work=np.array([*(b.work_multiplier for b in basket), 1.0], dtype=np.float64),
-        trajectory_gain=np.array([*(b.distance_gain_months_per_month for b in basket), 0.0], dtype=np.float64),
-        trajectory_months=np.array([b.duration_months for b in basket], dtype=np.float64),
-        trajectory_choice=trajectory_choice_table(scenario),
-        review_months=review_months_by_route(scenario),
-        diagnosis_error_sd_months=float(scenario.chain.diagnosis_error_sd_months),
-    )
-
-
-def columns_of(table) -> ClientColumns:
-    """The table's current column arrays (they are replaced when the table grows)."""
-    return ClientColumns(*(getattr(table, name) for name in ClientColumns._fields))
-
-
-def month_on_benefit(on: np.ndarray, served: np.ndarray, c: ClientColumns, m: MonthInputs, r: RunRules) -> MonthOutcome:
-    """Run the month for the clients `on` (ids on benefit, ascending; `served`: by a consultant),
-    writing their new state into the columns `c`."""
-    return MonthOutcome(*_month_on_benefit(on, served, c, m, r))
+    return RunRules(work=work_rules(scenario.work), distance=distance_rules(scenario.distance), routes=route_rules(scenario))
 
 
 @compiled
-def _month_on_benefit(on, served, c, m, r):
+def month_on_benefit(on: np.ndarray, served: np.ndarray, c: MonthColumns, m: MonthInputs, r: RunRules) -> MonthOutcome:
+    """Run the month for the clients `on` (ids on benefit, ascending; `served`: by a consultant),
+    writing their new state into the columns `c`."""
+    w, rt = r.work, r.routes
     n = len(on)
     start, end = m.start, m.end
     left = np.empty(n, np.int64)
@@ -204,7 +162,7 @@ def _month_on_benefit(on, served, c, m, r):
     days_paid = np.empty(n)
     share = np.empty(n)
     n_left = n_new_pt = n_ended_pt = n_started = n_moved = 0
-    no_trajectory = len(r.trajectory_months)
+    no_trajectory = len(rt.trajectory_months)
     for p in range(n):
         i = on[p]
         key = c.key[i]
@@ -228,18 +186,18 @@ def _month_on_benefit(on, served, c, m, r):
 
         # exits: competing risks for the month (sim/work.py)
         h_work = work_hazard(
-            r.base_hazard[hazard_class(distance, group, route, parttime)], r.scarring_per_year, years_on,
-            m.contact_multiplier[level], r.trajectory_work[trajectory], m.market_multiplier,
+            w.base_hazard[hazard_class(distance, group, route, parttime)], w.scarring_per_year, years_on,
+            m.contact_multiplier[level], rt.trajectory_work[trajectory], m.market_multiplier,
         )
-        h_education = r.education_hazard[group]
-        h_total = h_work + h_education + r.other_exit_per_month
+        h_education = w.education_hazard[group]
+        h_total = h_work + h_education + w.other_exit_per_month
         hit = (not pensioned) and happens(h_total, exposure, keyed_uniform(m.bases[_EXIT], key))
         reason = _NONE
         exit_day = end
         if hit:
-            kind = exit_kind(h_work, h_education, r.other_exit_per_month, keyed_uniform(m.bases[_REASON], key))
+            kind = exit_kind(h_work, h_education, w.other_exit_per_month, keyed_uniform(m.bases[_REASON], key))
             if kind == 0:
-                reason = job_type(r.job_bounds, parttime, keyed_uniform(m.bases[_JOB], key))
+                reason = job_type(w.job_bounds, parttime, keyed_uniform(m.bases[_JOB], key))
             else:
                 reason = _EDUCATION if kind == 1 else _OTHER_EXIT
             exit_day = exposure_start + keyed_uniform(m.bases[_DAY], key) * exposure_days
@@ -247,7 +205,7 @@ def _month_on_benefit(on, served, c, m, r):
             reason = _PENSION
             exit_day = min(max(pension_day, exposure_start), end)
         days_paid[p] = exit_day - exposure_start if reason != _NONE else exposure_days
-        share[p] = r.parttime_benefit_share if parttime else 1.0
+        share[p] = w.parttime_benefit_share if parttime else 1.0
 
         if reason != _NONE:  # a part-time job (JOB_PARTTIME) keeps a partial benefit
             left[n_left] = p
@@ -261,7 +219,7 @@ def _month_on_benefit(on, served, c, m, r):
             c.state[i] = _LEFT
             if reason == _TEMPORARY:
                 c.state[i] = _TEMPORARY_WORK
-                contract = contract_months(r.temporary_contract_months_mean, keyed_uniform(m.bases[_CONTRACT], key))
+                contract = contract_months(w.temporary_contract_months_mean, keyed_uniform(m.bases[_CONTRACT], key))
                 c.contract_end_day[i] = exit_day + contract * DAYS_PER_MONTH
             continue
 
@@ -272,23 +230,23 @@ def _month_on_benefit(on, served, c, m, r):
             new_pt_day[n_new_pt] = exit_day
             n_new_pt += 1
         # (a part-timer's new job is never part-time: see sim/work.job_type)
-        if parttime and parttime_job_ends(r.parttime_job_end_per_month, exposure, keyed_uniform(m.bases[_PT_END], key)):
+        if parttime and parttime_job_ends(w.parttime_job_end_per_month, exposure, keyed_uniform(m.bases[_PT_END], key)):
             c.parttime[i] = False
             ended_pt[n_ended_pt] = p
             n_ended_pt += 1
 
         # distance: from the month's start, as the hazards above (sim/distance.py)
         c.distance_true[i] = distance_after_month(
-            distance, activation(in_trajectory, m.intensity[level]), r.trajectory_gain[trajectory],
+            distance, activation(in_trajectory, m.intensity[level]), rt.trajectory_gain[trajectory],
             years_on, exposure, r.distance,
         )
 
         # trajectories from the basket for routes that buy them, or guided participation clients
         may_start = not in_trajectory and (m.trajectory_routes[route] or guided)
-        if may_start and happens(r.trajectory_start_per_month, exposure, keyed_uniform(m.bases[_TRAJ], key)):
-            kind = choose_trajectory(r.trajectory_choice, group, keyed_uniform(m.bases[_TRAJ_TYPE], key))
+        if may_start and happens(rt.trajectory_start_per_month, exposure, keyed_uniform(m.bases[_TRAJ], key)):
+            kind = choose_trajectory(rt.trajectory_choice, group, keyed_uniform(m.bases[_TRAJ_TYPE], key))
             c.trajectory_type[i] = kind
-            c.trajectory_end_day[i] = end + r.trajectory_months[kind] * DAYS_PER_MONTH
+            c.trajectory_end_day[i] = end + rt.trajectory_months[kind] * DAYS_PER_MONTH
             c.trajectories_started[i] += 1
             started[n_started] = p
             started_type[n_started] = kind
@@ -297,11 +255,11 @@ def _month_on_benefit(on, served, c, m, r):
         # route reviews: time on the route is up, or participation's talk; the re-diagnosis may
         # move the client (sim/routes.py)
         months_on_route = (end - c.route_start_day[i]) / DAYS_PER_MONTH
-        if months_on_route >= r.review_months[route] or (
+        if months_on_route >= rt.review_months[route] or (
             route == _PARTICIPATION and keyed_uniform(m.bases[_REVIEW], key) < m.p_review
         ):
             z = normal_quantile(keyed_uniform(m.bases[_REDIAGNOSIS], key))
-            diagnosed = diagnosed_distance(c.distance_true[i], r.diagnosis_error_sd_months, z)
+            diagnosed = diagnosed_distance(c.distance_true[i], rt.diagnosis_error_sd_months, z)
             category = diagnosed_category(diagnosed, c.sheltered[i], c.community_service[i])
             target = ROUTE_AFTER_REVIEW[route, ROUTE_BY_CATEGORY[category]]
             c.distance_diag[i] = diagnosed
@@ -323,9 +281,11 @@ def _month_on_benefit(on, served, c, m, r):
         stocks[_BY_DURATION + duration] += 1
         stocks[_PARTICIPATION_COUNT] += c.route[i] == _PARTICIPATION
         stocks[_PARTTIME_COUNT] += c.parttime[i]
-    return (
-        left[:n_left], left_day[:n_left], left_reason[:n_left], new_pt[:n_new_pt], new_pt_day[:n_new_pt],
-        ended_pt[:n_ended_pt], started[:n_started], started_type[:n_started], moved[:n_moved],
-        moved_route[:n_moved], days_paid, share, stocks,
+    return MonthOutcome(
+        left=left[:n_left], left_day=left_day[:n_left], left_reason=left_reason[:n_left],
+        new_parttime=new_pt[:n_new_pt], new_parttime_day=new_pt_day[:n_new_pt], ended_parttime=ended_pt[:n_ended_pt],
+        started=started[:n_started], started_type=started_type[:n_started],
+        moved=moved[:n_moved], moved_route=moved_route[:n_moved],
+        days_paid=days_paid, benefit_share=share, stocks=stocks,
     )
 

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from sim.clients import Category, Route
@@ -66,6 +68,34 @@ def trajectory_choice_table(scenario: Scenario) -> np.ndarray:
     uniform = np.full_like(weights, 1.0 / len(basket))
     probs = np.where(totals > 0, weights / np.where(totals > 0, totals, 1.0), uniform)
     return np.cumsum(probs, axis=1)
+
+
+class RouteRules(NamedTuple):
+    """Route reviews and trajectories as compiled code reads them, made once a run."""
+
+    review_months: np.ndarray  # review_months_by_route
+    diagnosis_error_sd_months: float  # a review re-diagnoses, with the intake diagnosis's error
+    trajectory_start_per_month: float
+    trajectory_work: np.ndarray  # job-finding multiplier by trajectory type, plus 1 ("none") last
+    trajectory_gain: np.ndarray  # distance gain by type, plus 0 ("none") last
+    trajectory_months: np.ndarray  # length by type
+    trajectory_choice: np.ndarray  # trajectory_choice_table
+
+
+def route_rules(scenario: Scenario) -> RouteRules:
+    """The scenario's RouteRules."""
+    tr = scenario.trajectories
+    basket = tr.basket
+    return RouteRules(
+        review_months=review_months_by_route(scenario),
+        diagnosis_error_sd_months=float(scenario.chain.diagnosis_error_sd_months),
+        trajectory_start_per_month=float(tr.start_per_month),
+        # one entry past the basket for "not in a trajectory", so a client's lookup needs no branch
+        trajectory_work=np.array([*(b.work_multiplier for b in basket), 1.0], dtype=np.float64),
+        trajectory_gain=np.array([*(b.distance_gain_months_per_month for b in basket), 0.0], dtype=np.float64),
+        trajectory_months=np.array([b.duration_months for b in basket], dtype=np.float64),
+        trajectory_choice=trajectory_choice_table(scenario),
+    )
 
 
 @compiled

@@ -12,9 +12,11 @@ the client on a partial benefit, may end (parttime_job_ends).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-from sim.clients import Exit, Route, State
+from sim.clients import Exit, Group, Route, State
 from sim.compiled import compiled
 from sim.drivers import unemployment_pct
 from sim.parameters import DISTANCE_GROUPS, TARGET_GROUPS, Scenario, Work
@@ -146,6 +148,33 @@ def contract_months(mean_months: float, u: float) -> float:
     return -mean_months * np.log1p(-u)
 
 
+class WorkRules(NamedTuple):
+    """The scenario's exit and job parameters as compiled code reads them, made once a run."""
+
+    base_hazard: np.ndarray  # base_hazard_table
+    scarring_per_year: float
+    education_hazard: np.ndarray  # by target group: the young only
+    other_exit_per_month: float
+    job_bounds: np.ndarray  # job_bounds
+    temporary_contract_months_mean: float
+    parttime_job_end_per_month: float
+    parttime_benefit_share: float
+
+
+def work_rules(work: Work) -> WorkRules:
+    """The scenario's WorkRules."""
+    return WorkRules(
+        base_hazard=base_hazard_table(work),
+        scarring_per_year=float(work.scarring_per_year),
+        education_hazard=np.where(np.arange(len(TARGET_GROUPS)) == Group.YOUNG, work.education_per_month_young, 0.0),
+        other_exit_per_month=float(work.other_exit_per_month),
+        job_bounds=job_bounds(work),
+        temporary_contract_months_mean=float(work.temporary_contract_months_mean),
+        parttime_job_end_per_month=float(work.parttime_job_end_per_month),
+        parttime_benefit_share=float(work.parttime_benefit_share),
+    )
+
+
 EXIT_COLUMNS = {
     Exit.WORK_FULLTIME: "outflow_work_fulltime",
     Exit.WORK_TEMPORARY: "outflow_work_temporary",
@@ -160,34 +189,53 @@ _TEMPORARY_WORK, _ON_BENEFIT, _LEFT = State.TEMPORARY_WORK, State.ON_BENEFIT, St
 _DIRECT, _MEDIATION, _NO_EXIT = Route.DIRECT, Route.MEDIATION, Exit.NONE
 
 
+class ContractColumns(NamedTuple):
+    """The client table's columns end_temporary_contracts reads or writes (sim/clients.ClientTable)."""
+
+    key: np.ndarray
+    state: np.ndarray
+    contract_end_day: np.ndarray
+    spell_start_day: np.ndarray
+    route_start_day: np.ndarray
+    route: np.ndarray
+    exit_reason: np.ndarray
+    returns: np.ndarray
+
+
+class Returns(NamedTuple):
+    """Clients back on assistance after a temporary contract, in id order."""
+
+    ids: np.ndarray
+    days: np.ndarray  # the day each is back: the contract's end, or the month's start
+
+
 @compiled
 def end_temporary_contracts(
-    n: int, state: np.ndarray, contract_end_day: np.ndarray, key: np.ndarray, spell_start_day: np.ndarray,
-    route_start_day: np.ndarray, route: np.ndarray, exit_reason: np.ndarray, returns: np.ndarray,
-    start: float, end: float, aftercare_base: np.uint64, aftercare_retention_share: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Temporary contracts ending before `end` (clients 0..n-1, table columns): aftercare keeps a
-    worker in work with its retention share, the others come back on assistance (the revolving
-    door), to mediation if they were on direct mediation. Returns the ids back and their days."""
+    c: ContractColumns, n: int, start: float, end: float, aftercare_base: np.uint64, aftercare_retention_share: float,
+) -> Returns:
+    """Temporary contracts ending before `end` (clients 0..n-1 of the table columns `c`): aftercare
+    keeps a worker in work with its retention share (work.aftercare_retention_share, an assumption),
+    the others come back on assistance (the revolving door), to mediation if they were on direct
+    mediation (docs/model.md 'A client's hazards')."""
     back = np.empty(n, np.int64)
     back_day = np.empty(n)
     n_back = 0
     for i in range(n):
-        if state[i] != _TEMPORARY_WORK or not contract_end_day[i] < end:
+        if c.state[i] != _TEMPORARY_WORK or not c.contract_end_day[i] < end:
             continue
-        if keyed_uniform(aftercare_base, key[i]) < aftercare_retention_share:
-            state[i] = _LEFT
+        if keyed_uniform(aftercare_base, c.key[i]) < aftercare_retention_share:
+            c.state[i] = _LEFT
             continue
-        day = max(contract_end_day[i], start)
-        state[i] = _ON_BENEFIT
-        spell_start_day[i] = day
-        route_start_day[i] = day
-        if route[i] == _DIRECT:
-            route[i] = _MEDIATION
-        contract_end_day[i] = np.inf
-        exit_reason[i] = _NO_EXIT
-        returns[i] += 1
+        day = max(c.contract_end_day[i], start)
+        c.state[i] = _ON_BENEFIT
+        c.spell_start_day[i] = day
+        c.route_start_day[i] = day
+        if c.route[i] == _DIRECT:
+            c.route[i] = _MEDIATION
+        c.contract_end_day[i] = np.inf
+        c.exit_reason[i] = _NO_EXIT
+        c.returns[i] += 1
         back[n_back] = i
         back_day[n_back] = day
         n_back += 1
-    return back[:n_back], back_day[:n_back]
+    return Returns(ids=back[:n_back], days=back_day[:n_back])
