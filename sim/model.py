@@ -1,10 +1,20 @@
-"""One replication: the SimPy environment, the chain's calendar processes and the monthly step.
+"""One replication: the SimPy environment, its two calendar processes and the month end.
 
-Design (for speed, see README 'Performance'): the intake chain runs as calendar processes on
-shared queues (a weekly information meeting, a working-day process for diagnosis, intake and
-grants); each client's monthly hazards, route reviews and distance changes are evaluated in one
-step at each month end (sim/month_step.py, compiled), with per-client keyed random numbers. A
-run is a pure function of (scenario, seed).
+How a run goes (docs/model.md 'Time: what is timed to the day, and what is reviewed monthly'):
+SimPy runs two processes on one clock in days. The weekly information meeting seats those who
+made contact (sim/intake.py). The month process creates each month's notifications at its start
+(sim/inflow.py; the gatekeeper of the policy in force stops some) and at its end runs the month
+end below: the diagnosis talks and intakes of those seated are booked, in queue order, into the
+desks' working-day capacity and the dream-job periods settled (not simulated day by day: the
+days come out the same); the benefits whose period ended start; temporary workers whose
+contract ended come back; the consultants are assigned; then each client's exits, part-time
+work, distance, trajectory and route review are evaluated in one compiled step
+(sim/month_step.py) with per-client keyed random numbers.
+
+This module only puts the rules in that order; each rule lives in the module named for it:
+which policy is in force and what it does in sim/policies.py, contact in sim/consultants.py,
+the labour market, exits and jobs in sim/work.py, distance in sim/distance.py, routes and
+trajectories in sim/routes.py. A run is a pure function of (scenario, seed).
 """
 
 from __future__ import annotations
