@@ -26,7 +26,9 @@ class Guidance:
 
 
 def assign_consultants(distance_diag: np.ndarray, eligible_route: np.ndarray, policy: Policy, contact: Contact) -> Guidance:
-    """Serve eligible clients closest to the labour market first, up to staff x norm."""
+    """Serve eligible clients closest to the labour market first, up to staff x caseload norm: those
+    on a route whose diagnosed distance is at most the policy's served_max_distance_months (focus:
+    24 months, broad: everyone; docs/domain.md 'The two policies to compare')."""
     eligible = eligible_route & (distance_diag <= policy.served_max_distance_months)
     capacity = policy.work_consultants * policy.caseload_norm
     n_eligible = int(np.count_nonzero(eligible))
@@ -58,7 +60,8 @@ def closest_first(distance: np.ndarray, k: int) -> np.ndarray:
 
 
 def contact_rate(caseload: float, contact: Contact) -> float:
-    """Contacts a year for each client of a consultant holding `caseload` clients."""
+    """Contacts a year for each client of a consultant holding `caseload` clients: capacity over
+    caseload, at most max_contacts_per_client_per_year (docs/model.md 'Consultants')."""
     if caseload <= 0:
         return contact.max_contacts_per_client_per_year
     if math.isinf(caseload):

@@ -14,7 +14,8 @@ also covers the days before it. A policy acts in these places, and only there:
   whether its clients may start trajectories (`trajectory_routes`), and the extra guidance of a
   share of them for the first months after the policy starts (`participation_guidance_on`).
 
-The month step (sim/month_step.py) reads a policy only through `PolicyRules`.
+Each month end (sim/model.py) asks `PolicySchedule.in_force_on` for the policy in force and
+hands the month step (sim/month_step.py) what its `PolicyRules` say.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ class PolicyRules:
 
     @classmethod
     def of(cls, name: str, policy: Policy) -> PolicyRules:
+        """The rules of the scenario's policy `name`."""
         return cls(name, policy, participation_review_chance(policy), trajectory_routes(policy))
 
 
