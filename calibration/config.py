@@ -11,15 +11,13 @@ scenario allows, observed years) is checked by `calibration.fit.load_checked`, b
 
 from __future__ import annotations
 
-import difflib
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic_core import PydanticCustomError
 
-from sim.files import FileProblem, read_text
+from sim.config import PathError, did_you_mean, field_name, first_problem, get_path, is_number, number_at, read_toml
+from sim.files import FileProblem
 from sim.parameters import Scenario, Slug
 from sim.randomness import MAX_SEED
 
@@ -58,11 +56,6 @@ def minimum_budget(popsize: int, parameters: int) -> int:
     """Fewest evaluations a fit can be planned in: the first population, one polish step (a point and
     its finite-difference Jacobian, 2 x parameters + 1) and the Jacobian at the optimum (2 x parameters)."""
     return population_size(popsize, parameters) + (2 * parameters + 1) + 2 * parameters
-
-
-def _field_problem(field: str, message: str) -> PydanticCustomError:
-    # a whole-file rule names the field it is about, not the top level
-    return PydanticCustomError("calibration_field", "{field}: {message}", {"field": field, "message": message})
 
 
 class _Strict(BaseModel):
@@ -157,18 +150,17 @@ class Calibration(_Strict):
     def _check(self) -> Calibration:
         first, last = self.fit_years
         if not first < last:
-            raise _field_problem("fit_years", f"first ({first}) must be before last ({last})")
+            raise ValueError(f"fit_years: first ({first}) must be before last ({last})")
         paths = [p.path for p in self.parameters]
         dupes = sorted({p for p in paths if paths.count(p) > 1})
         if dupes:
-            raise _field_problem("parameters", f"{', '.join(dupes)} declared more than once")
+            raise ValueError(f"parameters: {', '.join(dupes)} declared more than once")
         n = len(self.parameters)
         least = minimum_budget(self.popsize, n)
         if self.budget < least:
             population = population_size(self.popsize, n)
-            raise _field_problem(
-                "budget",
-                f"at least {least} for {n} free parameter{'s' if n > 1 else ''} with popsize {self.popsize} "
+            raise ValueError(
+                f"budget: at least {least} for {n} free parameter{'s' if n > 1 else ''} with popsize {self.popsize} "
                 f"(first population {population}, one polish step {2 * n + 1}, Jacobian at the optimum {2 * n}); "
                 f"got {self.budget}",
             )
@@ -191,21 +183,10 @@ def check_paths(calibration: Calibration, scenario: Scenario, file: str) -> None
     """Every free parameter must name a numeric scenario field; say which are allowed if not."""
     data = scenario.model_dump(mode="python")
     for i, p in enumerate(calibration.parameters):
-        node: Any = data
-        parts = p.path.split(".")
-        for depth, part in enumerate(parts):
-            if not isinstance(node, dict) or part not in node:
-                allowed = sorted(node) if isinstance(node, dict) else []
-                close = difflib.get_close_matches(part, allowed, n=1)
-                hint = f" Did you mean {close[0]!r}?" if close else ""
-                where = ".".join(parts[:depth]) or "(top level)"
-                raise CalibrationError(
-                    file, f"parameters[{i}].path",
-                    f"{p.path!r} is not a scenario field.{hint} Allowed under {where}: {', '.join(map(str, allowed))}",
-                )
-            node = node[part]
-        if isinstance(node, bool) or not isinstance(node, int | float):
-            raise CalibrationError(file, f"parameters[{i}].path", f"{p.path!r} is not a number (it is {node!r})")
+        try:
+            number_at(data, p.path, lists=False)
+        except PathError as exc:
+            raise CalibrationError(file, f"parameters[{i}].path", f"{p.path!r}: {exc}") from None
 
 
 def kept_fields(calibration: Calibration, scenario: Scenario, file: str) -> list[tuple[str, str]]:
@@ -217,21 +198,22 @@ def kept_fields(calibration: Calibration, scenario: Scenario, file: str) -> list
     if not existing.exists():
         return []
     try:
-        old = tomllib.loads(read_text(existing))
+        old = read_toml(existing)
     except FileProblem as exc:
         raise CalibrationError(file, "fitted_file", f"{existing}: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise CalibrationError(file, "fitted_file", f"{existing}: malformed TOML: {exc}") from None
     data = scenario.model_dump(mode="python")
 
-    def number(x: Any) -> bool:
-        return isinstance(x, int | float) and not isinstance(x, bool)
+    def value_at(block: str, key: str | None) -> Any:
+        try:
+            return None if key is None else get_path(data, f"{block}.{key}", lists=False)
+        except PathError:
+            return None
 
     fields = []
     for block, table in old.items():
         for key in table if isinstance(table, dict) else [None]:
-            value = data.get(block, {}).get(key) if isinstance(data.get(block), dict) else None
-            if not (number(value) or (isinstance(value, dict) and value and all(map(number, value.values())))):
+            value = value_at(block, key)
+            if not (is_number(value) or (isinstance(value, dict) and value and all(map(is_number, value.values())))):
                 name = block if key is None else f"{block}.{key}"
                 raise CalibrationError(
                     file, "fitted_file",
@@ -240,41 +222,6 @@ def kept_fields(calibration: Calibration, scenario: Scenario, file: str) -> list
                 )
             fields.append((block, key))
     return fields
-
-
-def _describe(err: dict, model: type[BaseModel] | None) -> str:
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        allowed = sorted(model.model_fields) if model else []
-        close = difflib.get_close_matches(str(err["loc"][-1]), allowed, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        return f"unknown field.{hint} Allowed here: {', '.join(allowed)}"
-    if kind == "literal_error":
-        return f"unknown value {err.get('input')!r}; allowed: {(err.get('ctx') or {}).get('expected')}"
-    if kind == "missing":
-        return "required field is missing"
-    if kind == "calibration_field":
-        return err["ctx"]["message"]
-    msg = err["msg"].removeprefix("Value error, ")
-    msg = f"{msg[0].lower()}{msg[1:]}"
-    if "input" not in err or "; got " in msg:  # a message of ours that already shows the value
-        return msg
-    got = repr(err["input"])
-    return f"{msg} (got {got if len(got) <= 80 else got[:77] + '...'})"
-
-
-def _model_at(loc: tuple) -> type[BaseModel] | None:
-    model: Any = Calibration
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        field = model.model_fields.get(part) if model else None
-        if field is None:
-            return None
-        ann = field.annotation
-        inner = [a for a in (ann, *getattr(ann, "__args__", ())) if isinstance(a, type) and issubclass(a, BaseModel)]
-        model = inner[0] if inner else None
-    return model
 
 
 def validate(raw: dict[str, Any], file: str, options: set[str] | frozenset[str] = frozenset()) -> Calibration:
@@ -288,16 +235,11 @@ def validate(raw: dict[str, Any], file: str, options: set[str] | frozenset[str] 
     try:
         return Calibration.model_validate(raw)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(err["loc"])
-        if err["type"] == "calibration_field":
-            loc = (err["ctx"]["field"],)
+        problem = first_problem(exc, Calibration)
+        loc = problem.loc
         if loc and isinstance(loc[0], str):
             loc = (option_name(loc[0], options), *loc[1:])
-        field = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[") or "(top level)"
-        more = len(exc.errors()) - 1
-        suffix = f" ({more} more problem{'s' if more > 1 else ''} after this one)" if more else ""
-        raise CalibrationError(file, field, _describe(err, _model_at(loc[:-1])) + suffix) from None
+        raise CalibrationError(file, field_name(loc) or "(top level)", problem.message) from None
 
 
 def resolve_path(ref: str | Path) -> Path:
@@ -309,9 +251,7 @@ def resolve_path(ref: str | Path) -> Path:
     if shipped.exists():
         return shipped
     names = sorted(p.stem for p in CALIBRATION_DIR.glob("*.toml") if not p.stem.startswith("fitted-"))
-    close = difflib.get_close_matches(str(ref), names, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise CalibrationError(str(ref), "", f"no such calibration file; shipped: {', '.join(names)}.{hint}")
+    raise CalibrationError(str(ref), "", f"no such calibration file; shipped: {', '.join(names)}.{did_you_mean(str(ref), names)}")
 
 
 def load(ref: str | Path, overrides: dict[str, Any] | None = None) -> tuple[Calibration, Path]:
@@ -319,11 +259,9 @@ def load(ref: str | Path, overrides: dict[str, Any] | None = None) -> tuple[Cali
     keys, and a bad one is named as its option (`--budget`)."""
     path = resolve_path(ref)
     try:
-        raw = tomllib.loads(read_text(path))
+        raw = read_toml(path)
     except FileProblem as exc:
         raise CalibrationError(str(path), "", str(exc)) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise CalibrationError(str(path), "", f"malformed TOML: {exc}") from None
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
     raw.update(given)
     return validate(raw, str(path), frozenset(given)), path
