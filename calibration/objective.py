@@ -20,26 +20,10 @@ from calibration.config import Calibration, FreeParameter
 from calibration.scaling import scale_overrides
 from calibration.store import LOG_FORMAT, EvaluationLog, fingerprint, point_key
 from calibration.targets import TargetSet
+from sim.config import merge, nested
 from sim.parameters import Scenario
 from sim.replications import Executor, ReplicationTask, SerialExecutor, run_task
 from sim.scenario import with_overrides
-
-
-def _nested(path: str, value: float) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    node = out
-    parts = path.split(".")
-    for part in parts[:-1]:
-        node = node.setdefault(part, {})
-    node[parts[-1]] = value
-    return out
-
-
-def _merge(a: dict, b: dict) -> dict:
-    out = dict(a)
-    for k, v in b.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
 
 
 class Problem:
@@ -56,7 +40,7 @@ class Problem:
         self.start = np.array([p.start for p in self.parameters])
         scale = calibration.population_scale
         stock = round(float(targets.observed[scenario.simulation.start_year]) * scale)
-        base = _merge(
+        base = merge(
             scale_overrides(scenario, calibration.region, stock),
             {"simulation": {"until_year": until_year}},
         )
@@ -77,19 +61,19 @@ class Problem:
     def override(self, parameter: FreeParameter, value: float) -> dict[str, Any]:
         """The nested scenario override of one parameter value (a count multiplied by the population scale)."""
         scale = self.calibration.population_scale if parameter.scales_with_population else 1.0
-        return _nested(parameter.path, float(value) * scale)
+        return nested(parameter.path, float(value) * scale)
 
     def overrides(self, theta: np.ndarray) -> dict[str, Any]:
         """Nested scenario overrides for parameter values."""
         out: dict[str, Any] = {}
         for p, value in zip(self.parameters, theta, strict=True):
-            out = _merge(out, self.override(p, value))
+            out = merge(out, self.override(p, value))
         return out
 
     def scenario(self, theta: np.ndarray, until_year: int | None = None) -> Scenario:
         over = self.overrides(theta)
         if until_year is not None:
-            over = _merge(over, {"simulation": {"until_year": until_year}})
+            over = merge(over, {"simulation": {"until_year": until_year}})
         return with_overrides(self.base, over)
 
     def prior_residuals(self, theta: np.ndarray) -> np.ndarray:

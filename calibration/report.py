@@ -16,6 +16,7 @@ import pandas as pd
 from calibration.config import kept_fields
 from calibration.pipeline import CalibrationResult, summary
 from sim import __version__
+from sim.config import get_path, set_path
 from sim.output import manifest, write_folder
 
 
@@ -23,19 +24,6 @@ def _fmt(value: float) -> str:
     if value == 0:
         return "0.0"
     return f"{value:.6g}" if "e" not in f"{value:.6g}" else f"{value:.6e}"
-
-
-def _get(data: dict, path: str) -> Any:
-    for part in path.split("."):
-        data = data[part]
-    return data
-
-
-def _set(data: dict, path: str, value: Any) -> None:
-    parts = path.split(".")
-    for part in parts[:-1]:
-        data = data.setdefault(part, {})
-    data[parts[-1]] = value
 
 
 def fitted_toml(result: CalibrationResult, command: str) -> str:
@@ -50,9 +38,9 @@ def fitted_toml(result: CalibrationResult, command: str) -> str:
     scenario = fit.problem.base.model_dump(mode="python")
     if c.population_scale == 1.0:  # a scaled region keeps only what it fitted
         for block, key in kept_fields(c, fit.problem.base, "calibration"):
-            values.setdefault(block, {})[key] = _get(scenario, f"{block}.{key}")
+            set_path(values, f"{block}.{key}", get_path(scenario, f"{block}.{key}"))
     for p, value in zip(fit.problem.parameters, fit.theta, strict=True):
-        _set(values, p.path, float(value))
+        set_path(values, p.path, float(value))
     table = result.uncertainty.table.set_index("parameter")
     first, last = fit.fit_years
     lines = [

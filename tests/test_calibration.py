@@ -187,6 +187,21 @@ def test_a_misspelt_parameter_path_names_the_allowed_fields(tmp_path):
     assert "Did you mean 'elasticity_work'" in str(info.value) and info.value.field == "parameters[0].path"
 
 
+@pytest.mark.parametrize(("path", "words"), [
+    ("work.base_work_per_month", ["is dict, not a number"]),
+    ("region.name", ["is str ('leidschendam-voorburg'), not a number"]),
+    ("drivers.years.0", ["drivers.years is a list, not a table"]),
+    ("work.elasticity_work.x", ["work.elasticity_work is a value, not a table"]),
+])
+def test_a_parameter_path_that_is_not_a_number_in_a_table_says_what_it_is(tmp_path, path, words):
+    calibration, file = load_calibration(_write(tmp_path, GOOD.replace("work.elasticity_work", path)))
+    with pytest.raises(CalibrationError) as info:
+        check_paths(calibration, load("baseline").scenario, str(file))
+    assert info.value.field == "parameters[0].path" and info.value.message.startswith(f"{path!r}: ")
+    for word in words:
+        assert word in info.value.message
+
+
 def test_cli_rejects_a_bad_calibration_file_with_one_line_and_exit_2(tmp_path):
     from cli import app
 

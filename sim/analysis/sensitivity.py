@@ -14,7 +14,6 @@ A whole-number field (a count) runs at its values rounded half away from zero, a
 from __future__ import annotations
 
 import copy
-import difflib
 import math
 import time
 import warnings
@@ -25,6 +24,7 @@ import pandas as pd
 
 from sim.analysis.comparison import paired_interval, run_paired, scenario_metrics
 from sim.analysis.plots import png_bytes, subplots
+from sim.config import NotANumber, PathError, locate, number_at
 from sim.parameters import Scenario
 from sim.scenario import ScenarioError, validate
 
@@ -43,36 +43,21 @@ class SensitivityError(ValueError):
     """A parameter path or range that cannot be used; the message says what is allowed."""
 
 
-def _walk(data, path: str):
-    """(container, key) of a dotted path in a dumped scenario; clear error for an unknown part."""
-    parts = path.split(".")
-    node = data
-    for depth, part in enumerate(parts):
-        where = ".".join(parts[:depth]) or "(top level)"
-        if isinstance(node, dict):
-            if part not in node:
-                close = difflib.get_close_matches(part, list(node), n=1)
-                hint = f" Did you mean {'.'.join([*parts[:depth], close[0]])!r}?" if close else ""
-                raise SensitivityError(f"--params: {path}: unknown {part!r} under {where}.{hint} Allowed: {', '.join(map(str, node))}")
-            key = part
-        elif isinstance(node, list):
-            if not (part.isdigit() and int(part) < len(node)):
-                raise SensitivityError(f"--params: {path}: {where} is a list; give an index 0-{len(node) - 1}")
-            key = int(part)
-        else:
-            raise SensitivityError(f"--params: {path}: {where} is a value, not a table")
-        if depth == len(parts) - 1:
-            return node, key
-        node = node[key]
-    raise SensitivityError(f"--params: {path}: empty path")
+def _locate(data, path: str):
+    """(container, key) of a dotted path in a dumped scenario; SensitivityError naming what is allowed."""
+    try:
+        return locate(data, path)
+    except PathError as exc:
+        raise SensitivityError(f"--params: {path}: {exc}") from None
 
 
 def _number_at(scenario: Scenario, path: str) -> int | float:
-    container, key = _walk(scenario.model_dump(mode="python"), path)
-    value = container[key]
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise SensitivityError(f"--params: {path}: is {type(value).__name__}, not a number; only numbers can be varied")
-    return value
+    try:
+        return number_at(scenario.model_dump(mode="python"), path)
+    except NotANumber as exc:
+        raise SensitivityError(f"--params: {path}: {exc}; only numbers can be varied") from None
+    except PathError as exc:
+        raise SensitivityError(f"--params: {path}: {exc}") from None
 
 
 def parameter_value(scenario: Scenario, path: str) -> float:
@@ -114,7 +99,7 @@ def with_parameters(scenario: Scenario, values: dict[str, float], advice: str = 
     data = copy.deepcopy(scenario.model_dump(mode="python"))
     ran = {}
     for path, value in values.items():
-        container, key = _walk(data, path)
+        container, key = _locate(data, path)
         whole_field = isinstance(container[key], int) and not isinstance(container[key], bool)
         container[key] = ran[path] = run_value(value, whole_field)
     setting = ", ".join(f"{path}={value:g}" for path, value in ran.items())
