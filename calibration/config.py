@@ -18,8 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from sim.config import PathError, did_you_mean, field_name, first_problem, get_path, is_number, number_at, read_toml
 from sim.files import FileProblem
-from sim.parameters import Scenario, Slug
+from sim.parameters import Scenario, Slug, is_count
 from sim.randomness import MAX_SEED
+from sim.scenario import schema_field
 
 CALIBRATION_DIR = Path(__file__).resolve().parent
 
@@ -73,9 +74,33 @@ class FreeParameter(_Strict):
     prior_mean: float = Field(description="Mean of the normal prior (a penalty on the objective).")
     prior_sd: float = Field(gt=0, description="SD of the normal prior.")
     scales_with_population: bool = Field(
-        False, description="A count (e.g. notifications a year): multiplied by population_scale before use."
+        False,
+        description="A count (e.g. notifications a year), given at the region's full size and multiplied by "
+        "population_scale before use. It follows from the path (sim/parameters.py marks the counts): "
+        "leave it out, or give the same.",
     )
     source: str = Field(min_length=1, description="Where the bounds and prior come from.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _count_from_the_schema(cls, data: Any) -> Any:
+        # the schema is the one place that says what is a count: a flag given by hand can only agree
+        if not isinstance(data, dict) or not isinstance(data.get("path"), str):
+            return data
+        field = schema_field(data["path"])
+        if field is None:  # not a scenario field: check_paths names it with the allowed ones
+            return data
+        count = is_count(field)
+        given = data.get("scales_with_population")
+        if given is None:
+            return {**data, "scales_with_population": count}
+        if isinstance(given, bool) and given != count:
+            kind = "a count, which scales" if count else "not a count (a rate or a setting), which does not scale"
+            raise ValueError(
+                f"scales_with_population: {data['path']} is {kind} with the population (sim/parameters.py marks "
+                f"the counts); leave the key out or give {str(count).lower()} (got {str(given).lower()})"
+            )
+        return data
 
     @model_validator(mode="after")
     def _order(self) -> FreeParameter:

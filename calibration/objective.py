@@ -23,7 +23,7 @@ from calibration.targets import TargetSet
 from sim.config import merge, nested
 from sim.parameters import Scenario
 from sim.replications import Executor, ReplicationTask, SerialExecutor, run_task
-from sim.scenario import with_overrides
+from sim.scenario import scaled_count, schema_field, with_overrides
 
 
 class Problem:
@@ -59,9 +59,12 @@ class Problem:
         return (np.asarray(theta, dtype=float) - self.lower) / (self.upper - self.lower)
 
     def override(self, parameter: FreeParameter, value: float) -> dict[str, Any]:
-        """The nested scenario override of one parameter value (a count multiplied by the population scale)."""
-        scale = self.calibration.population_scale if parameter.scales_with_population else 1.0
-        return nested(parameter.path, float(value) * scale)
+        """The nested scenario override of one parameter value (a count at the simulated population's size)."""
+        if not parameter.scales_with_population:
+            return nested(parameter.path, float(value))
+        field = schema_field(parameter.path)
+        whole = field is not None and field.annotation is int
+        return nested(parameter.path, scaled_count(float(value), self.calibration.population_scale, whole))
 
     def overrides(self, theta: np.ndarray) -> dict[str, Any]:
         """Nested scenario overrides for parameter values."""

@@ -10,6 +10,7 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic.fields import FieldInfo
 
 from sim.files import SLUG_RULE, is_slug
 
@@ -23,6 +24,26 @@ def _slug(value: str) -> str:
     if not is_slug(value):
         raise ValueError(f"must be {SLUG_RULE}")
     return value
+
+
+class ScalesWithPopulation:
+    """Marks a count of people, places or staff: a region made larger or smaller multiplies it.
+
+    Rates per client (hazards, shares, elasticities, distances, prices) carry no mark and keep
+    their value. `sim.scenario.scaled_counts` finds the marked fields; a scenario file's
+    `scale_to_stock` and the calibration's scaled population both go through it.
+    """
+
+    def __repr__(self) -> str:
+        return "Count"
+
+
+COUNT = ScalesWithPopulation()
+
+
+def is_count(field: FieldInfo) -> bool:
+    """Whether a schema field is marked as a count that scales with the population."""
+    return any(isinstance(meta, ScalesWithPopulation) for meta in field.metadata)
 
 
 Slug = Annotated[str, AfterValidator(_slug)]
@@ -139,7 +160,7 @@ class Drivers(Strict):
 
 
 class Inflow(Strict):
-    base_notifications_per_year: NonNegative = Field(
+    base_notifications_per_year: Annotated[NonNegative, COUNT] = Field(
         description="Notifications a year at the reference unemployment rate, before extra groups (calibrated)."
     )
     reference_unemployment_pct: float = Field(
@@ -148,10 +169,10 @@ class Inflow(Strict):
     elasticity_inflow: float = Field(
         0.5, ge=-5.0, le=5.0, description="Elasticity of notifications to unemployment (calibrated)."
     )
-    refugee_notifications_per_permit: NonNegative = Field(
+    refugee_notifications_per_permit: Annotated[NonNegative, COUNT] = Field(
         0.0, description="Regional notifications per national asylum permit of the year before (calibrated)."
     )
-    ww_notifications_per_year_per_month_shorter: NonNegative = Field(
+    ww_notifications_per_year_per_month_shorter: Annotated[NonNegative, COUNT] = Field(
         0.0, description="Extra notifications a year per month the WW maximum is below 38 (assumption/calibrated)."
     )
     ww_exhaustion_share: Share = Field(
@@ -159,7 +180,7 @@ class Inflow(Strict):
         description="Share of the unemployment-driven notifications that come as WW ends: driven by unemployment when "
         "the job was lost, the WW maximum earlier (docs/domain.md: fewer came from WW in 2018-2019; calibrated).",
     )
-    wajong_wsw_notifications_per_year: NonNegative = Field(
+    wajong_wsw_notifications_per_year: Annotated[NonNegative, COUNT] = Field(
         0.0, description="Former Wajong/WSW notifications a year from 2015 (docs/domain.md; size assumption)."
     )
     wajong_wsw_from_year: int = Field(2015, description="Participatiewet start (docs/domain.md).")
@@ -198,20 +219,20 @@ class Chain(Strict):
 
     contact_days: NonNegative = Field(3.0, le=30, description="Contact within 3 days of notification (docs/domain.md).")
     information_meeting_weekday: int = Field(1, ge=0, le=6, description="Tuesday = 1 (docs/domain.md).")
-    information_meeting_places: int = Field(12, ge=0, le=100_000, description="12 places a session (docs/domain.md).")
+    information_meeting_places: Annotated[int, COUNT] = Field(12, ge=0, le=100_000, description="12 places a session (docs/domain.md).")
     information_meetings_per_week: int = Field(1, ge=0, le=100, description="One a week (docs/domain.md).")
     extra_meetings_max_per_week: int = Field(
         1, ge=0, le=100,
         description="Extra sessions held in a week when the queue is long; assumption: the municipality adds "
         "a session rather than break 'within a week of contact' (docs/domain.md). 0 = never.",
     )
-    extra_meeting_queue_threshold: int = Field(
+    extra_meeting_queue_threshold: Annotated[int, COUNT] = Field(
         12, ge=0, le=10_000_000, description="Clients still waiting after the regular sessions that trigger an extra one."
     )
-    diagnosis_talks_per_weekday: int = Field(
+    diagnosis_talks_per_weekday: Annotated[int, COUNT] = Field(
         5, ge=0, le=100_000, description="Individual talks, 4-5 at a time (docs/domain.md)."
     )
-    intakes_per_weekday: int = Field(
+    intakes_per_weekday: Annotated[int, COUNT] = Field(
         4, ge=0, le=100_000, description="Income consultants' intakes a working day; assumption (intake within a week)."
     )
     diagnosis_error_sd_months: NonNegative = Field(
@@ -333,7 +354,7 @@ class Policy(Strict):
     """A re-integration policy (docs/domain.md 'The two policies')."""
 
     description: str = ""
-    work_consultants: NonNegative = Field(description="Staff (FTE) of work consultants.")
+    work_consultants: Annotated[NonNegative, COUNT] = Field(description="Staff (FTE) of work consultants.")
     caseload_norm: Positive = Field(description="Most clients one work consultant may hold.")
     served_max_distance_months: NonNegative = Field(
         description="Clients with diagnosed distance up to this get a work consultant (focus: 24; broad: all)."

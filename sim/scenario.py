@@ -1,23 +1,27 @@
-"""Loading scenario files: TOML, includes, overrides, validation, clear errors.
+"""Loading scenario files: TOML, includes, scaling, overrides, validation, clear errors.
 
 This is the one place a scenario is read. A scenario file may `include` another (a shipped
 name or a path relative to the including file) and override a few fields; tables merge key
-by key, lists and values replace.
+by key, lists and values replace. It may also say `scale_to_stock = N`: the region its
+includes describe, made one of N clients (`scaled_counts`).
 """
 
 from __future__ import annotations
 
 import math
+import typing
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 
-from sim.config import did_you_mean, first_problem, merge, read_toml
+from sim.config import did_you_mean, first_problem, is_number, merge, read_toml
 from sim.files import FileProblem, slugify
-from sim.parameters import Scenario
+from sim.parameters import Region, Scenario, is_count
 
 
 class ScenarioError(Exception):
@@ -66,7 +70,7 @@ client table does not fit in memory; about 3 times a national run to 2060."""
 
 
 class Source(NamedTuple):
-    """One file's own mapping (or the overrides)."""
+    """One file's own mapping (or the overrides, or what a file's scale_to_stock set)."""
 
     name: str
     data: dict
@@ -77,6 +81,134 @@ class Source(NamedTuple):
 Sources = list[Source]
 """The mappings in the order they were merged: the last one that sets a field is where that
 field's value came from."""
+
+SCALE_KEY = "scale_to_stock"
+"""The key by which a scenario file scales the region its includes describe (`scaled_counts`)."""
+
+
+# -- a region at another size ------------------------------------------------------------------------
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _count_fields(data: Any, model: type[BaseModel], loc: tuple) -> Iterator[tuple[tuple, FieldInfo, Any]]:
+    """(location, schema field, value or default) of every count field in a scenario's tables.
+
+    A table not given takes its default (and its fields theirs) when it has one; a required
+    one is left to validation. Lists of tables hold no counts (a test keeps it so).
+    """
+    for name, field in model.model_fields.items():
+        given = isinstance(data, dict) and name in data
+        value = data[name] if given else field.get_default(call_default_factory=True)
+        if not given and field.is_required():
+            continue
+        if is_count(field):
+            yield (*loc, name), field, value
+            continue
+        annotation = field.annotation
+        if _is_model(annotation):
+            if isinstance(value, BaseModel):
+                value = value.model_dump()
+            yield from _count_fields(value if isinstance(value, dict) else {}, annotation, (*loc, name))
+        elif typing.get_origin(annotation) is dict and isinstance(value, dict):
+            inner = typing.get_args(annotation)[1]
+            if _is_model(inner):
+                for key, item in value.items():
+                    yield from _count_fields(item, inner, (*loc, name, key))
+
+
+def count_locations(data: dict[str, Any]) -> list[tuple]:
+    """Where the count fields of a scenario's tables are (a policy's staff once per policy)."""
+    return [loc for loc, _, _ in _count_fields(data, Scenario, ())]
+
+
+def schema_field(path: str) -> FieldInfo | None:
+    """The schema field a dotted scenario path names (`policies.focus.work_consultants`), or None.
+
+    A path into a table of numbers keyed by name (`work.base_work_per_month.close`) names that table's field.
+    """
+    model: type[BaseModel] = Scenario
+    parts = path.split(".")
+    while parts:
+        field = model.model_fields.get(parts.pop(0))
+        if field is None:
+            return None
+        annotation = field.annotation
+        if typing.get_origin(annotation) is dict:
+            values = typing.get_args(annotation)[1]
+            if not _is_model(values):
+                return field if len(parts) <= 1 else None
+            if not parts:
+                return field
+            parts.pop(0)  # the key, e.g. a policy's name
+            annotation = values
+        if not parts:
+            return field
+        if not _is_model(annotation):
+            return None
+        model = annotation
+    return None
+
+
+def scaled_count(value: int | float, ratio: float, whole: bool) -> int | float:
+    """A count at `ratio` times the size: a whole-number count rounded and at least 1 (a chain with no
+    places or intakes would stop at any size); any other count as the product."""
+    return max(1, round(value * ratio)) if whole else value * ratio
+
+
+def scaled_counts(data: dict[str, Any], initial_stock: int) -> dict[str, Any]:
+    """Overrides that make the region of `data` (a scenario's tables, as read or dumped) one of
+    `initial_stock` clients: that start stock, and every count field (marked COUNT in
+    sim.parameters) times the ratio of the two stocks; every rate keeps its value.
+
+    A count not set takes its schema default first; one that is not a number is left for
+    validation to name.
+    """
+    region = data.get("region") if isinstance(data.get("region"), dict) else {}
+    ratio = initial_stock / max(region.get("initial_stock", Region.model_fields["initial_stock"].default), 1)
+    out: dict[str, Any] = {"region": {"initial_stock": initial_stock}}
+    for loc, field, value in _count_fields(data, Scenario, ()):
+        if not is_number(value):
+            continue
+        table = out
+        for part in loc[:-1]:
+            table = table.setdefault(part, {})
+        table[loc[-1]] = scaled_count(value, ratio, field.annotation is int)
+    return out
+
+
+def _stock_bound() -> int:
+    return next(m.le for m in Region.model_fields["initial_stock"].metadata if getattr(m, "le", None) is not None)
+
+
+def _scale(merged: dict[str, Any], stock: Any, path: Path, own: dict, includes: list, sources: Sources) -> dict:
+    """The included scenario `merged` at `stock` clients (the file's own values are laid on after)."""
+    file = str(path)
+    most = _stock_bound()
+    if not isinstance(stock, int) or isinstance(stock, bool) or not 1 <= stock <= most:
+        raise ScenarioError(
+            file, SCALE_KEY, f"must be a whole number of clients from 1 to {most:,}, the December stock the "
+            f"included region is scaled to (got {stock!r})",
+        )
+    if not includes:
+        raise ScenarioError(file, SCALE_KEY, "scales the region of the scenario this file includes; add an include")
+    if isinstance(own.get("region"), dict) and "initial_stock" in own["region"]:
+        raise ScenarioError(
+            file, "region.initial_stock", f"is set by {SCALE_KEY} in this file; give one of the two",
+        )
+    region = merged.get("region") if isinstance(merged.get("region"), dict) else {}
+    base = region.get("initial_stock", Region.model_fields["initial_stock"].default)
+    if not isinstance(base, int) or isinstance(base, bool) or base < 1:
+        raise ScenarioError(
+            file, SCALE_KEY, f"scales the included region's initial_stock, which must be a whole number above 0 "
+            f"(got {base!r})",
+        )
+    scaled = scaled_counts(merged, stock)
+    sources.append(Source(file, scaled, f"; {SCALE_KEY} = {stock} in this file made it this size"))
+    return merge(merged, scaled)
+
 
 def _load_raw(path: Path, chain: tuple[Path, ...], sources: Sources) -> dict[str, Any]:
     if path in chain:
@@ -95,10 +227,13 @@ def _load_raw(path: Path, chain: tuple[Path, ...], sources: Sources) -> dict[str
         includes = [includes]
     if not isinstance(includes, list) or not all(isinstance(i, str) for i in includes):
         raise ScenarioError(str(path), "include", "must be a scenario name or path, or a list of them")
+    stock = data.pop(SCALE_KEY, None)
     merged: dict[str, Any] = {}
     for ref in includes:
         child = _resolve_path(ref, path.parent, str(path))
         merged = merge(merged, _load_raw(child, (*chain, path), sources))
+    if stock is not None:
+        merged = _scale(merged, stock, path, data, includes, sources)
     sources.append(Source(str(path), data))
     return merge(merged, data)
 

@@ -94,6 +94,21 @@ def test_a_count_is_checked_at_the_simulated_size(tmp_path):
     _refused(_file(tmp_path, text), "parameters[0].lower", "-10.0", "greater than or equal to 0", check=load_checked)
 
 
+def test_whether_a_parameter_scales_with_the_population_follows_from_the_schema(tmp_path):
+    text = HEAD + _parameter("inflow.base_notifications_per_year") + _parameter("work.elasticity_work")
+    calibration, _ = load_calibration(_file(tmp_path, text))
+    assert [p.scales_with_population for p in calibration.parameters] == [True, False]
+    agreeing = HEAD + _parameter("policies.focus.work_consultants", extra="scales_with_population = true\n")
+    assert load_calibration(_file(tmp_path, agreeing))[0].parameters[0].scales_with_population
+
+
+@pytest.mark.parametrize(("path", "given"), [("inflow.base_notifications_per_year", "false"), ("work.elasticity_work", "true")])
+def test_a_scales_with_population_flag_the_schema_contradicts_is_refused(tmp_path, path, given):
+    text = HEAD + _parameter(path, extra=f"scales_with_population = {given}\n")
+    _refused(_file(tmp_path, text), "parameters[0].scales_with_population", path, "sim/parameters.py marks the counts",
+             f"got {given}")
+
+
 def test_bounds_allowed_alone_but_not_together_are_refused(tmp_path):
     text = HEAD + _parameter("work.fulltime_share", "0.3", "0.7", "0.45") + _parameter("work.temporary_share", "0.1", "0.5", "0.25")
     _refused(_file(tmp_path, text), "parameters", "upper values together", "at most 1", check=load_checked)

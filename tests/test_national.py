@@ -1,11 +1,18 @@
-"""The national scenarios: the default region scaled in its counts, every rate unchanged."""
+"""The national scenarios: the default region scaled in its counts (`scale_to_stock`), every rate unchanged."""
 
 from __future__ import annotations
 
 import csv
+import typing
 from pathlib import Path
 
-from sim.scenario import load, shipped_names
+from pydantic import BaseModel
+
+from calibration.scaling import scale_overrides
+from sim.analysis.docs import SCENARIOS_DOC
+from sim.config import read_toml
+from sim.parameters import Scenario, is_count
+from sim.scenario import SCALE_KEY, count_locations, load, shipped_dir, shipped_names, with_overrides
 
 SCALED = {
     ("region", "name"), ("region", "initial_stock"),
@@ -15,6 +22,9 @@ SCALED = {
     ("chain", "diagnosis_talks_per_weekday"), ("chain", "intakes_per_weekday"),
 }
 OBSERVED = Path(__file__).resolve().parent.parent / "calibration" / "data" / "observed_caseload.csv"
+RATIO = 413_030 / 1_660
+"""National over default-region stock, December 2013: what every count is multiplied by."""
+OWN = {"name", "description"}
 
 
 def _flat(data: dict, prefix: tuple = ()) -> dict:
@@ -25,6 +35,14 @@ def _flat(data: dict, prefix: tuple = ()) -> dict:
         else:
             out[(*prefix, key)] = value
     return out
+
+
+def _sets(data: dict, loc: tuple) -> bool:
+    for part in loc:
+        if not isinstance(data, dict) or part not in data:
+            return False
+        data = data[part]
+    return True
 
 
 def test_national_scenarios_are_shipped_with_the_national_stock():
@@ -38,25 +56,51 @@ def test_national_scenarios_are_shipped_with_the_national_stock():
 
 
 def test_only_counts_and_staff_differ_from_the_default_region():
-    national = _flat(load("national").scenario.model_dump(exclude={"name", "description"}))
-    baseline = _flat(load("baseline").scenario.model_dump(exclude={"name", "description"}))
+    national = _flat(load("national").scenario.model_dump(exclude=OWN))
+    baseline = _flat(load("baseline").scenario.model_dump(exclude=OWN))
     differing = {key for key in baseline if national[key] != baseline[key]}
     staff = {key for key in differing if key[0] == "policies" and key[-1] == "work_consultants"}
-    assert differing - staff <= SCALED
-    ratio = 413_030 / 1_660
+    assert staff and differing - staff <= SCALED
     for key in staff:
-        assert abs(national[key] / baseline[key] - ratio) < 0.01 * ratio
+        assert national[key] == baseline[key] * RATIO
 
 
-def test_national_counts_follow_the_default_regions_fitted_counts():
-    """national.toml holds LV's counts times 248.8: a refit of LV without rescaling fails here."""
-    national = _flat(load("national").scenario.model_dump())
-    baseline = _flat(load("baseline").scenario.model_dump())
-    ratio = 413_030 / 1_660
-    for key in SCALED - {("region", "name"), ("region", "initial_stock")}:
-        # capacities are rounded to whole places; counts to a few digits
-        tolerance = 1.0 if key[0] == "chain" else 1e-4 * national[key] + 0.1
-        assert abs(national[key] - baseline[key] * ratio) <= tolerance, key
+def test_scaling_files_hold_no_count_the_loader_also_scales():
+    """A count written in a file that says scale_to_stock would be a hand copy of a scaled value."""
+    scaling = {p.name: read_toml(p) for p in sorted(shipped_dir().glob("*.toml")) if SCALE_KEY in read_toml(p)}
+    assert "national.toml" in scaling
+    for name, data in scaling.items():
+        included = load(shipped_dir() / name).scenario.model_dump()
+        for loc in [("region", "initial_stock"), *count_locations(included)]:
+            assert not _sets(data, loc), f"{name} sets {'.'.join(loc)}, which {SCALE_KEY} scales"
+
+
+def test_the_scaled_national_scenario_equals_its_explicit_values_bit_for_bit():
+    baseline = load("baseline").scenario
+    inflow, chain = baseline.inflow, baseline.chain
+    explicit = {
+        "region": {"name": "netherlands", "initial_stock": 413_030},
+        "inflow": {
+            "base_notifications_per_year": inflow.base_notifications_per_year * RATIO,
+            "refugee_notifications_per_permit": inflow.refugee_notifications_per_permit * RATIO,
+            "ww_notifications_per_year_per_month_shorter": inflow.ww_notifications_per_year_per_month_shorter * RATIO,
+            "wajong_wsw_notifications_per_year": inflow.wajong_wsw_notifications_per_year * RATIO,
+        },
+        "chain": {  # whole places, talks and intakes: rounded
+            "information_meeting_places": round(chain.information_meeting_places * RATIO),
+            "extra_meeting_queue_threshold": round(chain.extra_meeting_queue_threshold * RATIO),
+            "diagnosis_talks_per_weekday": round(chain.diagnosis_talks_per_weekday * RATIO),
+            "intakes_per_weekday": round(chain.intakes_per_weekday * RATIO),
+        },
+        "policies": {name: {"work_consultants": p.work_consultants * RATIO} for name, p in baseline.policies.items()},
+    }
+    national = load("national").scenario
+    assert national.model_dump(exclude=OWN) == with_overrides(baseline, explicit).model_dump(exclude=OWN)
+    assert (national.chain.information_meeting_places, national.chain.intakes_per_weekday) == (2986, 995)
+    # the calibration's scaled population is the same rule
+    assert national.model_dump(exclude=OWN) == with_overrides(
+        baseline, scale_overrides(baseline, "netherlands", 413_030)
+    ).model_dump(exclude=OWN)
 
 
 def test_national_corona_is_national_with_the_corona_shock():
@@ -66,3 +110,28 @@ def test_national_corona_is_national_with_the_corona_shock():
     assert corona.model_dump(exclude={"name", "description", "shocks"}) == national.model_dump(
         exclude={"name", "description", "shocks"}
     )
+
+
+def _models(model: type[BaseModel], in_list: bool = False) -> list[tuple[type[BaseModel], bool]]:
+    found = [(model, in_list)]
+    for field in model.model_fields.values():
+        annotation = field.annotation
+        listed = in_list or typing.get_origin(annotation) is list
+        for arg in (annotation, *typing.get_args(annotation)):
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                found += _models(arg, listed)
+    return found
+
+
+def test_no_count_lives_in_a_list_of_tables():
+    """Scaling walks tables and named tables, not lists: a count in a shock or trajectory would be missed."""
+    for model, in_list in _models(Scenario):
+        if in_list:
+            assert not any(is_count(f) for f in model.model_fields.values()), model.__name__
+
+
+def test_the_scenarios_doc_names_every_count():
+    section = SCENARIOS_DOC.read_text(encoding="utf-8").split("## A region at another size", 1)[1]
+    for loc in count_locations(load("baseline").scenario.model_dump()):
+        name = f"`{loc[-1]}`" if loc[0] == "policies" else f"`{'.'.join(loc)}`"
+        assert name in section, f"docs/scenarios.md does not name the count {name}"

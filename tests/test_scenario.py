@@ -107,3 +107,62 @@ def test_shares_must_add_up(tmp_path):
     path = write(tmp_path, BASE + "[region.stock_age_shares]\nunder27 = 0.5\n")
     with pytest.raises(ScenarioError, match="s.toml: region.stock_age_shares: must add up to 1"):
         load(str(path))
+
+
+# -- scale_to_stock: the included region at another size ---------------------------------------------
+
+
+def test_scale_to_stock_multiplies_every_count_and_keeps_every_rate(tmp_path):
+    baseline = load("baseline").scenario
+    scaled = load(str(write(tmp_path, BASE + "scale_to_stock = 3320\n"))).scenario
+    assert scaled.region.initial_stock == 3320
+    assert scaled.inflow.base_notifications_per_year == baseline.inflow.base_notifications_per_year * 2.0
+    assert scaled.policies["focus"].work_consultants == baseline.policies["focus"].work_consultants * 2.0
+    # a count no file sets is scaled from its default; whole numbers stay whole
+    assert scaled.chain.extra_meeting_queue_threshold == 24 and scaled.chain.intakes_per_weekday == 8
+    assert scaled.work == baseline.work and scaled.inflow.elasticity_inflow == baseline.inflow.elasticity_inflow
+    small = load(str(write(tmp_path, BASE + "scale_to_stock = 1\n", "small.toml"))).scenario
+    assert small.chain.intakes_per_weekday == 1  # at least one intake a day, or the chain would stop
+
+
+def test_a_count_the_scaling_file_sets_is_taken_as_given(tmp_path):
+    scaled = load(str(write(tmp_path, BASE + "scale_to_stock = 3320\n[chain]\nintakes_per_weekday = 3\n"))).scenario
+    assert scaled.chain.intakes_per_weekday == 3 and scaled.chain.diagnosis_talks_per_weekday == 10
+
+
+def test_a_file_including_a_scaled_one_gets_it_scaled(tmp_path):
+    write(tmp_path, BASE + "scale_to_stock = 3320\n", "big.toml")
+    top = load(str(write(tmp_path, 'include = "big.toml"\n[inflow]\nelasticity_inflow = 0.2\n'))).scenario
+    assert top.region.initial_stock == 3320 and top.chain.intakes_per_weekday == 8
+    assert top.inflow.elasticity_inflow == 0.2
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "fragment"),
+    [
+        (BASE + "scale_to_stock = 0\n", "scale_to_stock", "a whole number of clients from 1 to 5,000,000"),
+        (BASE + "scale_to_stock = 1.5\n", "scale_to_stock", "(got 1.5)"),
+        (BASE + "scale_to_stock = true\n", "scale_to_stock", "(got True)"),
+        (BASE + "scale_to_stock = 'many'\n", "scale_to_stock", "(got 'many')"),
+        (BASE + "scale_to_stock = 6000000\n", "scale_to_stock", "from 1 to 5,000,000"),
+        ('name = "x"\nscale_to_stock = 100\n', "scale_to_stock", "add an include"),
+        (BASE + "scale_to_stock = 100\n[region]\ninitial_stock = 5\n", "region.initial_stock", "give one of the two"),
+    ],
+)
+def test_a_bad_scale_to_stock_names_the_file_and_what_is_allowed(tmp_path, text, field, fragment):
+    path = write(tmp_path, text)
+    with pytest.raises(ScenarioError) as info:
+        load(str(path))
+    assert (info.value.file, info.value.field) == (str(path), field)
+    assert fragment in info.value.message and "\n" not in str(info.value)
+
+
+def test_a_count_scaled_out_of_bounds_is_blamed_on_the_scaling_file(tmp_path):
+    write(tmp_path, BASE + "[chain]\ninformation_meeting_places = 10000\n", "mid.toml")
+    path = write(tmp_path, 'include = "mid.toml"\nscale_to_stock = 33200\n')
+    with pytest.raises(ScenarioError) as info:
+        load(str(path))
+    assert str(info.value) == (
+        f"{path}: chain.information_meeting_places: input should be less than or equal to 100000 (got 200000); "
+        "scale_to_stock = 33200 in this file made it this size"
+    )
