@@ -104,3 +104,12 @@ def test_documents_cite_nothing_outside_the_repository(path):
     for outside in (r"\.\./shared", r"DOMAIN\.md", r"MODEL\.md", r"\bseeds/"):
         assert not re.search(outside, text), f"{path.name} cites {outside}, which a clone does not have"
     assert not re.search(r"\bissues? #?\d", text, re.IGNORECASE), f"{path.name} refers to an issue number"
+
+
+def test_the_reference_names_types_as_a_reader_would():
+    """No pydantic or typing internals leak into the reference: lists and tables say what they hold."""
+    text = reference()
+    for internal in ("FieldInfo", "Annotated", "metadata=", "typing.", "<class", "Literal["):
+        assert internal not in text, internal
+    assert "| `unemployment_pct` | list of float | required | each > 0.0, each <= 50.0 |" in text
+    assert "table of float (keys: 1a, 1b, 1c, 2a, 2b, 3a, 3b)" in text

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import types
 import typing
 from collections.abc import Callable
 from pathlib import Path
@@ -23,13 +24,37 @@ from sim.parameters import Scenario
 from sim.scenario import load, shipped_names
 
 
+_BOUNDS = (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
+
+
+def _limits(metadata) -> list[str]:
+    return [f"{symbol} {getattr(m, name)}" for m in metadata for name, symbol in _BOUNDS
+            if getattr(m, name, None) is not None]
+
+
+def _parts(annotation: typing.Any) -> tuple[typing.Any, list]:
+    """The type inside `Annotated[...]` and its metadata (bounds), at any depth pydantic leaves it."""
+    metadata: list = []
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation, *more = typing.get_args(annotation)
+        for m in more:  # pydantic wraps Field(...) bounds of list items and dict values in a FieldInfo
+            metadata.extend(getattr(m, "metadata", None) or [m])
+    return annotation, metadata
+
+
 def _type_name(annotation: typing.Any) -> str:
-    text = str(annotation).replace("typing.", "")
-    for noise in ("sim.parameters.", "<class '", "'>", "Annotated[", "datetime."):
-        text = text.replace(noise, "")
-    if "Literal[" in text:
-        return "table"
-    return text.split(",")[0].rstrip("]") if text.startswith("float") or text.startswith("int") else text
+    """A reader's name for a field's type: `float`, `list of float`, `table of float (keys: a, b)`."""
+    annotation, _ = _parts(annotation)
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is list:
+        return f"list of {_type_name(args[0])}"
+    if origin is dict:
+        key, value = (_parts(a)[0] for a in args)
+        keys = typing.get_args(key) if typing.get_origin(key) is typing.Literal else ()
+        return f"table of {_type_name(value)}" + (f" (keys: {', '.join(keys)})" if keys else "")
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in args if a is not type(None))
+    return getattr(annotation, "__name__", str(annotation))
 
 
 def _bounds(field) -> str:
@@ -37,10 +62,11 @@ def _bounds(field) -> str:
     for meta in field.metadata:
         if getattr(getattr(meta, "func", None), "__name__", "") == "_slug":
             parts.append("letters, digits, '.', '_', '-'; starts with a letter or digit; no '..'")
-        for name, symbol in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
-            value = getattr(meta, name, None)
-            if value is not None:
-                parts.append(f"{symbol} {value}")
+    parts += _limits(field.metadata)
+    annotation, _ = _parts(field.annotation)
+    inner = typing.get_args(annotation)[-1:] if typing.get_origin(annotation) in (list, dict) else ()
+    for item in inner:  # bounds on each value of a list or table
+        parts += [f"each {limit}" for limit in _limits(_parts(item)[1])]
     return ", ".join(parts)
 
 
