@@ -1,4 +1,4 @@
-"""Benchmarks of issue 3, printed as a Markdown table for the README's "Performance" section.
+"""The benchmarks of docs/performance.md, printed as Markdown table rows.
 
     python bench/run.py               # everything, median of 5 runs each (about 10-20 minutes)
     python bench/run.py --runs 7      # more runs per figure
@@ -236,10 +236,10 @@ if __name__ == "__main__":
         run_child(sys.argv[2], sys.argv[3:])
         sys.exit(0)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5, help="runs per figure (median); at least 5 for the README")
+    parser.add_argument("--runs", type=int, default=5, help="runs per figure (median); at least 5 for docs/performance.md")
     parser.add_argument("--only", type=int, nargs="*", default=[1, 2, 3, 4], help="benchmarks to run")
     opts = parser.parse_args()
-    # rows appear as each benchmark finishes; the whole output is the README table
+    # rows appear as each benchmark finishes; the whole output is the table of docs/performance.md
     print(f"Machine: {machine()}. Median of {opts.runs} runs per figure.\n", flush=True)
     print("| benchmark | figure | target | met |\n|---|---|---|---|", flush=True)
     if 1 in opts.only or 2 in opts.only:
