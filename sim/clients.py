@@ -6,6 +6,9 @@ one `State` at a time; only `ON_BENEFIT` counts in the caseload.
 
 from __future__ import annotations
 
+import functools
+import operator
+from collections.abc import Callable
 from typing import TypeVar
 
 import numpy as np
@@ -103,6 +106,15 @@ _FIELDS: dict[str, tuple[type, float]] = {
 Columns = TypeVar("Columns", bound=tuple)  # a NamedTuple of column names
 
 
+@functools.cache
+def _column_getter(record: type) -> Callable[[object], tuple]:
+    # one C-level getter per record: the month end asks for columns several times a month
+    fields = record._fields
+    if len(fields) == 1:  # attrgetter of one name gives the value, not a tuple
+        return lambda table: (getattr(table, fields[0]),)
+    return operator.attrgetter(*fields)
+
+
 class ClientTable:
     """Column store of all clients ever notified; ids are row numbers, in order of arrival."""
 
@@ -138,7 +150,7 @@ class ClientTable:
         """The current arrays (whole capacity) of the columns a NamedTuple `record` names, for
         compiled code: the record says what it reads and writes. Ask again after the table grows,
         which replaces the arrays."""
-        return record(**{name: getattr(self, name) for name in record._fields})
+        return record._make(_column_getter(record)(self))
 
 
 _YOUNG, _OLDER, _REFUGEE, _OTHER = Group.YOUNG, Group.OLDER, Group.REFUGEE, Group.OTHER
