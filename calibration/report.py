@@ -50,7 +50,7 @@ def fitted_toml(result: CalibrationResult, command: str) -> str:
         f"# fitted {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}, caseload {__version__}, "
         f"{fit.evaluations} evaluations x {c.reps} replications, seed {c.seed}, objective {fit.best.objective:.2f}.",
         "# Fitted values carry their 90% bootstrap interval; the other values are fixed assumptions",
-        "# kept from the previous version of this file (README 'Calibration'). Regenerate, do not hand-edit.",
+        "# kept from the previous version of this file (docs/calibration.md). Regenerate, do not hand-edit.",
     ]
     for block, entries in values.items():
         lines.append(f"\n[{block}]")
@@ -140,8 +140,8 @@ def markdown(result: CalibrationResult, command: str) -> str:
 {fit.evaluations} evaluations ({fit.evaluations_new} run now, the rest from the evaluation log) of
 {c.reps} replications each (seed {c.seed}, the same replications every evaluation), population
 scale {c.population_scale:g}; {result.seconds:.0f} s in all. Objective at the optimum
-{fit.best.objective:.2f} (sum of squared weighted residuals, priors included). Method: README
-"Calibration".
+{fit.best.objective:.2f} (sum of squared weighted residuals, priors included). Method:
+docs/calibration.md.
 
 ![fit](fit.png)
 

@@ -1,1 +1,1 @@
-"""Scenario files shipped with caseload (TOML). See README 'Scenario files'."""
+"""Scenario files shipped with caseload (TOML). See docs/scenarios.md."""
