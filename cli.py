@@ -19,11 +19,15 @@ from sim.scenario import ScenarioError, describe_shipped, load, with_overrides
 
 Seed = Annotated[int, typer.Option(help="Root seed; replication i of every scenario uses its i-th child.")]
 Until = Annotated[int | None, typer.Option(help="Last simulated year (default: the scenario's).")]
-Workers = Annotated[int | None, typer.Option(help="Worker processes (default: all cores, never more than the replications).")]
+Workers = Annotated[
+    int | None, typer.Option(help="Worker processes (default: all cores, never more than the replications).")
+]
 Scheduler = Annotated[str | None, typer.Option(help="Dask scheduler tcp://HOST:PORT, or 'local'.")]
 Force = Annotated[bool, typer.Option("--force", help="Replace an existing results folder that caseload wrote.")]
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Microsimulation of a municipality's social-assistance caseload.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Microsimulation of a municipality's social-assistance caseload."
+)
 scenarios_app = typer.Typer(help="List shipped scenarios, or show one resolved.", invoke_without_command=True)
 app.add_typer(scenarios_app, name="scenarios")
 
@@ -122,7 +126,9 @@ def run_command(
     _check_size([resolved], reps, workers, reps)
     executor = prepare(out, force, workers, scheduler, tasks=reps)
     try:
-        outcome = run_to_folder(resolved, out, seed, reps, executor, events, force, _Progress(reps, resolved.name), path)
+        outcome = run_to_folder(
+            resolved, out, seed, reps, executor, events, force, _Progress(reps, resolved.name), path
+        )
     except RunFailed as exc:
         _print_failures(exc.results.failures)
         fail(str(exc), code=1)
@@ -139,7 +145,9 @@ def run_command(
 
 def _print_failures(failures: list[dict]) -> None:
     for f in failures:
-        typer.echo(f"replication {f['replication']} of {f['scenario']} (seed {f['seed']}) failed: {f['error']}", err=True)
+        typer.echo(
+            f"replication {f['replication']} of {f['scenario']} (seed {f['seed']}) failed: {f['error']}", err=True
+        )
 
 
 def _print_yearly(yearly, reps: int) -> None:
@@ -156,7 +164,11 @@ def _print_yearly(yearly, reps: int) -> None:
         band = f"{r.caseload_december_mean:,.0f} ({r.caseload_december_low:,.0f}-{r.caseload_december_high:,.0f})"
         inflow = f"{r.inflow_mean:7.0f}" if r.inflow_mean == r.inflow_mean else f"{'':>7}"
         outflow = f"{r.outflow_mean:7.0f}" if r.outflow_mean == r.outflow_mean else f"{'':>7}"
-        money = f"{r.benefit_spending_eur_mean / 1e6:13.2f}" if r.benefit_spending_eur_mean == r.benefit_spending_eur_mean else f"{'':>13}"
+        money = (
+            f"{r.benefit_spending_eur_mean / 1e6:13.2f}"
+            if r.benefit_spending_eur_mean == r.benefit_spending_eur_mean
+            else f"{'':>13}"
+        )
         lines.append(f"{int(r.year):>4}  {band:>30}  {inflow}  {outflow}  {money}")
     typer.echo("\n".join(lines))
 
@@ -182,8 +194,6 @@ def scenarios_show(name: Annotated[str, typer.Argument(help="Shipped scenario na
 
     _, scenario = load_scenario(name)
     typer.echo(json.dumps(scenario.model_dump(mode="json"), indent=2))
-
-
 
 
 def _load_many(names: list[str], until: int | None) -> dict:
@@ -240,7 +250,9 @@ def compare_command(
     scheduler: Scheduler = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default: results/compare-A-B-seedN).")] = None,
     force: Force = False,
-    discount_rate: Annotated[float, typer.Option(help="Yearly discount rate for the cumulative saving (0 = none).")] = 0.0,
+    discount_rate: Annotated[
+        float, typer.Option(help="Yearly discount rate for the cumulative saving (0 = none).")
+    ] = 0.0,
     report: Annotated[bool, typer.Option("--report", help="Also write report.html.")] = False,
     xlsx: Annotated[bool, typer.Option("--xlsx", help="Also write comparison.xlsx (budget and differences).")] = False,
 ) -> None:
@@ -261,8 +273,19 @@ def compare_command(
     executor = prepare(out, force, workers, scheduler, tasks=reps * len(names))
     try:
         outcome = compare_to_folder(
-            resolved, out, (from_year, last), seed, reps, executor, discount_rate, force, report, xlsx, _observed,
-            {n: p for n, (p, _) in loaded.items()}, _Progress(reps * len(names), "compare"),
+            resolved,
+            out,
+            (from_year, last),
+            seed,
+            reps,
+            executor,
+            discount_rate,
+            force,
+            report,
+            xlsx,
+            _observed,
+            {n: p for n, (p, _) in loaded.items()},
+            _Progress(reps * len(names), "compare"),
         )
     except ComparisonError as exc:
         fail(str(exc), code=1)
@@ -282,8 +305,10 @@ def _print_comparison(result) -> None:
     shown = ["caseload_december", "exits_work", "granite_stock", "benefit_spending_eur", "net_saving_eur"]
     total = t[(t["year"] == "total") & (t["scenario"] != t["reference"]) & t["metric"].isin(shown)]
     for _, r in total.iterrows():
-        typer.echo(f"{r.scenario} - {r.reference}, {r.metric} ({result.years[0]}-{result.years[1]}): "
-                   f"{r.diff_mean:,.1f} (95% {r.diff_low:,.1f} to {r.diff_high:,.1f})")
+        typer.echo(
+            f"{r.scenario} - {r.reference}, {r.metric} ({result.years[0]}-{result.years[1]}): "
+            f"{r.diff_mean:,.1f} (95% {r.diff_low:,.1f} to {r.diff_high:,.1f})"
+        )
     for _, r in result.break_even.iterrows():
         year = "not within the horizon" if r.isna()["break_even_year"] else str(r.break_even_year)
         typer.echo(f"{r.scenario}: break-even year against {r.reference}: {year}")
@@ -334,10 +359,21 @@ def sensitivity_command(
     params: Annotated[str, typer.Option(help="Comma-separated dotted parameter paths, e.g. work.elasticity_work.")],
     reps: Annotated[int, typer.Option(help="Paired replications per setting.")] = 10,
     seed: Seed = 42,
-    spread: Annotated[float, typer.Option(help="Relative range when the calibration gives no bounds (0.25 = ±25%).")] = 0.25,
-    calibration_bounds: Annotated[bool, typer.Option("--calibration-bounds", help="Use the calibration's bounds for fitted parameters.")] = False,
-    samples: Annotated[int, typer.Option(help="Also vary all parameters together over this many Latin-hypercube points (0 = off).")] = 0,
-    sobol: Annotated[int, typer.Option(help="Also Sobol' indices from this many base points, a power of 2 (0 = off; runs N x (parameters + 2) points).")] = 0,
+    spread: Annotated[
+        float, typer.Option(help="Relative range when the calibration gives no bounds (0.25 = ±25%).")
+    ] = 0.25,
+    calibration_bounds: Annotated[
+        bool, typer.Option("--calibration-bounds", help="Use the calibration's bounds for fitted parameters.")
+    ] = False,
+    samples: Annotated[
+        int, typer.Option(help="Also vary all parameters together over this many Latin-hypercube points (0 = off).")
+    ] = 0,
+    sobol: Annotated[
+        int,
+        typer.Option(
+            help="Also Sobol' indices from this many base points, a power of 2 (0 = off; runs N x (parameters + 2) points)."
+        ),
+    ] = 0,
     until: Until = None,
     workers: Workers = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default: results/sensitivity-A-B-seedN).")] = None,
@@ -380,8 +416,19 @@ def sensitivity_command(
     largest_batch = 2 * reps * max(1 + 2 * len(paths), samples, sobol * (len(paths) + 2))
     executor = prepare(out, force, workers, tasks=largest_batch)
     try:
-        tables = sensitivity_to_folder(sa, sb, ranges, out, seed, reps, executor, samples, sobol, force,
-                                       progress=lambda label, total: _Progress(total, label))
+        tables = sensitivity_to_folder(
+            sa,
+            sb,
+            ranges,
+            out,
+            seed,
+            reps,
+            executor,
+            samples,
+            sobol,
+            force,
+            progress=lambda label, total: _Progress(total, label),
+        )
     except SensitivityError as exc:
         fail(str(exc))
     except OutputError as exc:
@@ -395,8 +442,6 @@ def sensitivity_command(
     if sobol:
         typer.echo("\n" + tables["sobol.csv"].to_string(index=False))
     typer.echo(f"\nresults in {out}")
-
-
 
 
 class _CalibrationProgress:
@@ -424,16 +469,24 @@ class _CalibrationProgress:
 @app.command("calibrate")
 @interruptible
 def calibrate_command(
-    region: Annotated[str, typer.Option(help="Calibration file: a name in calibration/ or a path.")] = "leidschendam-voorburg",
-    fit_years: Annotated[str | None, typer.Option("--fit-years", help="FIRST-LAST fitted years (default: the file's).")] = None,
+    region: Annotated[
+        str, typer.Option(help="Calibration file: a name in calibration/ or a path.")
+    ] = "leidschendam-voorburg",
+    fit_years: Annotated[
+        str | None, typer.Option("--fit-years", help="FIRST-LAST fitted years (default: the file's).")
+    ] = None,
     budget: Annotated[int | None, typer.Option(help="Model evaluations (default: the file's).")] = None,
     reps: Annotated[int | None, typer.Option(help="Replications per evaluation (default: the file's).")] = None,
     seed: Annotated[int | None, typer.Option(help="Root seed (default: the file's).")] = None,
     population_scale: Annotated[float | None, typer.Option(help="Simulated share of the region's population.")] = None,
     workers: Workers = None,
     scheduler: Scheduler = None,
-    out: Annotated[Path | None, typer.Option(help="Output folder (default: results/calibration-REGION-FIRST-LAST).")] = None,
-    state: Annotated[Path | None, typer.Option(help="Folder of the evaluation log used to resume (default: OUT.state).")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default: results/calibration-REGION-FIRST-LAST).")
+    ] = None,
+    state: Annotated[
+        Path | None, typer.Option(help="Folder of the evaluation log used to resume (default: OUT.state).")
+    ] = None,
     force: Force = False,
 ) -> None:
     """Fit the free parameters of a calibration file to the observed caseloads; write the fitted TOML and a report."""
@@ -469,11 +522,16 @@ def calibrate_command(
     command = " ".join(["caseload calibrate", *sys.argv[2:]]) if len(sys.argv) > 1 else "caseload calibrate"
     try:
         result = run_calibration(
-            calibration, state, executor, on_evaluation=_CalibrationProgress(calibration.budget),
+            calibration,
+            state,
+            executor,
+            on_evaluation=_CalibrationProgress(calibration.budget),
             on_note=lambda note: sys.stderr.write(f"note: {note}\n"),
         )
     except KeyboardInterrupt:
-        sys.stderr.write(f"\nerror: interrupted; the evaluations so far are kept in {state}: run the same command to resume\n")
+        sys.stderr.write(
+            f"\nerror: interrupted; the evaluations so far are kept in {state}: run the same command to resume\n"
+        )
         raise typer.Exit(130) from None
     except StateError as exc:
         sys.stderr.write("\n")
@@ -492,7 +550,9 @@ def calibrate_command(
     for _, r in table.iterrows():
         flag = "  (weakly identified)" if r.weak else ""
         typer.echo(f"{r.parameter:45s} {r.estimate:12.5g}  90% {r.low:.5g} to {r.high:.5g}{flag}")
-    typer.echo(result.path[["observed", "simulated", "error_pct", "stockflow", "stockflow_error_pct"]].round(1).to_string())
+    typer.echo(
+        result.path[["observed", "simulated", "error_pct", "stockflow", "stockflow_error_pct"]].round(1).to_string()
+    )
     typer.echo(summary(result.path).round(2).to_string(index=False))
     typer.echo(f"\n{result.fit.evaluations} evaluations in {result.seconds:.0f} s; results in {out}")
 

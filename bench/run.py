@@ -77,8 +77,10 @@ def one_replication(runs: int) -> dict:
         kernel_events.append(result.kernel_events)
     wall = statistics.median(walls)
     return {
-        "wall_s": wall, "cpu_s": statistics.median(cpus),
-        "client_events": int(statistics.median(client_events)), "kernel_events": int(statistics.median(kernel_events)),
+        "wall_s": wall,
+        "cpu_s": statistics.median(cpus),
+        "client_events": int(statistics.median(client_events)),
+        "kernel_events": int(statistics.median(kernel_events)),
         "client_events_per_s": statistics.median(e / w for e, w in zip(client_events, walls, strict=True)),
         "kernel_events_per_s": statistics.median(e / w for e, w in zip(kernel_events, walls, strict=True)),
         "client_events_per_cpu_s": statistics.median(e / c for e, c in zip(client_events, cpus, strict=True)),
@@ -109,9 +111,13 @@ def bare_simpy(events: int, runs: int) -> dict:
         walls.append(wall)
         cpus.append(cpu)
     events = BARE_PROCESSES * per
-    return {"wall_s": statistics.median(walls), "events": events, "kernel_events": scheduled,
-            "events_per_s": statistics.median(events / w for w in walls),
-            "events_per_cpu_s": statistics.median(events / c for c in cpus)}
+    return {
+        "wall_s": statistics.median(walls),
+        "events": events,
+        "kernel_events": scheduled,
+        "events_per_s": statistics.median(events / w for w in walls),
+        "events_per_cpu_s": statistics.median(events / c for c in cpus),
+    }
 
 
 def child(args: list[str]) -> dict:
@@ -125,13 +131,15 @@ def national(runs: int) -> list[dict]:
     rows = []
     for name in ("national", "national-corona"):
         results = [child(["national", name, str(seed)]) for seed in range(1, runs + 1)]
-        rows.append({
-            "scenario": name,
-            "wall_s": statistics.median(r["wall_s"] for r in results),
-            "cpu_s": statistics.median(r["cpu_s"] for r in results),
-            "peak_mib": statistics.median(r["peak_mib"] for r in results),
-            "caseload_2019": statistics.median(r["caseload_2019"] for r in results),
-        })
+        rows.append(
+            {
+                "scenario": name,
+                "wall_s": statistics.median(r["wall_s"] for r in results),
+                "cpu_s": statistics.median(r["cpu_s"] for r in results),
+                "peak_mib": statistics.median(r["peak_mib"] for r in results),
+                "caseload_2019": statistics.median(r["caseload_2019"] for r in results),
+            }
+        )
     return rows
 
 
@@ -152,8 +160,13 @@ def replications(runs: int, reps: int = 100) -> dict:
         serial.append(timed(lambda: on(SerialExecutor()))[0])
         parallel.append(timed(lambda: on(ProcessExecutor(cores)))[0])
     one, many = statistics.median(serial), statistics.median(parallel)
-    return {"reps": reps, "cores": cores, "one_core_s": one, "all_cores_s": many,
-            "speedup": statistics.median(a / b for a, b in zip(serial, parallel, strict=True))}
+    return {
+        "reps": reps,
+        "cores": cores,
+        "one_core_s": one,
+        "all_cores_s": many,
+        "speedup": statistics.median(a / b for a, b in zip(serial, parallel, strict=True)),
+    }
 
 
 def parent_memory() -> list[dict]:
@@ -219,8 +232,10 @@ def replications_row(r: dict) -> str:
 
 
 def parent_row(row: dict) -> str:
-    return (f"| parent process, {row['reps']} replications on all cores | peak {row['peak_mib']:,.0f} MiB "
-            "(one run) | flat in the number of replications | |")
+    return (
+        f"| parent process, {row['reps']} replications on all cores | peak {row['peak_mib']:,.0f} MiB "
+        "(one run) | flat in the number of replications | |"
+    )
 
 
 def _load() -> str:
@@ -236,7 +251,9 @@ if __name__ == "__main__":
         run_child(sys.argv[2], sys.argv[3:])
         sys.exit(0)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5, help="runs per figure (median); at least 5 for docs/performance.md")
+    parser.add_argument(
+        "--runs", type=int, default=5, help="runs per figure (median); at least 5 for docs/performance.md"
+    )
     parser.add_argument("--only", type=int, nargs="*", default=[1, 2, 3, 4], help="benchmarks to run")
     opts = parser.parse_args()
     # rows appear as each benchmark finishes; the whole output is the table of docs/performance.md

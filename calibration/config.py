@@ -25,9 +25,16 @@ from sim.scenario import schema_field
 CALIBRATION_DIR = Path(__file__).resolve().parent
 
 STATISTICS = (
-    "net_change", "gatekept_share", "participation_share", "consultant_caseload",
-    "inflow_share_of_stock", "outflow_share_of_stock", "parttime_share", "work_share_of_outflow",
-    "long_spell_share", "return_share",
+    "net_change",
+    "gatekept_share",
+    "participation_share",
+    "consultant_caseload",
+    "inflow_share_of_stock",
+    "outflow_share_of_stock",
+    "parttime_share",
+    "work_share_of_outflow",
+    "long_spell_share",
+    "return_share",
 )
 """Secondary moments a calibration file may target (defined in `calibration.targets`)."""
 
@@ -138,14 +145,18 @@ class Calibration(_Strict):
     """A whole calibration file."""
 
     description: str = ""
-    region: Slug = Field(description="Region key into calibration/data/observed_caseload.csv; also in the output folder's name.")
+    region: Slug = Field(
+        description="Region key into calibration/data/observed_caseload.csv; also in the output folder's name."
+    )
     scenario: str = Field("baseline", description="Scenario (shipped name or path) whose parameters are fitted.")
     population_scale: float = Field(
         1.0, gt=0, le=1, description="Simulated population as a share of the region's (1 = full size)."
     )
     fit_years: tuple[int, int] = Field((2013, 2019), description="First (the start stock) and last fitted year.")
     budget: int = Field(
-        500, ge=4, le=100_000,
+        500,
+        ge=4,
+        le=100_000,
         description="Most model evaluations of the fit (each of `reps` replications); at least `minimum_budget`.",
     )
     reps: int = Field(4, ge=1, le=1000, description="Replications per evaluation, same seeds every evaluation.")
@@ -241,7 +252,8 @@ def kept_fields(calibration: Calibration, scenario: Scenario, file: str) -> list
             if not (is_number(value) or (isinstance(value, dict) and value and all(map(is_number, value.values())))):
                 name = block if key is None else f"{block}.{key}"
                 raise CalibrationError(
-                    file, "fitted_file",
+                    file,
+                    "fitted_file",
                     f"{existing} is not a fitted parameter file ({name} is not a numeric scenario field); "
                     "name a file of the form fitted-REGION.toml",
                 )
@@ -276,7 +288,9 @@ def resolve_path(ref: str | Path) -> Path:
     if shipped.exists():
         return shipped
     names = sorted(p.stem for p in CALIBRATION_DIR.glob("*.toml") if not p.stem.startswith("fitted-"))
-    raise CalibrationError(str(ref), "", f"no such calibration file; shipped: {', '.join(names)}.{did_you_mean(str(ref), names)}")
+    raise CalibrationError(
+        str(ref), "", f"no such calibration file; shipped: {', '.join(names)}.{did_you_mean(str(ref), names)}"
+    )
 
 
 def load(ref: str | Path, overrides: dict[str, Any] | None = None) -> tuple[Calibration, Path]:

@@ -184,7 +184,10 @@ def calibrate(
     problem = make_problem(calibration, fit_years, observed)
     check_bounds(problem, "calibration")
     check_state(Path(state_dir))
-    log_path = Path(state_dir) / f"evaluations-{problem.calibration.region}-{fit_years[0]}-{fit_years[1]}-{problem.fingerprint()}.jsonl"
+    log_path = (
+        Path(state_dir)
+        / f"evaluations-{problem.calibration.region}-{fit_years[0]}-{fit_years[1]}-{problem.fingerprint()}.jsonl"
+    )
     log = EvaluationLog(log_path)
     evaluator = Evaluator(problem, log, executor)
     if on_note is not None and (note := log.note()):
@@ -202,9 +205,19 @@ def calibrate(
     escaped: Exception | None = None
     try:
         de = differential_evolution(
-            lambda u: evaluator(u), bounds=[(0.0, 1.0)] * n, x0=x0, popsize=c.popsize, maxiter=maxiter,
-            seed=c.seed, polish=False, updating="deferred", workers=_BatchMap(evaluator), init="latinhypercube",
-            mutation=(0.5, 1.0), recombination=0.7, tol=1e-3,
+            lambda u: evaluator(u),
+            bounds=[(0.0, 1.0)] * n,
+            x0=x0,
+            popsize=c.popsize,
+            maxiter=maxiter,
+            seed=c.seed,
+            polish=False,
+            updating="deferred",
+            workers=_BatchMap(evaluator),
+            init="latinhypercube",
+            mutation=(0.5, 1.0),
+            recombination=0.7,
+            tol=1e-3,
         )
     except _Escaped as exc:
         escaped = exc.original
@@ -227,8 +240,13 @@ def calibrate(
             return jac_cache[key]
 
         ls = least_squares(
-            residuals, np.clip(best_u, 1e-9, 1 - 1e-9), jac=jacobian, bounds=(0.0, 1.0), method="trf",
-            max_nfev=iterations, x_scale=1.0,
+            residuals,
+            np.clip(best_u, 1e-9, 1 - 1e-9),
+            jac=jacobian,
+            bounds=(0.0, 1.0),
+            method="trf",
+            max_nfev=iterations,
+            x_scale=1.0,
         )
         polished = evaluator.batch([ls.x])[0]
         if polished.objective < evaluator.batch([best_u])[0].objective:
@@ -236,7 +254,13 @@ def calibrate(
     best = evaluator.batch([best_u])[0]
     jac = fd_jacobian(evaluator, best_u, c.fd_step)
     return FitResult(
-        problem, fit_years, best, jac, evaluations=len(evaluator.evaluations),
-        evaluations_new=evaluator.new_count, seconds=time.perf_counter() - started, log_path=log_path,
+        problem,
+        fit_years,
+        best,
+        jac,
+        evaluations=len(evaluator.evaluations),
+        evaluations_new=evaluator.new_count,
+        seconds=time.perf_counter() - started,
+        log_path=log_path,
         log_skipped=log.skipped,
     )

@@ -89,14 +89,19 @@ class Problem:
 
     def fingerprint(self) -> str:
         c = self.calibration
-        return fingerprint({
-            "parameters": [p.model_dump() for p in c.parameters],
-            "targets": self.targets.names,
-            "values": self.targets.values.tolist(),
-            "seed": c.seed, "reps": c.reps, "population_scale": c.population_scale, "log_format": LOG_FORMAT,
-            # the free parameters at a fixed point, so their values in the included files do not matter
-            "scenario": self.scenario(self.lower).model_dump(mode="json"),
-        })
+        return fingerprint(
+            {
+                "parameters": [p.model_dump() for p in c.parameters],
+                "targets": self.targets.names,
+                "values": self.targets.values.tolist(),
+                "seed": c.seed,
+                "reps": c.reps,
+                "population_scale": c.population_scale,
+                "log_format": LOG_FORMAT,
+                # the free parameters at a fixed point, so their values in the included files do not matter
+                "scenario": self.scenario(self.lower).model_dump(mode="json"),
+            }
+        )
 
 
 class EvaluationFailed(Exception):

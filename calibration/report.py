@@ -57,14 +57,20 @@ def fitted_toml(result: CalibrationResult, command: str) -> str:
         for key, value in entries.items():
             if isinstance(value, dict):
                 inner = ", ".join(f"{k} = {_fmt(float(v))}" for k, v in value.items())
-                notes = [f"{k} {table.loc[f'{block}.{key}.{k}', 'low']:.4g}-{table.loc[f'{block}.{key}.{k}', 'high']:.4g}"
-                         for k in value if f"{block}.{key}.{k}" in table.index]
+                notes = [
+                    f"{k} {table.loc[f'{block}.{key}.{k}', 'low']:.4g}-{table.loc[f'{block}.{key}.{k}', 'high']:.4g}"
+                    for k in value
+                    if f"{block}.{key}.{k}" in table.index
+                ]
                 note = f"  # fitted, 90%: {'; '.join(notes)}" if notes else ""
                 lines.append(f"{key} = {{ {inner} }}{note}")
             else:
                 path = f"{block}.{key}"
-                note = (f"  # fitted, 90%: {table.loc[path, 'low']:.4g}-{table.loc[path, 'high']:.4g}"
-                        if path in table.index else "  # fixed")
+                note = (
+                    f"  # fitted, 90%: {table.loc[path, 'low']:.4g}-{table.loc[path, 'high']:.4g}"
+                    if path in table.index
+                    else "  # fixed"
+                )
                 lines.append(f"{key} = {_fmt(float(value))}{note}")
     return "\n".join(lines) + "\n"
 
@@ -80,7 +86,9 @@ def plot(result: CalibrationResult, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(8, 4.5))
     years = p.index.to_numpy()
     if "low" in p:
-        ax.fill_between(years, p["low"], p["high"], color="tab:blue", alpha=0.2, label="90% band (parameters + simulation)")
+        ax.fill_between(
+            years, p["low"], p["high"], color="tab:blue", alpha=0.2, label="90% band (parameters + simulation)"
+        )
     ax.fill_between(years, p["sim_low"], p["sim_high"], color="tab:blue", alpha=0.35, label="90% band (replications)")
     ax.plot(years, p["simulated"], "-o", color="tab:blue", label="microsimulation (mean)")
     ax.plot(years, p["stockflow"], "--s", color="tab:orange", label="stock-flow yardstick")
@@ -122,13 +130,21 @@ def markdown(result: CalibrationResult, command: str) -> str:
     p["in_sample"] = p["in_sample"].map({True: "fit", False: "prediction"})
     cols = ["year", "in_sample", "observed", "simulated", "error_pct", "sim_low", "sim_high"]
     cols += [x for x in ("low", "high") if x in p] + ["stockflow", "stockflow_error_pct"]
-    est = unc.table[["parameter", "estimate", "low", "high", "prior_mean", "prior_sd", "sensitivity", "shrinkage", "weak"]]
+    est = unc.table[
+        ["parameter", "estimate", "low", "high", "prior_mean", "prior_sd", "sensitivity", "shrinkage", "weak"]
+    ]
     targets = fit.problem.targets
-    t = pd.DataFrame({
-        "target": targets.names, "kind": [x.kind for x in targets.targets], "observed": targets.values,
-        "simulated": fit.best.moments.mean(axis=0), "sd": targets.sds, "weight": targets.weights,
-        "residual": fit.best.residuals[: len(targets.names)],
-    })
+    t = pd.DataFrame(
+        {
+            "target": targets.names,
+            "kind": [x.kind for x in targets.targets],
+            "observed": targets.values,
+            "simulated": fit.best.moments.mean(axis=0),
+            "sd": targets.sds,
+            "weight": targets.weights,
+            "residual": fit.best.residuals[: len(targets.names)],
+        }
+    )
     corr = unc.correlation.round(2)
     corr.insert(0, "", corr.index)
     yard = ", ".join(f"{k} = {v:.4g}" for k, v in result.yardstick.params.items())
@@ -195,11 +211,17 @@ def write_outputs(result: CalibrationResult, out: Path, command: str, force: boo
         "errors.csv": summary(result.path),
     }
     fields = manifest(
-        "calibrate", command_line=command, region=c.region,
-        fit_years=list(result.fit.fit_years), evaluations=result.fit.evaluations,
-        evaluations_new=result.fit.evaluations_new, objective=result.fit.best.objective,
-        seconds=round(result.seconds, 1), evaluation_log=str(result.fit.log_path),
+        "calibrate",
+        command_line=command,
+        region=c.region,
+        fit_years=list(result.fit.fit_years),
+        evaluations=result.fit.evaluations,
+        evaluations_new=result.fit.evaluations_new,
+        objective=result.fit.best.objective,
+        seconds=round(result.seconds, 1),
+        evaluation_log=str(result.fit.log_path),
         estimates=dict(zip(result.fit.names, result.fit.theta.tolist(), strict=True)),
-        weakly_identified=result.uncertainty.weak, calibration=c.model_dump(mode="json"),
+        weakly_identified=result.uncertainty.weak,
+        calibration=c.model_dump(mode="json"),
     )
     return write_folder(out, tables, fields, force=force, extra=extra)

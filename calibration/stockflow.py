@@ -33,7 +33,9 @@ class StockFlowFit:
     cost: float
 
 
-def simulate(params: np.ndarray, start_stock: float, years: list[int], unemployment: pd.Series, u_ref: float) -> pd.DataFrame:
+def simulate(
+    params: np.ndarray, start_stock: float, years: list[int], unemployment: pd.Series, u_ref: float
+) -> pd.DataFrame:
     """Stock, inflow and outflow per year after the start (inflow_base in share of the start stock)."""
     base, e_in, rate, e_out = params
     stock = start_stock

@@ -16,6 +16,7 @@ believed, and would change the fit. What the log cannot know, the shape a calibr
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -57,8 +58,10 @@ def _checksum(key: str, u: list[float], moments: list[list[float]]) -> str:
 
 def _floats(values: Any, finite: bool) -> bool:
     # the log only ever holds floats (never ints or bools), so anything else is damage
-    return isinstance(values, list) and bool(values) and all(
-        isinstance(x, float) and (math.isfinite(x) or not finite) for x in values
+    return (
+        isinstance(values, list)
+        and bool(values)
+        and all(isinstance(x, float) and (math.isfinite(x) or not finite) for x in values)
     )
 
 
@@ -129,12 +132,12 @@ def check_state(folder: Path, output: Path | None = None) -> None:
         finally:
             os.close(fd)
     except OSError as exc:
-        raise StateError(f"{folder}: cannot write the evaluation log here ({_reason(exc)}); give a writable folder") from None
+        raise StateError(
+            f"{folder}: cannot write the evaluation log here ({_reason(exc)}); give a writable folder"
+        ) from None
     finally:
-        try:
+        with contextlib.suppress(OSError):  # a probe we could make but not remove is harmless
             probe.unlink(missing_ok=True)
-        except OSError:
-            pass  # a probe we could make but not remove is harmless; the write is what matters
 
 
 def _read_bytes(path: Path) -> bytes | None:

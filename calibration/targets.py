@@ -25,7 +25,9 @@ def observed_caseload(region: str, path: Path | None = None) -> pd.Series:
     table = pd.read_csv(path or DATA_DIR / "observed_caseload.csv")
     rows = table[table["region"] == region]
     if rows.empty:
-        raise KeyError(f"no observed caseload for region {region!r}; known: {', '.join(sorted(table['region'].unique()))}")
+        raise KeyError(
+            f"no observed caseload for region {region!r}; known: {', '.join(sorted(table['region'].unique()))}"
+        )
     return rows.set_index("year")["caseload_december"].astype(float).sort_index()
 
 
@@ -95,13 +97,22 @@ class TargetSet:
             )
         st = calibration.stocks
         self.targets: list[Target] = [
-            Target(f"caseload {t}", "stock", t, float(self.observed[t]), st.relative_sd * float(self.observed[t]),
-                   st.weight, "calibration/data/observed_caseload.csv")
+            Target(
+                f"caseload {t}",
+                "stock",
+                t,
+                float(self.observed[t]),
+                st.relative_sd * float(self.observed[t]),
+                st.weight,
+                "calibration/data/observed_caseload.csv",
+            )
             for t in range(self.first + 1, self.last + 1)
         ]
         self.moments = [m for m in calibration.moments if self.first < min(m.years) and max(m.years) <= self.last]
         for m in self.moments:
-            kind = "flow" if m.statistic in ("net_change", "inflow_share_of_stock", "outflow_share_of_stock") else "share"
+            kind = (
+                "flow" if m.statistic in ("net_change", "inflow_share_of_stock", "outflow_share_of_stock") else "share"
+            )
             self.targets.append(Target(m.name, kind, None, m.value, m.sd, m.weight, m.source))
         self.values = np.array([t.observed for t in self.targets])
         self.sds = np.array([t.sd for t in self.targets])
@@ -116,8 +127,9 @@ class TargetSet:
         # one plain float block: label lookups on the nullable columns (one array per column)
         # cost about 0.1 s per replication, more than the replication itself
         numeric = yearly.drop(columns=["policy"])
-        y = pd.DataFrame(numeric.to_numpy(dtype=float, na_value=np.nan), index=yearly["year"].to_numpy(int),
-                         columns=numeric.columns)
+        y = pd.DataFrame(
+            numeric.to_numpy(dtype=float, na_value=np.nan), index=yearly["year"].to_numpy(int), columns=numeric.columns
+        )
         stocks = [float(y.loc[t, "caseload_december"]) / self.scale for t in range(self.first + 1, self.last + 1)]
         return np.array(stocks + [_stat(m, y, self.scale) for m in self.moments])
 

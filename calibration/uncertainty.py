@@ -75,25 +75,30 @@ def bootstrap(fit: FitResult, draws: int, seed: int) -> Uncertainty:
         others = [abs(corr[i, j]) for j in range(n) if j != i]
         if shrinkage[i] < 0.5 or (others and max(others) > 0.9):
             weak.append(name)
-    table = pd.DataFrame({
-        "parameter": names,
-        "estimate": fit.theta,
-        "low": np.percentile(theta, 5, axis=0),
-        "high": np.percentile(theta, 95, axis=0),
-        "sd": sd,
-        "lower_bound": p.lower,
-        "upper_bound": p.upper,
-        "prior_mean": p.prior_mean,
-        "prior_sd": p.prior_sd,
-        "sensitivity": sensitivity,
-        "shrinkage": shrinkage,
-        "weak": [name in weak for name in names],
-    })
+    table = pd.DataFrame(
+        {
+            "parameter": names,
+            "estimate": fit.theta,
+            "low": np.percentile(theta, 5, axis=0),
+            "high": np.percentile(theta, 95, axis=0),
+            "sd": sd,
+            "lower_bound": p.lower,
+            "upper_bound": p.upper,
+            "prior_mean": p.prior_mean,
+            "prior_sd": p.prior_sd,
+            "sensitivity": sensitivity,
+            "shrinkage": shrinkage,
+            "weak": [name in weak for name in names],
+        }
+    )
     return Uncertainty(theta, table, pd.DataFrame(corr, index=names, columns=names), weak)
 
 
 def caseload_paths(
-    fit: FitResult, thetas: list[np.ndarray], until_year: int, executor: Executor | None = None,
+    fit: FitResult,
+    thetas: list[np.ndarray],
+    until_year: int,
+    executor: Executor | None = None,
     replications: list[int] | None = None,
 ) -> pd.DataFrame:
     """December caseload (observed units) per year for parameter draws; row i uses replication i unless given."""
@@ -123,7 +128,9 @@ def fitted_paths(fit: FitResult, until_year: int, executor: Executor | None = No
     return caseload_paths(fit, [fit.theta] * reps, until_year, executor, list(range(reps)))
 
 
-def band(fit: FitResult, unc: Uncertainty, until_year: int, draws: int, executor: Executor | None = None) -> pd.DataFrame:
+def band(
+    fit: FitResult, unc: Uncertainty, until_year: int, draws: int, executor: Executor | None = None
+) -> pd.DataFrame:
     """5-95% band of the caseload path over parameter draws (each with its own replication)."""
     if draws <= 0:
         return pd.DataFrame()

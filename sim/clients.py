@@ -169,8 +169,15 @@ def target_group(age: float, refugee: bool) -> int:
 CATEGORY_BOUNDS = np.array([3.0, 12.0, 24.0, 48.0])
 CATEGORY_BY_BAND = np.array([Category.C1A, Category.C1B, Category.C1C, Category.C2A, Category.C3B], dtype=np.int8)
 ROUTE_BY_CATEGORY = np.array(
-    [Route.MEDIATION, Route.DEVELOPMENT, Route.DEVELOPMENT, Route.PARTICIPATION,
-     Route.SHELTERED, Route.PARTICIPATION, Route.PARTICIPATION],
+    [
+        Route.MEDIATION,
+        Route.DEVELOPMENT,
+        Route.DEVELOPMENT,
+        Route.PARTICIPATION,
+        Route.SHELTERED,
+        Route.PARTICIPATION,
+        Route.PARTICIPATION,
+    ],
     dtype=np.int8,
 )
 _C2A, _C2B, _C3A, _C3B = Category.C2A, Category.C2B, Category.C3A, Category.C3B
@@ -252,7 +259,9 @@ def add_initial_stock(
     cats = _pick(rng, region.stock_category_shares, n, CATEGORIES)
     distance = _from_ranges(rng, cats, _CATEGORY_RANGE, tail_mean=region.stock_far_distance_tail_months)
     durations = _from_ranges(
-        rng, _pick(rng, region.stock_duration_shares, n, DURATION_CLASSES), _DURATION_RANGE,
+        rng,
+        _pick(rng, region.stock_duration_shares, n, DURATION_CLASSES),
+        _DURATION_RANGE,
         tail_mean=region.stock_long_duration_tail_years,
     )
     age_range = {**_AGE_RANGE, AGE_CLASSES.index("50plus"): (50, pension_age)}

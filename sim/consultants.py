@@ -25,7 +25,9 @@ class Guidance:
     contacts_per_served_per_year: float
 
 
-def assign_consultants(distance_diag: np.ndarray, eligible_route: np.ndarray, policy: Policy, contact: Contact) -> Guidance:
+def assign_consultants(
+    distance_diag: np.ndarray, eligible_route: np.ndarray, policy: Policy, contact: Contact
+) -> Guidance:
     """Serve eligible clients closest to the labour market first, up to staff x caseload norm: those
     on a route whose diagnosed distance is at most the policy's served_max_distance_months (focus:
     24 months, broad: everyone; docs/domain.md 'The two policies to compare')."""

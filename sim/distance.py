@@ -45,8 +45,12 @@ def activation(in_trajectory: bool, contact_intensity: float) -> float:
 
 @compiled
 def distance_after_month(
-    distance_months: float, activation_share: float, trajectory_gain_months_per_month: float,
-    years_on: float, exposure_months: float, r: DistanceRules,
+    distance_months: float,
+    activation_share: float,
+    trajectory_gain_months_per_month: float,
+    years_on: float,
+    exposure_months: float,
+    r: DistanceRules,
 ) -> float:
     """The true distance after `exposure_months` on benefit (docs/model.md 'Distance dynamics'):
     change = (drift × (1 - activation) - gain) × exposure, with drift = inactivity drift ×

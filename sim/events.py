@@ -23,9 +23,9 @@ class Event:
     RETURN = 13
 
 
-EVENT_NAMES = [name.lower() for name, _ in sorted(
-    ((n, v) for n, v in vars(Event).items() if n.isupper()), key=lambda kv: kv[1]
-)]
+EVENT_NAMES = [
+    name.lower() for name, _ in sorted(((n, v) for n, v in vars(Event).items() if n.isupper()), key=lambda kv: kv[1])
+]
 
 
 class EventLog:

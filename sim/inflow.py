@@ -36,7 +36,10 @@ def notification_rates_per_year(scenario: Scenario, year: int, month: int, shock
         # those whose WW ends now lost their job a WW maximum ago, in that time's labour market
         # (the WW maximum of this year stands in for the one of the year they lost it)
         lost_job = year + (month - 0.5) / 12 - ww_months / 12
-        u_then = unemployment_pct_at(scenario.drivers, lost_job) + effect_on(scenario.shocks, _date(lost_job)).unemployment_pct_add
+        u_then = (
+            unemployment_pct_at(scenario.drivers, lost_job)
+            + effect_on(scenario.shocks, _date(lost_job)).unemployment_pct_add
+        )
         share = inflow.ww_exhaustion_share
         market = (1.0 - share) * market + share * _market(inflow, u_then) ** inflow.elasticity_inflow
     general = inflow.base_notifications_per_year * market
@@ -80,11 +83,33 @@ _COMPONENTS = ("general", "refugee", "sheltered")
 _GENERAL, _REFUGEE, _SHELTERED = range(len(_COMPONENTS))
 # one keyed stream per personal attribute of a newcomer
 _ARRIVAL_STREAMS = (
-    "arrival_day", "age_class", "age", "distance", "sheltered_distance", "sheltered", "community_service",
-    "entitlement", "dream_job", "dream_job_days", "guided", "diagnosis",
+    "arrival_day",
+    "age_class",
+    "age",
+    "distance",
+    "sheltered_distance",
+    "sheltered",
+    "community_service",
+    "entitlement",
+    "dream_job",
+    "dream_job_days",
+    "guided",
+    "diagnosis",
 )
-(_DAY, _AGE_CLASS, _AGE, _DISTANCE, _SHELTERED_DISTANCE, _SHELTERED_DRAW, _COMMUNITY, _ENTITLEMENT, _DREAM,
- _DREAM_DAYS, _GUIDED, _DIAGNOSIS) = range(len(_ARRIVAL_STREAMS))
+(
+    _DAY,
+    _AGE_CLASS,
+    _AGE,
+    _DISTANCE,
+    _SHELTERED_DISTANCE,
+    _SHELTERED_DRAW,
+    _COMMUNITY,
+    _ENTITLEMENT,
+    _DREAM,
+    _DREAM_DAYS,
+    _GUIDED,
+    _DIAGNOSIS,
+) = range(len(_ARRIVAL_STREAMS))
 _AGE_RANGES = {"under27": (18.0, 27.0), "27_49": (27.0, 50.0), "50plus": (50.0, 64.0)}
 _WAITING = State.WAITING_MEETING
 
@@ -157,29 +182,63 @@ def add_notifications(
     """
     span = end_day - start_day
     count_base = streams.bases(("notification_count",), month_index)[0]
-    counts = np.array([
-        poisson_count(keyed_uniform(count_base, c), rates_per_year[name] * span / DAYS_PER_YEAR)
-        for c, name in enumerate(_COMPONENTS)
-    ])
+    counts = np.array(
+        [
+            poisson_count(keyed_uniform(count_base, c), rates_per_year[name] * span / DAYS_PER_YEAR)
+            for c, name in enumerate(_COMPONENTS)
+        ]
+    )
     ids = table.add(int(counts.sum()))
     _newcomers(
-        ids, month_index, counts, streams.bases(_ARRIVAL_STREAMS, month_index), start_day, span,
-        float(shock.newcomer_distance_shift_months), rules or newcomer_rules(scenario), _columns(table),
+        ids,
+        month_index,
+        counts,
+        streams.bases(_ARRIVAL_STREAMS, month_index),
+        start_day,
+        span,
+        float(shock.newcomer_distance_shift_months),
+        rules or newcomer_rules(scenario),
+        _columns(table),
     )
     return ids
 
 
 def _columns(table: ClientTable) -> tuple:
-    return (table.key, table.notification_day, table.birth_day, table.refugee, table.sheltered,
-            table.community_service, table.distance_true, table.u_entitlement, table.u_dream, table.u_dream_days,
-            table.u_guided, table.z_diag, table.state)
+    return (
+        table.key,
+        table.notification_day,
+        table.birth_day,
+        table.refugee,
+        table.sheltered,
+        table.community_service,
+        table.distance_true,
+        table.u_entitlement,
+        table.u_dream,
+        table.u_dream_days,
+        table.u_guided,
+        table.z_diag,
+        table.state,
+    )
 
 
 @compiled
 def _newcomers(ids, month_index, counts, bases, start_day, span, distance_shift, r, columns):
     """Draw the newcomers' attributes and write them to rows `ids` in order of arrival."""
-    (key_col, notification_day, birth_day, refugee_col, sheltered_col, community_col, distance_true,
-     u_entitlement, u_dream, u_dream_days, u_guided, z_diag, state) = columns
+    (
+        key_col,
+        notification_day,
+        birth_day,
+        refugee_col,
+        sheltered_col,
+        community_col,
+        distance_true,
+        u_entitlement,
+        u_dream,
+        u_dream_days,
+        u_guided,
+        z_diag,
+        state,
+    ) = columns
     n = len(ids)
     keys = np.empty(n, np.int64)
     kinds = np.empty(n, np.int64)

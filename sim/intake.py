@@ -129,8 +129,8 @@ class IntakeChain:
         t.state[gatekept] = State.GATEKEPT
         self.log.record(days[stopped], gatekept, Event.GATEKEPT)
         joining = ~stopped
-        self._queue = np.concatenate([self._queue[self._head:], ids[joining]])
-        self._queue_days = np.concatenate([self._queue_days[self._head:], days[joining]])
+        self._queue = np.concatenate([self._queue[self._head :], ids[joining]])
+        self._queue_days = np.concatenate([self._queue_days[self._head :], days[joining]])
         self._head = 0
         return len(gatekept)
 
@@ -153,7 +153,7 @@ class IntakeChain:
 
     def _ready(self, now: float) -> int:
         """Clients in the queue who made contact by `now` (the queue is in order of notification)."""
-        waiting_days = self._queue_days[self._head:]
+        waiting_days = self._queue_days[self._head :]
         return int(waiting_days.searchsorted(now - self.chain.contact_days, side="right"))
 
     def _hold_meeting(self, now: float, ready: int) -> int:
@@ -161,7 +161,7 @@ class IntakeChain:
         of the queue. Returns the number seated."""
         seated = min(self.chain.information_meeting_places, ready)
         if seated:
-            self._seated.append((now, self._queue[self._head:self._head + seated]))
+            self._seated.append((now, self._queue[self._head : self._head + seated]))
             self._head += seated
         self.seats_taken.append(seated)
         return seated
@@ -286,6 +286,9 @@ def after_intake(ids: np.ndarray, intake: np.ndarray, c: IntakeColumns, r: Intak
             grant_days[n_granted] = c.grant_day[i]
             n_granted += 1
     return IntakeOutcome(
-        refused=refused[:n_refused], worked=worked[:n_worked], work_day=work_day[:n_worked],
-        granted=granted[:n_granted], grant_day=grant_days[:n_granted],
+        refused=refused[:n_refused],
+        worked=worked[:n_worked],
+        work_day=work_day[:n_worked],
+        granted=granted[:n_granted],
+        grant_day=grant_days[:n_granted],
     )

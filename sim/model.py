@@ -77,7 +77,10 @@ class Model:
         capacity = min(scenario.region.initial_stock * (1 + 0.6 * years), 1.1 * clients)
         self.table = ClientTable(capacity=int(capacity) + 1024)
         stock = add_initial_stock(
-            self.table, scenario.region, self.streams.generator("initial_stock"), 0.0,
+            self.table,
+            scenario.region,
+            self.streams.generator("initial_stock"),
+            0.0,
             state_pension_age(scenario.drivers, self.calendar.first_year),
         )
         self.log.record(0.0, stock, Event.GRANTED, self.table.route[stock])
@@ -85,7 +88,12 @@ class Model:
         self.rows: list[dict] = []
         self.policies = PolicySchedule(scenario, self.calendar)
         self.chain = IntakeChain(
-            self.env, self.table, scenario.chain, scenario.inflow, self.log, self.policies.gatekeeper_share_on,
+            self.env,
+            self.table,
+            scenario.chain,
+            scenario.inflow,
+            self.log,
+            self.policies.gatekeeper_share_on,
             first_meeting_day=self.calendar.first_weekday_on_or_after(scenario.chain.information_meeting_weekday),
             weekday_of_day0=self.calendar.origin.weekday(),
         )
@@ -130,21 +138,37 @@ class Model:
         """Temporary contracts that ended: back on assistance unless aftercare holds (revolving door)."""
         t = self.table
         back = end_temporary_contracts(
-            t.columns(ContractColumns), t.n, start, end, self.streams.bases(("aftercare",), index)[0],
+            t.columns(ContractColumns),
+            t.n,
+            start,
+            end,
+            self.streams.bases(("aftercare",), index)[0],
             self.scenario.work.aftercare_retention_share,
         )
         self.log.record(back.days, back.ids, Event.RETURN)
         return len(back.ids)
 
     def _month_end(
-        self, index: int, year: int, month: int, start: float, end: float,
-        shock: ShockEffect, notifications: int, gatekept: int,
+        self,
+        index: int,
+        year: int,
+        month: int,
+        start: float,
+        end: float,
+        shock: ShockEffect,
+        notifications: int,
+        gatekept: int,
     ) -> None:
         t, sc = self.table, self.scenario
         rules, policy_start = self.policies.in_force_on(start)
         policy = rules.policy
-        row: dict = {"year": year, "month": month, "policy": rules.name,
-                     "notifications": notifications, "gatekept": gatekept}
+        row: dict = {
+            "year": year,
+            "month": month,
+            "policy": rules.name,
+            "notifications": notifications,
+            "gatekept": gatekept,
+        }
         granted = self._grant(start, end)
         returned = self._return_from_temporary_work(index, start, end)
         row["returns"] = returned
@@ -156,13 +180,16 @@ class Model:
         guidance = assign_consultants(t.distance_diag[on], t.route[on] != _NONE, policy, sc.contact)
         intensity = contact_intensity(contact_levels(guidance, policy), sc.contact)
         month = MonthInputs(
-            start=start, end=end,
+            start=start,
+            end=end,
             pension_age=float(state_pension_age(sc.drivers, year)),  # AOW at the age in force this year
             market_multiplier=labour_market_multiplier(sc, year, shock),
             guidance_on=participation_guidance_on(policy, policy_start, end),
             guidance_share=float(policy.participation_guidance_share),
-            trajectory_routes=rules.trajectory_routes, p_review=float(rules.review_chance),
-            contact_multiplier=contact_multiplier(intensity, sc.contact), intensity=intensity,
+            trajectory_routes=rules.trajectory_routes,
+            p_review=float(rules.review_chance),
+            contact_multiplier=contact_multiplier(intensity, sc.contact),
+            intensity=intensity,
             bases=self.streams.bases(MONTH_STREAMS, index),
         )
         out = month_on_benefit(on, guidance.served, t.columns(MonthColumns), month, self._run_rules)
@@ -199,9 +226,7 @@ def run(
     model = Model(scenario, seed, record_events)
     model.run()
     waits = waits_by_grant_year(model.table, model.calendar)
-    yearly, monthly = build_tables(
-        model.rows, waits, scenario.simulation.start_year, model.initial_stock, replication
-    )
+    yearly, monthly = build_tables(model.rows, waits, scenario.simulation.start_year, model.initial_stock, replication)
     return RunResult(
         yearly=yearly,
         monthly=monthly,
@@ -210,5 +235,3 @@ def run(
         kernel_events=next(model.env._eid),
         meeting_seats=model.chain.seats_taken,
     )
-
-

@@ -49,18 +49,39 @@ from sim.work import (
 )
 
 # the keyed streams of the month step, in the order of MonthInputs.bases
-STREAMS = ("exit", "review", "rediagnosis", "exit_reason", "job_type", "exit_day", "contract", "parttime_end",
-           "trajectory", "trajectory_type")
+STREAMS = (
+    "exit",
+    "review",
+    "rediagnosis",
+    "exit_reason",
+    "job_type",
+    "exit_day",
+    "contract",
+    "parttime_end",
+    "trajectory",
+    "trajectory_type",
+)
 # codes as module constants: compiled code reads plain ints, not class attributes
 _PARTICIPATION = Route.PARTICIPATION
-_NONE, _TEMPORARY, _EDUCATION, _PENSION, _OTHER_EXIT = Exit.NONE, Exit.WORK_TEMPORARY, Exit.EDUCATION, Exit.PENSION, Exit.OTHER
+_NONE, _TEMPORARY, _EDUCATION, _PENSION, _OTHER_EXIT = (
+    Exit.NONE,
+    Exit.WORK_TEMPORARY,
+    Exit.EDUCATION,
+    Exit.PENSION,
+    Exit.OTHER,
+)
 _LEFT, _TEMPORARY_WORK = State.LEFT, State.TEMPORARY_WORK
 _DURATION_BOUNDS_YEARS = np.array([1.0, 2.0, 4.0])
 # the month-end stock counts (MonthOutcome.stocks), in this order
 STOCK_COLUMNS = [
-    "caseload", *(f"stock_{name}" for name in CATEGORIES),
-    "stock_duration_lt1", "stock_duration_1_2", "stock_duration_2_4", "stock_duration_4plus",
-    "stock_participation", "stock_parttime",
+    "caseload",
+    *(f"stock_{name}" for name in CATEGORIES),
+    "stock_duration_lt1",
+    "stock_duration_1_2",
+    "stock_duration_2_4",
+    "stock_duration_4plus",
+    "stock_participation",
+    "stock_parttime",
 ]
 _BY_CATEGORY, _BY_DURATION = 1, 1 + len(CATEGORIES)
 _PARTICIPATION_COUNT = _BY_DURATION + len(_DURATION_BOUNDS_YEARS) + 1
@@ -138,7 +159,9 @@ class MonthOutcome(NamedTuple):
 
 def run_rules(scenario: Scenario) -> RunRules:
     """The month step's parameters and lookup tables, made once a run."""
-    return RunRules(work=work_rules(scenario.work), distance=distance_rules(scenario.distance), routes=route_rules(scenario))
+    return RunRules(
+        work=work_rules(scenario.work), distance=distance_rules(scenario.distance), routes=route_rules(scenario)
+    )
 
 
 @compiled
@@ -186,8 +209,12 @@ def month_on_benefit(on: np.ndarray, served: np.ndarray, c: MonthColumns, m: Mon
 
         # exits: competing risks for the month (sim/work.py)
         h_work = work_hazard(
-            w.base_hazard[hazard_class(distance, group, route, parttime)], w.scarring_per_year, years_on,
-            m.contact_multiplier[level], rt.trajectory_work[trajectory], m.market_multiplier,
+            w.base_hazard[hazard_class(distance, group, route, parttime)],
+            w.scarring_per_year,
+            years_on,
+            m.contact_multiplier[level],
+            rt.trajectory_work[trajectory],
+            m.market_multiplier,
         )
         h_education = w.education_hazard[group]
         h_total = h_work + h_education + w.other_exit_per_month
@@ -237,8 +264,12 @@ def month_on_benefit(on: np.ndarray, served: np.ndarray, c: MonthColumns, m: Mon
 
         # distance: from the month's start, as the hazards above (sim/distance.py)
         c.distance_true[i] = distance_after_month(
-            distance, activation(in_trajectory, m.intensity[level]), rt.trajectory_gain[trajectory],
-            years_on, exposure, r.distance,
+            distance,
+            activation(in_trajectory, m.intensity[level]),
+            rt.trajectory_gain[trajectory],
+            years_on,
+            exposure,
+            r.distance,
         )
 
         # trajectories from the basket for routes that buy them, or guided participation clients
@@ -282,10 +313,17 @@ def month_on_benefit(on: np.ndarray, served: np.ndarray, c: MonthColumns, m: Mon
         stocks[_PARTICIPATION_COUNT] += c.route[i] == _PARTICIPATION
         stocks[_PARTTIME_COUNT] += c.parttime[i]
     return MonthOutcome(
-        left=left[:n_left], left_day=left_day[:n_left], left_reason=left_reason[:n_left],
-        new_parttime=new_pt[:n_new_pt], new_parttime_day=new_pt_day[:n_new_pt], ended_parttime=ended_pt[:n_ended_pt],
-        started=started[:n_started], started_type=started_type[:n_started],
-        moved=moved[:n_moved], moved_route=moved_route[:n_moved],
-        days_paid=days_paid, benefit_share=share, stocks=stocks,
+        left=left[:n_left],
+        left_day=left_day[:n_left],
+        left_reason=left_reason[:n_left],
+        new_parttime=new_pt[:n_new_pt],
+        new_parttime_day=new_pt_day[:n_new_pt],
+        ended_parttime=ended_pt[:n_ended_pt],
+        started=started[:n_started],
+        started_type=started_type[:n_started],
+        moved=moved[:n_moved],
+        moved_route=moved_route[:n_moved],
+        days_paid=days_paid,
+        benefit_share=share,
+        stocks=stocks,
     )
-

@@ -67,7 +67,9 @@ def check_target(out: Path, force: bool) -> None:
     if not out.is_dir():
         raise OutputError(f"{out}: exists and is not a folder; choose another --out")
     if _holds_working_folder(out):
-        raise OutputError(f"{out}: is the working folder or one of its parents; it is never replaced, not even with --force")
+        raise OutputError(
+            f"{out}: is the working folder or one of its parents; it is never replaced, not even with --force"
+        )
     if not written_by_us(out):
         raise OutputError(
             f"{out}: exists and is not a results folder of caseload (no caseload {MANIFEST}); it is never "
@@ -87,7 +89,9 @@ def _safe_table_name(name: str) -> Path:
 
 def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
     """The table with text that a spreadsheet would run as a formula quoted by a leading apostrophe."""
-    text = [c for c in frame.columns if pd.api.types.is_object_dtype(frame[c]) or pd.api.types.is_string_dtype(frame[c])]
+    text = [
+        c for c in frame.columns if pd.api.types.is_object_dtype(frame[c]) or pd.api.types.is_string_dtype(frame[c])
+    ]
     if not text:
         return frame
     out = frame.copy()
@@ -157,7 +161,7 @@ def remove_stale(out: Path) -> list[Path]:
         return removed
     for kind in ("partial", "old"):
         for path in parent.glob(f".{glob.escape(out.name)}.{kind}-*"):
-            pid = path.name[len(f".{out.name}.{kind}-"):].split("-", 1)[0]
+            pid = path.name[len(f".{out.name}.{kind}-") :].split("-", 1)[0]
             if pid.isdigit() and not _alive(int(pid)):
                 shutil.rmtree(path, ignore_errors=True)
                 removed.append(path)
@@ -245,6 +249,8 @@ def manifest(command: str, **fields: Any) -> dict[str, Any]:
     from sim import __version__
 
     return {
-        "command": command, "version": __version__,
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), **fields,
+        "command": command,
+        "version": __version__,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        **fields,
     }

@@ -74,26 +74,30 @@ class Strict(BaseModel):
 
 class Simulation(Strict):
     start_year: int = Field(
-        2013, ge=1990, le=2100,
+        2013,
+        ge=1990,
+        le=2100,
         description="The stock is that of 31 December of this year; simulation runs from 1 January after.",
     )
     until_year: int = Field(2030, ge=1990, le=2100, description="Last simulated year (inclusive).")
     burn_in_years: int = Field(
-        0, ge=0, le=30,
+        0,
+        ge=0,
+        le=30,
         description="Years simulated before start_year with start-year drivers and then discarded (assumption: 0).",
     )
 
     @model_validator(mode="after")
     def _order(self) -> Simulation:
         if self.until_year <= self.start_year:
-            raise ValueError(
-                f"until_year: must be after start_year ({self.start_year}) (got {self.until_year})"
-            )
+            raise ValueError(f"until_year: must be after start_year ({self.start_year}) (got {self.until_year})")
         return self
 
 
 class Region(Strict):
-    name: Slug = Field("leidschendam-voorburg", description="Region label, also the key into observed data and calibration files.")
+    name: Slug = Field(
+        "leidschendam-voorburg", description="Region label, also the key into observed data and calibration files."
+    )
     initial_stock: int = Field(1660, ge=0, le=5_000_000, description="December 2013 caseload (docs/domain.md table 1).")
     stock_category_shares: dict[Literal["1a", "1b", "1c", "2a", "2b", "3a", "3b"], Share] = Field(
         description="Stock by category 1a..3b, adding up to 1; assumption near the expected 40/60 split (docs/domain.md)."
@@ -141,7 +145,9 @@ class Drivers(Strict):
     state_pension_age_years: list[Annotated[float, Field(ge=50.0, le=80.0)]] = Field(
         description="AOW age in force per year (drivers.csv)."
     )
-    asylum_permits: list[Annotated[float, Field(ge=0.0)]] = Field(description="National asylum permits per year (drivers.csv).")
+    asylum_permits: list[Annotated[float, Field(ge=0.0)]] = Field(
+        description="National asylum permits per year (drivers.csv)."
+    )
     ww_max_months: list[Annotated[float, Field(ge=0.0, le=60.0)]] = Field(
         description="Maximum WW duration in January (drivers.csv)."
     )
@@ -219,15 +225,22 @@ class Chain(Strict):
 
     contact_days: NonNegative = Field(3.0, le=30, description="Contact within 3 days of notification (docs/domain.md).")
     information_meeting_weekday: int = Field(1, ge=0, le=6, description="Tuesday = 1 (docs/domain.md).")
-    information_meeting_places: Annotated[int, COUNT] = Field(12, ge=0, le=100_000, description="12 places a session (docs/domain.md).")
+    information_meeting_places: Annotated[int, COUNT] = Field(
+        12, ge=0, le=100_000, description="12 places a session (docs/domain.md)."
+    )
     information_meetings_per_week: int = Field(1, ge=0, le=100, description="One a week (docs/domain.md).")
     extra_meetings_max_per_week: int = Field(
-        1, ge=0, le=100,
+        1,
+        ge=0,
+        le=100,
         description="Extra sessions held in a week when the queue is long; assumption: the municipality adds "
         "a session rather than break 'within a week of contact' (docs/domain.md). 0 = never.",
     )
     extra_meeting_queue_threshold: Annotated[int, COUNT] = Field(
-        12, ge=0, le=10_000_000, description="Clients still waiting after the regular sessions that trigger an extra one."
+        12,
+        ge=0,
+        le=10_000_000,
+        description="Clients still waiting after the regular sessions that trigger an extra one.",
     )
     diagnosis_talks_per_weekday: Annotated[int, COUNT] = Field(
         5, ge=0, le=100_000, description="Individual talks, 4-5 at a time (docs/domain.md)."
@@ -316,7 +329,9 @@ class Contact(Strict):
         1200.0, description="Client contacts one work consultant gives a year; assumption (~5 a working day)."
     )
     max_contacts_per_client_per_year: NonNegative = Field(24.0, description="Fortnightly at most; assumption.")
-    contact_effect_max: NonNegative = Field(1.0, le=20, description="Job-finding multiplier gain at saturation (calibrated).")
+    contact_effect_max: NonNegative = Field(
+        1.0, le=20, description="Job-finding multiplier gain at saturation (calibrated)."
+    )
     contact_saturation_per_year: Positive = Field(6.0, description="Contacts a year at 63% of the effect; assumption.")
 
 
@@ -360,13 +375,17 @@ class Policy(Strict):
         description="Clients with diagnosed distance up to this get a work consultant (focus: 24; broad: all)."
     )
     unserved_contacts_per_year: NonNegative = Field(1.0, description="Income consultant ~once a year (docs/domain.md).")
-    gatekeeper_share: Share = Field(description="Notifications stopped before application (broad 0.36, docs/domain.md).")
+    gatekeeper_share: Share = Field(
+        description="Notifications stopped before application (broad 0.36, docs/domain.md)."
+    )
     trajectories_in_participation: bool = Field(description="Trajectories also for the participation route.")
     participation_guidance_share: Share = Field(0.0, description="Share of participation clients guided extra.")
     participation_guidance_contacts_per_year: NonNegative = Field(
         0.0, description="Contacts a year for the guided participation clients."
     )
-    participation_guidance_months: NonNegative = Field(0.0, description="Two years in the 2021 proposal (docs/domain.md).")
+    participation_guidance_months: NonNegative = Field(
+        0.0, description="Two years in the 2021 proposal (docs/domain.md)."
+    )
     participation_review_contacts_per_year: NonNegative = Field(
         1.0, description="Participation: a first talk within a year, then yearly (docs/domain.md)."
     )
@@ -387,7 +406,10 @@ class Shock(Strict):
         0.0, ge=-120, le=120, description="Added to newcomers' distance while active."
     )
     unemployment_pct_add: float = Field(
-        0.0, ge=-20, le=20, description="Added to the unemployment driver while active (use 0 if drivers already hold it)."
+        0.0,
+        ge=-20,
+        le=20,
+        description="Added to the unemployment driver while active (use 0 if drivers already hold it).",
     )
 
     @model_validator(mode="after")

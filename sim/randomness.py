@@ -45,9 +45,7 @@ class Streams:
         self._key_arrays: dict[tuple[str, ...], np.ndarray] = {}
 
     def _child(self, name: str, *key: int) -> np.random.SeedSequence:
-        return np.random.SeedSequence(
-            self.seed.entropy, spawn_key=(*self.seed.spawn_key, _stream_id(name), *key)
-        )
+        return np.random.SeedSequence(self.seed.entropy, spawn_key=(*self.seed.spawn_key, _stream_id(name), *key))
 
     def generator(self, name: str, *key: int) -> np.random.Generator:
         """A Generator for stream `name` at `key` (non-negative ints)."""

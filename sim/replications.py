@@ -234,9 +234,7 @@ def check_dask_scheduler(address: str, timeout: float = SCHEDULER_TIMEOUT_SECOND
             (length,) = struct.unpack("<Q", head) if len(head) == 8 else (0,)
             body = _receive(conn, length) if 0 < length <= 65536 else b""
     except TimeoutError:
-        raise ExecutorError(
-            f"--scheduler: {address} did not answer as a Dask scheduler within {timeout:g} s"
-        ) from None
+        raise ExecutorError(f"--scheduler: {address} did not answer as a Dask scheduler within {timeout:g} s") from None
     except OSError as exc:
         raise ExecutorError(f"--scheduler: cannot connect to {address} ({exc.strerror or exc})") from None
     if b"pickle-protocol" not in body:
@@ -264,7 +262,9 @@ class DaskExecutor:
         self._cluster = None
         if address == "local":
             self._cluster = LocalCluster(
-                n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                n_workers=workers or os.cpu_count() or 1,
+                threads_per_worker=1,
+                processes=True,
                 dashboard_address=None,
             )
             self._client = Client(self._cluster)
@@ -366,10 +366,14 @@ def run_replications(
     failures: list[dict] = []
     for done, (k, result) in enumerate(executor.map_unordered(run_task, tasks), start=1):
         if isinstance(result, BaseException):
-            failures.append({
-                "scenario": scenario.name, "seed": seed, "replication": tasks[k].replication,
-                "error": f"{type(result).__name__}: {result}",
-            })
+            failures.append(
+                {
+                    "scenario": scenario.name,
+                    "seed": seed,
+                    "replication": tasks[k].replication,
+                    "error": f"{type(result).__name__}: {result}",
+                }
+            )
         else:
             outputs[result.replication] = result
         if on_done:
@@ -401,7 +405,13 @@ class RunEstimate:
 
     def describe(self) -> str:
         minutes = self.seconds / 60
-        when = f"{minutes / 60:.1f} h" if minutes >= 90 else f"{minutes:.0f} min" if minutes >= 2 else f"{self.seconds:.0f} s"
+        when = (
+            f"{minutes / 60:.1f} h"
+            if minutes >= 90
+            else f"{minutes:.0f} min"
+            if minutes >= 2
+            else f"{self.seconds:.0f} s"
+        )
         return (
             f"{self.replications:,} replications on {self.workers} worker(s): about {when} and "
             f"{self.memory_bytes / 2**30:.1f} GiB of memory for the results (rough estimate)"

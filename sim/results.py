@@ -10,23 +10,54 @@ from sim.clients import ClientTable
 from sim.parameters import CATEGORIES
 
 FLOW_COLUMNS = [
-    "notifications", "gatekept", "inflow", "returns", "outflow",
-    "outflow_work_fulltime", "outflow_work_temporary", "outflow_education", "outflow_self_employment",
-    "outflow_pension", "outflow_other", "placements_parttime", "trajectories_started",
-    "benefit_client_months", "benefit_spending_eur", "trajectory_spending_eur",
+    "notifications",
+    "gatekept",
+    "inflow",
+    "returns",
+    "outflow",
+    "outflow_work_fulltime",
+    "outflow_work_temporary",
+    "outflow_education",
+    "outflow_self_employment",
+    "outflow_pension",
+    "outflow_other",
+    "placements_parttime",
+    "trajectories_started",
+    "benefit_client_months",
+    "benefit_spending_eur",
+    "trajectory_spending_eur",
 ]
 STOCK_COLUMNS = [
     *(f"stock_{c}" for c in CATEGORIES),
-    "stock_duration_lt1", "stock_duration_1_2", "stock_duration_2_4", "stock_duration_4plus",
-    "stock_participation", "stock_parttime", "clients_served", "in_chain",
+    "stock_duration_lt1",
+    "stock_duration_1_2",
+    "stock_duration_2_4",
+    "stock_duration_4plus",
+    "stock_participation",
+    "stock_parttime",
+    "clients_served",
+    "in_chain",
 ]
 YEARLY_COLUMNS = [
-    "year", "replication", "policy", "caseload_december", *FLOW_COLUMNS, *STOCK_COLUMNS,
-    "work_consultant_caseload", "wait_days_mean", "wait_days_p90",
+    "year",
+    "replication",
+    "policy",
+    "caseload_december",
+    *FLOW_COLUMNS,
+    *STOCK_COLUMNS,
+    "work_consultant_caseload",
+    "wait_days_mean",
+    "wait_days_p90",
 ]
 """Columns of `yearly.csv`, in order (documented in docs/model.md)."""
-_YEARLY_FLOATS = ["benefit_client_months", "benefit_spending_eur", "trajectory_spending_eur",
-                  "work_consultant_caseload", "wait_days_mean", "wait_days_p90"]
+_YEARLY_FLOATS = [
+    "benefit_client_months",
+    "benefit_spending_eur",
+    "trajectory_spending_eur",
+    "work_consultant_caseload",
+    "wait_days_mean",
+    "wait_days_p90",
+]
 
 
 def build_tables(
@@ -57,7 +88,8 @@ def build_tables(
     yearly["replication"] = replication
     columns = {
         column: _after_start(first.get(column), yearly[column].to_numpy(), column in _YEARLY_FLOATS)
-        for column in YEARLY_COLUMNS if column != "policy"
+        for column in YEARLY_COLUMNS
+        if column != "policy"
     }
     columns["policy"] = pd.concat([pd.Series([pd.NA]), december["policy"]], ignore_index=True)
     return pd.DataFrame(columns)[YEARLY_COLUMNS], monthly

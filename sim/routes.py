@@ -19,7 +19,12 @@ from sim.clients import Category, Route
 from sim.compiled import compiled
 from sim.parameters import TARGET_GROUPS, Scenario
 
-_DIRECT, _MEDIATION, _DEVELOPMENT, _PARTICIPATION = Route.DIRECT, Route.MEDIATION, Route.DEVELOPMENT, Route.PARTICIPATION
+_DIRECT, _MEDIATION, _DEVELOPMENT, _PARTICIPATION = (
+    Route.DIRECT,
+    Route.MEDIATION,
+    Route.DEVELOPMENT,
+    Route.PARTICIPATION,
+)
 
 
 def _route_after_review(old: int, indicated: int) -> int:

@@ -75,10 +75,16 @@ def run_to_folder(
     if record_events and results.events is not None:
         tables["events.csv"] = results.events
     fields = manifest(
-        "run", scenario=scenario.name, scenario_file=str(scenario_file) if scenario_file else None,
-        seed=seed, replications=reps, replications_failed=results.failures,
-        until_year=scenario.simulation.until_year, run_seconds=round(seconds, 3),
-        client_events=results.client_events, parameters=scenario.model_dump(mode="json"),
+        "run",
+        scenario=scenario.name,
+        scenario_file=str(scenario_file) if scenario_file else None,
+        seed=seed,
+        replications=reps,
+        replications_failed=results.failures,
+        until_year=scenario.simulation.until_year,
+        run_seconds=round(seconds, 3),
+        client_events=results.client_events,
+        parameters=scenario.model_dump(mode="json"),
     )
     write_folder(out, tables, fields, force=force)
     return RunOutcome(out, results, seconds)

@@ -57,7 +57,8 @@ def _resolve_path(ref: str, relative_to: Path | None, referrer: str) -> Path:
     if not path.exists():
         names = shipped_names()
         raise ScenarioError(
-            referrer, "include" if relative_to else "scenario",
+            referrer,
+            "include" if relative_to else "scenario",
             f"unknown scenario {ref!r}; shipped scenarios: {', '.join(names)}.{did_you_mean(ref, names)}",
         )
     return path.resolve()
@@ -189,21 +190,26 @@ def _scale(merged: dict[str, Any], stock: Any, path: Path, own: dict, includes: 
     most = _stock_bound()
     if not isinstance(stock, int) or isinstance(stock, bool) or not 1 <= stock <= most:
         raise ScenarioError(
-            file, SCALE_KEY, f"must be a whole number of clients from 1 to {most:,}, the December stock the "
+            file,
+            SCALE_KEY,
+            f"must be a whole number of clients from 1 to {most:,}, the December stock the "
             f"included region is scaled to (got {stock!r})",
         )
     if not includes:
         raise ScenarioError(file, SCALE_KEY, "scales the region of the scenario this file includes; add an include")
     if isinstance(own.get("region"), dict) and "initial_stock" in own["region"]:
         raise ScenarioError(
-            file, "region.initial_stock", f"is set by {SCALE_KEY} in this file; give one of the two",
+            file,
+            "region.initial_stock",
+            f"is set by {SCALE_KEY} in this file; give one of the two",
         )
     region = merged.get("region") if isinstance(merged.get("region"), dict) else {}
     base = region.get("initial_stock", Region.model_fields["initial_stock"].default)
     if not isinstance(base, int) or isinstance(base, bool) or base < 1:
         raise ScenarioError(
-            file, SCALE_KEY, f"scales the included region's initial_stock, which must be a whole number above 0 "
-            f"(got {base!r})",
+            file,
+            SCALE_KEY,
+            f"scales the included region's initial_stock, which must be a whole number above 0 (got {base!r})",
         )
     scaled = scaled_counts(merged, stock)
     sources.append(Source(file, scaled, f"; {SCALE_KEY} = {stock} in this file made it this size"))
@@ -274,11 +280,14 @@ def _check_size(scenario: Scenario, file: str) -> None:
     years = range(sim.start_year + 1 - sim.burn_in_years, sim.until_year + 1)
     clients = scenario.region.initial_stock + expected_notifications(monthly_notification_rates(scenario))
     if not math.isfinite(clients) or clients > MAX_CLIENTS:
-        size = "an unbounded number of" if not math.isfinite(clients) else (
-            f"about {clients:,.0f}" if clients < 1e12 else f"about {clients:.1e}"
+        size = (
+            "an unbounded number of"
+            if not math.isfinite(clients)
+            else (f"about {clients:,.0f}" if clients < 1e12 else f"about {clients:.1e}")
         )
         raise ScenarioError(
-            file, "inflow",
+            file,
+            "inflow",
             f"the scenario asks for {size} clients over {len(years)} years (stock plus notifications), more than "
             f"the {MAX_CLIENTS:,} one run can hold; check base_notifications_per_year and the extra groups, "
             "elasticity_inflow against the unemployment drivers, and the shocks' inflow_multiplier",

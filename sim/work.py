@@ -69,8 +69,12 @@ def hazard_class(distance_true: float, group: int, route: int, parttime: bool) -
 
 @compiled
 def work_hazard(
-    base_hazard: float, scarring_per_year: float, years_on: float, contact_multiplier: float,
-    trajectory_multiplier: float, market_multiplier: float,
+    base_hazard: float,
+    scarring_per_year: float,
+    years_on: float,
+    contact_multiplier: float,
+    trajectory_multiplier: float,
+    market_multiplier: float,
 ) -> float:
     """Job-finding hazard per month of a client (`base_hazard` from base_hazard_table): scarred by
     years on benefit, raised by contact, a trajectory and the market."""
@@ -211,7 +215,12 @@ class Returns(NamedTuple):
 
 @compiled
 def end_temporary_contracts(
-    c: ContractColumns, n: int, start: float, end: float, aftercare_base: np.uint64, aftercare_retention_share: float,
+    c: ContractColumns,
+    n: int,
+    start: float,
+    end: float,
+    aftercare_base: np.uint64,
+    aftercare_retention_share: float,
 ) -> Returns:
     """Temporary contracts ending before `end` (clients 0..n-1 of the table columns `c`): aftercare
     keeps a worker in work with its retention share (work.aftercare_retention_share, an assumption),

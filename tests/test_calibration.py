@@ -37,10 +37,24 @@ def _calibration(**over) -> Calibration:
         "band_draws": 0,
         "fitted_file": "fitted-test.toml",
         "parameters": [
-            {"path": "inflow.base_notifications_per_year", "lower": 500.0, "upper": 1500.0, "start": 800.0,
-             "prior_mean": 1000.0, "prior_sd": 2000.0, "source": "test"},
-            {"path": "work.other_exit_per_month", "lower": 0.0, "upper": 0.02, "start": 0.004,
-             "prior_mean": 0.01, "prior_sd": 0.05, "source": "test"},
+            {
+                "path": "inflow.base_notifications_per_year",
+                "lower": 500.0,
+                "upper": 1500.0,
+                "start": 800.0,
+                "prior_mean": 1000.0,
+                "prior_sd": 2000.0,
+                "source": "test",
+            },
+            {
+                "path": "work.other_exit_per_month",
+                "lower": 0.0,
+                "upper": 0.02,
+                "start": 0.004,
+                "prior_mean": 0.01,
+                "prior_sd": 0.05,
+                "source": "test",
+            },
         ],
     }
     raw.update(over)
@@ -66,10 +80,17 @@ def test_synthetic_truth_is_recovered_within_the_reported_intervals(tmp_path):
     observed, inflow_share = _synthetic_observed(truth, 2016, reps=4, seed=987)
     # stocks alone trade inflow against exits along a ridge; the inflow share (a flow, as in the
     # real calibration's secondary moments) separates them
-    calibration = _calibration(moments=[{
-        "statistic": "inflow_share_of_stock", "years": [2014, 2015, 2016], "value": inflow_share, "sd": 0.01,
-        "source": "synthetic truth",
-    }])
+    calibration = _calibration(
+        moments=[
+            {
+                "statistic": "inflow_share_of_stock",
+                "years": [2014, 2015, 2016],
+                "value": inflow_share,
+                "sd": 0.01,
+                "source": "synthetic truth",
+            }
+        ]
+    )
     fit = calibrate(calibration, tmp_path, SerialExecutor(), observed=observed)
     unc = bootstrap(fit, calibration.bootstrap, calibration.seed)
     table = unc.table.set_index("parameter")
@@ -87,12 +108,26 @@ def test_synthetic_truth_is_recovered_within_the_reported_intervals(tmp_path):
 
 
 def _tiny(**over) -> Calibration:
-    return _calibration(**{
-        "fit_years": (2013, 2015), "reps": 1, "budget": 12, "seed": 5,
-        "parameters": [{"path": "inflow.base_notifications_per_year", "lower": 500.0, "upper": 1500.0,
-                        "start": 800.0, "prior_mean": 900.0, "prior_sd": 500.0, "source": "test"}],
-        **over,
-    })
+    return _calibration(
+        **{
+            "fit_years": (2013, 2015),
+            "reps": 1,
+            "budget": 12,
+            "seed": 5,
+            "parameters": [
+                {
+                    "path": "inflow.base_notifications_per_year",
+                    "lower": 500.0,
+                    "upper": 1500.0,
+                    "start": 800.0,
+                    "prior_mean": 900.0,
+                    "prior_sd": 500.0,
+                    "source": "test",
+                }
+            ],
+            **over,
+        }
+    )
 
 
 class _Stop(KeyboardInterrupt):
@@ -160,8 +195,11 @@ def _top(line: str) -> str:
         (GOOD.replace("lower = 0.0", "lower = 3.0"), "parameters[0]", ["lower (3.0) must be below upper"]),
         (GOOD.replace("start = 0.5", "start = 9.0"), "parameters[0]", ["start (9.0) must lie within"]),
         (_top('fit_years = "2017-2013"'), "fit_years", ["FIRST-LAST"]),
-        (GOOD + "[[moments]]\nstatistic = \"net_chnage\"\nyears = [2019]\nvalue = 1.0\nsd = 1.0\nsource = \"x\"\n",
-         "moments[0].statistic", ["allowed", "net_change"]),
+        (
+            GOOD + '[[moments]]\nstatistic = "net_chnage"\nyears = [2019]\nvalue = 1.0\nsd = 1.0\nsource = "x"\n',
+            "moments[0].statistic",
+            ["allowed", "net_change"],
+        ),
         (GOOD.replace("prior_sd = 1.0", "prior_sd = -1.0"), "parameters[0].prior_sd", ["greater than 0"]),
         (GOOD.replace("upper = 2.0", "upper = inf"), "parameters[0].upper", ["finite number"]),
         (_top("budget = 9"), "budget", ["at least 10 for 1 free parameter with popsize 4", "got 9"]),
@@ -187,12 +225,15 @@ def test_a_misspelt_parameter_path_names_the_allowed_fields(tmp_path):
     assert "Did you mean 'elasticity_work'" in str(info.value) and info.value.field == "parameters[0].path"
 
 
-@pytest.mark.parametrize(("path", "words"), [
-    ("work.base_work_per_month", ["is dict, not a number"]),
-    ("region.name", ["is str ('leidschendam-voorburg'), not a number"]),
-    ("drivers.years.0", ["drivers.years is a list, not a table"]),
-    ("work.elasticity_work.x", ["work.elasticity_work is a value, not a table"]),
-])
+@pytest.mark.parametrize(
+    ("path", "words"),
+    [
+        ("work.base_work_per_month", ["is dict, not a number"]),
+        ("region.name", ["is str ('leidschendam-voorburg'), not a number"]),
+        ("drivers.years.0", ["drivers.years is a list, not a table"]),
+        ("work.elasticity_work.x", ["work.elasticity_work is a value, not a table"]),
+    ],
+)
 def test_a_parameter_path_that_is_not_a_number_in_a_table_says_what_it_is(tmp_path, path, words):
     calibration, file = load_calibration(_write(tmp_path, GOOD.replace("work.elasticity_work", path)))
     with pytest.raises(CalibrationError) as info:
@@ -230,13 +271,17 @@ def test_stockflow_yardstick_recovers_its_own_synthetic_truth():
     truth = np.array([0.3, 0.8, 0.27, 0.6])
     sim = stockflow.simulate(truth, 1660.0, years[1:], unemployment, 7.3)
     observed = pd.concat([pd.Series({2013: 1660.0}), sim["stock"]])
-    shares = [(kind, 2017, float(sim.loc[2017, kind] / sim.loc[2017, "mean_stock"]), 0.01) for kind in ("inflow", "outflow")]
+    shares = [
+        (kind, 2017, float(sim.loc[2017, kind] / sim.loc[2017, "mean_stock"]), 0.01) for kind in ("inflow", "outflow")
+    ]
     fit = stockflow.fit(observed, unemployment, (2013, 2019), shares)
     np.testing.assert_allclose(list(fit.params.values()), truth, rtol=1e-3, atol=1e-4)
     np.testing.assert_allclose(fit.path.to_numpy(), observed.to_numpy(), rtol=1e-6)
     # fitted on 2013-2017 only, it still predicts its own 2018-2019 (the data follow the model exactly)
     short = stockflow.fit(observed, unemployment, (2013, 2017), shares, until_year=2019)
-    np.testing.assert_allclose(short.path.loc[[2018, 2019]].to_numpy(), observed.loc[[2018, 2019]].to_numpy(), rtol=1e-3)
+    np.testing.assert_allclose(
+        short.path.loc[[2018, 2019]].to_numpy(), observed.loc[[2018, 2019]].to_numpy(), rtol=1e-3
+    )
 
 
 def test_outputs_are_complete_and_the_fitted_file_is_includable(tmp_path):
@@ -250,8 +295,14 @@ def test_outputs_are_complete_and_the_fitted_file_is_includable(tmp_path):
     assert result.path.loc[2016:, "in_sample"].eq(False).all()
     assert result.path[["simulated", "stockflow", "low", "high"]].notna().all().all()
     out = write_outputs(result, tmp_path / "out", "test")
-    for name in ("report.md", "fit.png", "fitted-leidschendam-voorburg.toml", "caseload.csv", "estimates.csv",
-                 "manifest.json"):
+    for name in (
+        "report.md",
+        "fit.png",
+        "fitted-leidschendam-voorburg.toml",
+        "caseload.csv",
+        "estimates.csv",
+        "manifest.json",
+    ):
         assert (out / name).stat().st_size > 0, name
     report = (out / "report.md").read_text()
     assert "out of sample" in report and "Weakly identified" in report

@@ -20,7 +20,9 @@ from calibration.fit import calibrate, load_checked
 from calibration.objective import EvaluationFailed, Evaluator
 from sim.files import MAX_INPUT_BYTES, is_slug
 
-FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 
 
 def _file(tmp_path, text: str):
@@ -39,10 +41,13 @@ def _refused(path, field: str, *words: str, check=load_calibration, **kwargs) ->
     return info.value
 
 
-def _parameter(path="work.elasticity_work", lower="0.0", upper="2.0", start="0.5", prior_mean="1.0", prior_sd="1.0",
-               extra="") -> str:
-    return (f'[[parameters]]\npath = "{path}"\nlower = {lower}\nupper = {upper}\nstart = {start}\n'
-            f'prior_mean = {prior_mean}\nprior_sd = {prior_sd}\nsource = "test"\n{extra}')
+def _parameter(
+    path="work.elasticity_work", lower="0.0", upper="2.0", start="0.5", prior_mean="1.0", prior_sd="1.0", extra=""
+) -> str:
+    return (
+        f'[[parameters]]\npath = "{path}"\nlower = {lower}\nupper = {upper}\nstart = {start}\n'
+        f'prior_mean = {prior_mean}\nprior_sd = {prior_sd}\nsource = "test"\n{extra}'
+    )
 
 
 HEAD = 'region = "leidschendam-voorburg"\nfitted_file = "fitted-x.toml"\n'
@@ -52,17 +57,23 @@ HEAD = 'region = "leidschendam-voorburg"\nfitted_file = "fitted-x.toml"\n'
 
 
 @FUZZ
-@given(field=st.sampled_from(["lower", "upper", "start", "prior_mean", "prior_sd"]),
-       value=st.sampled_from(["inf", "-inf", "nan", "+inf", "-nan"]))
+@given(
+    field=st.sampled_from(["lower", "upper", "start", "prior_mean", "prior_sd"]),
+    value=st.sampled_from(["inf", "-inf", "nan", "+inf", "-nan"]),
+)
 def test_a_non_finite_parameter_value_is_refused_naming_it(tmp_path, field, value):
     path = _file(tmp_path, HEAD + _parameter(**{field: value}))
     _refused(path, f"parameters[0].{field}", "finite number")
 
 
-@pytest.mark.parametrize(("line", "field"), [
-    ("population_scale = nan", "population_scale"), ("polish_share = inf", "polish_share"),
-    ("fd_step = nan", "fd_step"),
-])
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        ("population_scale = nan", "population_scale"),
+        ("polish_share = inf", "polish_share"),
+        ("fd_step = nan", "fd_step"),
+    ],
+)
 def test_a_non_finite_setting_is_refused_naming_it(tmp_path, line, field):
     _refused(_file(tmp_path, line + "\n" + GOOD), field, "finite number")
 
@@ -79,7 +90,7 @@ def test_bounds_of_a_share_are_refused_when_loaded_iff_the_scenario_refuses_them
     upper = lower + width
     text = HEAD + _parameter("work.temporary_share", lower=repr(lower), upper=repr(upper), start=repr(lower))
     path = _file(tmp_path, text)
-    if 0.0 <= lower and upper <= 0.52:  # 0.45 full-time + 0.03 self-employed leave 0.52 for temporary jobs
+    if lower >= 0.0 and upper <= 0.52:  # 0.45 full-time + 0.03 self-employed leave 0.52 for temporary jobs
         load_checked(path)
         return
     bad = lower if not 0.0 <= lower <= 0.52 else upper  # the lower bound is checked first
@@ -102,15 +113,26 @@ def test_whether_a_parameter_scales_with_the_population_follows_from_the_schema(
     assert load_calibration(_file(tmp_path, agreeing))[0].parameters[0].scales_with_population
 
 
-@pytest.mark.parametrize(("path", "given"), [("inflow.base_notifications_per_year", "false"), ("work.elasticity_work", "true")])
+@pytest.mark.parametrize(
+    ("path", "given"), [("inflow.base_notifications_per_year", "false"), ("work.elasticity_work", "true")]
+)
 def test_a_scales_with_population_flag_the_schema_contradicts_is_refused(tmp_path, path, given):
     text = HEAD + _parameter(path, extra=f"scales_with_population = {given}\n")
-    _refused(_file(tmp_path, text), "parameters[0].scales_with_population", path, "sim/parameters.py marks the counts",
-             f"got {given}")
+    _refused(
+        _file(tmp_path, text),
+        "parameters[0].scales_with_population",
+        path,
+        "sim/parameters.py marks the counts",
+        f"got {given}",
+    )
 
 
 def test_bounds_allowed_alone_but_not_together_are_refused(tmp_path):
-    text = HEAD + _parameter("work.fulltime_share", "0.3", "0.7", "0.45") + _parameter("work.temporary_share", "0.1", "0.5", "0.25")
+    text = (
+        HEAD
+        + _parameter("work.fulltime_share", "0.3", "0.7", "0.45")
+        + _parameter("work.temporary_share", "0.1", "0.5", "0.25")
+    )
     _refused(_file(tmp_path, text), "parameters", "upper values together", "at most 1", check=load_checked)
 
 
@@ -140,8 +162,15 @@ def test_the_seed_is_a_32_bit_number_in_the_file_and_on_the_command_line(tmp_pat
 @FUZZ
 @given(popsize=st.integers(2, 6), n=st.integers(1, 4), budget=st.integers(4, 80))
 def test_a_budget_below_the_first_population_and_polish_is_refused(tmp_path, popsize, n, budget):
-    params = "".join(_parameter(path) for path in
-                     ["work.elasticity_work", "work.other_exit_per_month", "inflow.elasticity_inflow", "contact.contact_effect_max"][:n])
+    params = "".join(
+        _parameter(path)
+        for path in [
+            "work.elasticity_work",
+            "work.other_exit_per_month",
+            "inflow.elasticity_inflow",
+            "contact.contact_effect_max",
+        ][:n]
+    )
     params = params.replace("upper = 2.0", "upper = 0.5").replace("start = 0.5", "start = 0.1")
     path = _file(tmp_path, HEAD + f"budget = {budget}\npopsize = {popsize}\n" + params)
     least = max(5, popsize * n) + 4 * n + 1
@@ -158,13 +187,17 @@ def test_cli_budget_30_names_the_minimum_for_the_default_file():
     assert "--budget: at least 97 for 12 free parameters" in _one_error_line(result, 2)
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(popsize=st.integers(2, 5), share=st.floats(0.0, 0.95), extra=st.integers(0, 14))
 def test_a_fit_never_runs_more_evaluations_than_its_budget(tmp_path_factory, popsize, share, extra):
     budget = minimum_budget(popsize, 1) + extra
     calibration = _tiny(popsize=popsize, polish_share=share, budget=budget)
     seen: list[int] = []
-    fit = calibrate(calibration, tmp_path_factory.mktemp("state"), on_evaluation=lambda _ev, e: seen.append(len(e.evaluations)))
+    fit = calibrate(
+        calibration, tmp_path_factory.mktemp("state"), on_evaluation=lambda _ev, e: seen.append(len(e.evaluations))
+    )
     assert fit.evaluations_new <= fit.evaluations <= budget
     assert seen == list(range(1, fit.evaluations + 1))  # the progress count is of distinct evaluations
 
@@ -198,11 +231,20 @@ def test_region_must_be_a_slug(tmp_path, region):
 
 
 def test_an_unknown_region_scenario_or_year_names_its_field(tmp_path):
-    _refused(_file(tmp_path, GOOD.replace('"leidschendam-voorburg"', '"atlantis"')), "region", "no observed caseload",
-             check=load_checked)
+    _refused(
+        _file(tmp_path, GOOD.replace('"leidschendam-voorburg"', '"atlantis"')),
+        "region",
+        "no observed caseload",
+        check=load_checked,
+    )
     _refused(_file(tmp_path, 'scenario = "nope"\n' + GOOD), "scenario", "nope", check=load_checked)
-    _refused(_file(tmp_path, GOOD), "--fit-years", "observed: 2013-2019", check=load_checked,
-             overrides={"fit_years": (2013, 2030)})
+    _refused(
+        _file(tmp_path, GOOD),
+        "--fit-years",
+        "observed: 2013-2019",
+        check=load_checked,
+        overrides={"fit_years": (2013, 2030)},
+    )
 
 
 def test_a_fitted_file_that_is_not_one_is_refused_when_loaded(tmp_path):
@@ -276,7 +318,9 @@ def test_cli_a_failed_replication_is_one_error_line_with_exit_1(tmp_path, monkey
     path = _file(tmp_path, _tiny_file())
     result = _cli("--region", str(path), "--out", str(tmp_path / "out"))
     line = _one_error_line(result, 1)
-    assert "failed at [" in line and line.endswith(f"ValueError: the model broke; the evaluations before it are kept in {tmp_path / 'out.state'}")
+    assert "failed at [" in line and line.endswith(
+        f"ValueError: the model broke; the evaluations before it are kept in {tmp_path / 'out.state'}"
+    )
     assert not (tmp_path / "out").exists()
 
 
@@ -293,8 +337,11 @@ def test_cli_an_interrupt_is_exit_130_without_a_traceback(tmp_path, monkeypatch)
 
 
 def _tiny_file() -> str:
-    return (HEAD + 'fit_years = "2013-2015"\nbudget = 12\nreps = 1\nseed = 5\nbootstrap = 10\nband_draws = 0\n'
-            + _parameter("inflow.base_notifications_per_year", "500.0", "1500.0", "800.0", "900.0", "500.0"))
+    return (
+        HEAD
+        + 'fit_years = "2013-2015"\nbudget = 12\nreps = 1\nseed = 5\nbootstrap = 10\nband_draws = 0\n'
+        + _parameter("inflow.base_notifications_per_year", "500.0", "1500.0", "800.0", "900.0", "500.0")
+    )
 
 
 def _cli(*args):

@@ -88,8 +88,17 @@ def _bad_lines(clean) -> dict[str, bytes]:
 
 
 KINDS = [
-    "empty object", "null", "not an object", "not UTF-8", "torn", "missing moments", "wrong types",
-    "a number altered", "key not its point", "moments of another shape", "moments of another width",
+    "empty object",
+    "null",
+    "not an object",
+    "not UTF-8",
+    "torn",
+    "missing moments",
+    "wrong types",
+    "a number altered",
+    "key not its point",
+    "moments of another shape",
+    "moments of another width",
     "u of another length",
 ]
 
@@ -129,8 +138,10 @@ def test_a_record_appended_after_a_torn_line_is_kept(tmp_path):
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6),
-    lambda inner: st.lists(inner, max_size=3)
-    | st.dictionaries(st.sampled_from(["key", "u", "moments", "check"]) | st.text(max_size=4), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(["key", "u", "moments", "check"]) | st.text(max_size=4), inner, max_size=4)
+    ),
     max_leaves=8,
 )
 _payload = st.one_of(
@@ -140,7 +151,8 @@ _payload = st.one_of(
 )
 _damage = st.lists(
     st.tuples(st.sampled_from(["insert", "line", "append", "tear"]), st.integers(0, 10**6), _payload),
-    min_size=1, max_size=4,
+    min_size=1,
+    max_size=4,
 )
 
 
@@ -300,7 +312,10 @@ def test_cli_refuses_a_state_file_before_any_evaluation(tmp_path, monkeypatch):
     state = tmp_path / "state"
     state.write_text("not a folder")
     result = _cli(tmp_path, "--out", str(tmp_path / "out"), "--state", str(state))
-    assert _one_error_line(result, 2) == f"error: {state}: not a folder (a file is in the way); give a folder for the evaluation log"
+    assert (
+        _one_error_line(result, 2)
+        == f"error: {state}: not a folder (a file is in the way); give a folder for the evaluation log"
+    )
     assert not (tmp_path / "out").exists()
 
 

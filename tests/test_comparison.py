@@ -65,12 +65,16 @@ def test_net_saving_is_the_reference_spending_minus_the_scenarios(paired):
     t = compare(yearlies, scenarios, YEARS).table.set_index(["year", "metric", "scenario"])
     for year in ("2019", "2020", "total"):
         spend = t.loc[(year, "total_spending_eur", "broad")]
-        assert t.loc[(year, "net_saving_eur", "broad"), "mean"] == pytest.approx(spend["reference_mean"] - spend["mean"])
+        assert t.loc[(year, "net_saving_eur", "broad"), "mean"] == pytest.approx(
+            spend["reference_mean"] - spend["mean"]
+        )
     cumulative = t.loc[("2020", "cumulative_net_saving_eur", "broad"), "mean"]
     assert cumulative == pytest.approx(t.loc[("total", "net_saving_eur", "broad"), "mean"])
     discounted = compare(yearlies, scenarios, YEARS, discount_rate=0.1).table.set_index(["year", "metric", "scenario"])
     first, second = (t.loc[(y, "net_saving_eur", "broad"), "mean"] for y in ("2019", "2020"))
-    assert discounted.loc[("total", "cumulative_net_saving_eur", "broad"), "mean"] == pytest.approx(first + second / 1.1)
+    assert discounted.loc[("total", "cumulative_net_saving_eur", "broad"), "mean"] == pytest.approx(
+        first + second / 1.1
+    )
 
 
 def test_paired_difference_has_a_much_smaller_spread_than_unpaired(paired):
@@ -133,11 +137,20 @@ def test_identical_scenarios_give_exactly_zero_in_every_replication(tmp_path):
         (["compare", "focus", "broad", "--until", 2010], ["--until"]),
         (["compare", "focus", "broad", "--until", 2018], ["--from-year", "2019"]),
         (["compare", "focus", "broad", "--seed", -1], ["--seed"]),
-        (["sensitivity", "focus", "broad", "--params", "work.elastcity_work"], ["unknown 'elastcity_work'", "work.elasticity_work"]),
+        (
+            ["sensitivity", "focus", "broad", "--params", "work.elastcity_work"],
+            ["unknown 'elastcity_work'", "work.elasticity_work"],
+        ),
         (["sensitivity", "focus", "broad", "--params", "work.work_multiplier_by_group"], ["not a number"]),
-        (["sensitivity", "focus", "broad", "--params", "work.fulltime_share", "--spread", 0.99], ["fulltime_share", "--spread"]),
+        (
+            ["sensitivity", "focus", "broad", "--params", "work.fulltime_share", "--spread", 0.99],
+            ["fulltime_share", "--spread"],
+        ),
         (["sensitivity", "focus", "brod", "--params", "work.elasticity_work"], ["unknown scenario 'brod'"]),
-        (["sensitivity", "focus", "broad", "--params", "work.elasticity_work", "--sobol", 6], ["--sobol", "power of 2"]),
+        (
+            ["sensitivity", "focus", "broad", "--params", "work.elasticity_work", "--sobol", 6],
+            ["--sobol", "power of 2"],
+        ),
         (["report", "nowhere"], ["not a comparison folder"]),
     ],
 )
@@ -155,8 +168,25 @@ def test_bad_names_and_flags_exit_2_with_a_message_and_write_nothing(tmp_path, a
 
 def test_sensitivity_writes_the_table_and_a_tornado(tmp_path):
     out = tmp_path / "s"
-    result = invoke("sensitivity", "focus", "broad", "--params", "work.elasticity_work,trajectories.basket.0.price_eur",
-                    "--reps", 2, "--until", 2020, "--seed", 3, "--out", out, "--workers", 2, "--samples", 4)
+    result = invoke(
+        "sensitivity",
+        "focus",
+        "broad",
+        "--params",
+        "work.elasticity_work,trajectories.basket.0.price_eur",
+        "--reps",
+        2,
+        "--until",
+        2020,
+        "--seed",
+        3,
+        "--out",
+        out,
+        "--workers",
+        2,
+        "--samples",
+        4,
+    )
     assert result.exit_code == 0, result.output
     table = pd.read_csv(out / "sensitivity.csv")
     assert sorted(set(table["setting"])) == ["base", "high", "low"]
@@ -182,8 +212,25 @@ def test_sobol_indices_are_zero_for_a_parameter_without_effect(tmp_path):
     """A trajectory's price moves the saving but never the caseload: with common random numbers
     its Sobol' indices on the caseload difference are exactly zero; the labour market's are not."""
     out = tmp_path / "s"
-    result = invoke("sensitivity", "focus", "broad", "--params", "work.elasticity_work,trajectories.basket.0.price_eur",
-                    "--reps", 1, "--until", 2025, "--seed", 3, "--out", out, "--workers", 2, "--sobol", 4)
+    result = invoke(
+        "sensitivity",
+        "focus",
+        "broad",
+        "--params",
+        "work.elasticity_work,trajectories.basket.0.price_eur",
+        "--reps",
+        1,
+        "--until",
+        2025,
+        "--seed",
+        3,
+        "--out",
+        out,
+        "--workers",
+        2,
+        "--sobol",
+        4,
+    )
     assert result.exit_code == 0, result.output
     indices = pd.read_csv(out / "sobol.csv").set_index(["metric", "parameter"])
     assert set(indices.index.get_level_values("metric")) == {"cumulative_net_saving_eur", "caseload_diff_2025"}
@@ -210,8 +257,9 @@ def test_sobol_design_and_indices_are_scipys_and_reproducible(monkeypatch):
         return np.sin(x[0]) + 7 * np.sin(x[1]) ** 2 + 0.1 * x[2] ** 4 * np.sin(x[0])
 
     def fake_headlines(a, b, ranges, u, seed, reps, executor, on_done, first_year):
-        return pd.DataFrame({"sample": range(len(u)), **{p: u[:, j] for j, p in enumerate(ranges["parameter"])},
-                             "y": ishigami(u.T)})
+        return pd.DataFrame(
+            {"sample": range(len(u)), **{p: u[:, j] for j, p in enumerate(ranges["parameter"])}, "y": ishigami(u.T)}
+        )
 
     monkeypatch.setattr(sensitivity, "headlines_at", fake_headlines)
     ranges = pd.DataFrame({"parameter": ["x1", "x2", "x3"]})
@@ -236,7 +284,9 @@ def test_the_sensitivity_headline_is_what_compare_gives(paired):
     # dropping a replication of one scenario drops the pair, as in compare
     fewer = yearlies["broad"][yearlies["broad"]["replication"] != 0]
     found = headline(yearlies["focus"], fewer, scenarios["focus"], scenarios["broad"], YEARS[0])
-    t = compare({"focus": yearlies["focus"], "broad": fewer}, scenarios, YEARS).table.set_index(["year", "metric", "scenario"])
+    t = compare({"focus": yearlies["focus"], "broad": fewer}, scenarios, YEARS).table.set_index(
+        ["year", "metric", "scenario"]
+    )
     expected = t.loc[("total", "cumulative_net_saving_eur", "broad"), ["diff_mean", "diff_low", "diff_high"]]
     assert found["cumulative_net_saving_eur"] == pytest.approx(tuple(expected), rel=1e-12)
 
@@ -250,7 +300,9 @@ def test_buig_balance_appears_with_a_state_grant(paired):
         benefit = t.loc[(str(year), "benefit_spending_eur", "broad")]
         balance = t.loc[(str(year), "buig_balance_eur", "broad")]
         assert balance["mean"] == pytest.approx(grant[str(year)] - benefit["mean"])
-        assert balance["diff_mean"] == pytest.approx(-benefit["diff_mean"])  # same grant: the balance moves with spending
+        assert balance["diff_mean"] == pytest.approx(
+            -benefit["diff_mean"]
+        )  # same grant: the balance moves with spending
 
 
 def test_a_failed_replication_drops_its_pair_from_every_scenario(paired):

@@ -144,8 +144,10 @@ def test_field_names_read_as_users_write_them():
 
 # -- dotted paths ------------------------------------------------------------------------------------
 
-DATA = {"work": {"elasticity_work": 0.5, "base_work_per_month": {"close": 0.1}, "flag": True, "label": "x"},
-        "drivers": {"years": [2013, 2014]}}
+DATA = {
+    "work": {"elasticity_work": 0.5, "base_work_per_month": {"close": 0.1}, "flag": True, "label": "x"},
+    "drivers": {"years": [2013, 2014]},
+}
 
 
 def test_get_and_set_a_dotted_path():
@@ -168,28 +170,36 @@ def test_an_unknown_part_names_the_closest_and_the_allowed_keys():
         "unknown 'elastcity_work' under work. Did you mean 'elasticity_work' (work.elasticity_work)? "
         "Allowed: base_work_per_month, elasticity_work, flag, label"
     )
-    with pytest.raises(PathError, match=r"^unknown 'wrk' under \(top level\)\. Did you mean 'work'\? Allowed: drivers, work$"):
+    with pytest.raises(
+        PathError, match=r"^unknown 'wrk' under \(top level\)\. Did you mean 'work'\? Allowed: drivers, work$"
+    ):
         get_path(DATA, "wrk.elasticity_work")
 
 
-@pytest.mark.parametrize(("path", "lists", "message"), [
-    ("work.elasticity_work.x", True, "work.elasticity_work is a value, not a table"),
-    ("drivers.years.7", True, "drivers.years is a list; give an index 0-1"),
-    ("drivers.years.first", True, "drivers.years is a list; give an index 0-1"),
-    ("drivers.years.0", False, "drivers.years is a list, not a table"),
-])
+@pytest.mark.parametrize(
+    ("path", "lists", "message"),
+    [
+        ("work.elasticity_work.x", True, "work.elasticity_work is a value, not a table"),
+        ("drivers.years.7", True, "drivers.years is a list; give an index 0-1"),
+        ("drivers.years.first", True, "drivers.years is a list; give an index 0-1"),
+        ("drivers.years.0", False, "drivers.years is a list, not a table"),
+    ],
+)
 def test_a_path_past_a_value_or_into_a_list_says_what_is_there(path, lists, message):
     with pytest.raises(PathError) as info:
         get_path(DATA, path, lists=lists)
     assert str(info.value).startswith(message)
 
 
-@pytest.mark.parametrize(("path", "message"), [
-    ("work", "is dict, not a number"),
-    ("work.flag", "is bool (True), not a number"),
-    ("work.label", "is str ('x'), not a number"),
-    ("drivers.years", "is list, not a number"),
-])
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("work", "is dict, not a number"),
+        ("work.flag", "is bool (True), not a number"),
+        ("work.label", "is str ('x'), not a number"),
+        ("drivers.years", "is list, not a number"),
+    ],
+)
 def test_only_numbers_are_numbers(path, message):
     assert number_at(DATA, "work.elasticity_work") == 0.5
     with pytest.raises(NotANumber) as info:
@@ -206,8 +216,11 @@ _TABLE_KEYS = st.sampled_from(["t1", "t2", "t3"])
 _SCALARS = st.one_of(st.integers(-3, 3), st.floats(allow_nan=False), st.sampled_from(["x", True, [1, 2]]))
 TABLES = st.recursive(
     st.dictionaries(_SCALAR_KEYS, _SCALARS, max_size=3),
-    lambda inner: st.builds(lambda values, tables: {**values, **tables},
-                            st.dictionaries(_SCALAR_KEYS, _SCALARS, max_size=3), st.dictionaries(_TABLE_KEYS, inner, max_size=2)),
+    lambda inner: st.builds(
+        lambda values, tables: {**values, **tables},
+        st.dictionaries(_SCALAR_KEYS, _SCALARS, max_size=3),
+        st.dictionaries(_TABLE_KEYS, inner, max_size=2),
+    ),
     max_leaves=10,
 )
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -33,7 +33,9 @@ def test_the_contact_multiplier_is_one_without_contact_and_saturates_at_one_plus
     assert multiplier[-1] == 1.0 + contact.contact_effect_max
     assert (np.diff(multiplier) > 0).all() and (multiplier < 1.0 + contact.contact_effect_max)[:-1].all()
     # at the saturation contacts a year, 1 - 1/e of the full effect (63%)
-    at_saturation = contact_multiplier(contact_intensity(np.array([contact.contact_saturation_per_year]), contact), contact)
+    at_saturation = contact_multiplier(
+        contact_intensity(np.array([contact.contact_saturation_per_year]), contact), contact
+    )
     assert at_saturation[0] == pytest.approx(1.0 + contact.contact_effect_max * (1 - math.exp(-1)), rel=1e-12)
 
 
@@ -74,4 +76,7 @@ def test_guided_clients_get_at_least_the_guidance_contacts(scenario):
     unserved, served = policy.unserved_contacts_per_year, guidance.contacts_per_served_per_year
     guided = policy.participation_guidance_contacts_per_year
     assert levels[[contact_level(False, False), contact_level(True, False)]].tolist() == [unserved, served]
-    assert levels[[contact_level(False, True), contact_level(True, True)]].tolist() == [max(unserved, guided), max(served, guided)]
+    assert levels[[contact_level(False, True), contact_level(True, True)]].tolist() == [
+        max(unserved, guided),
+        max(served, guided),
+    ]

@@ -13,11 +13,18 @@ from sim.distance import DistanceRules, activation, distance_after_month, distan
 from sim.model import Model
 from sim.parameters import Distance
 
-RULES = DistanceRules(drift_months_per_month=0.3, drift_growth_per_year=0.2, activation_gain_months_per_month=0.5, max_months=120.0)
+RULES = DistanceRules(
+    drift_months_per_month=0.3, drift_growth_per_year=0.2, activation_gain_months_per_month=0.5, max_months=120.0
+)
 
 
 def test_the_rules_are_the_scenarios_distance_parameters():
-    d = Distance(activation_gain_months_per_month=0.7, inactivity_drift_months_per_month=0.2, drift_growth_per_year=0.1, max_months=90)
+    d = Distance(
+        activation_gain_months_per_month=0.7,
+        inactivity_drift_months_per_month=0.2,
+        drift_growth_per_year=0.1,
+        max_months=90,
+    )
     assert distance_rules(d) == DistanceRules(0.2, 0.1, 0.7, 90.0)
 
 
@@ -37,7 +44,11 @@ def test_full_activation_removes_the_drift_and_gains_the_activation_and_trajecto
 def test_drift_and_gain_balance_at_the_break_even_activation():
     a = RULES.drift_months_per_month / (RULES.drift_months_per_month + RULES.activation_gain_months_per_month)
     assert distance_after_month(10.0, a, 0.0, 0.0, 1.0, RULES) == pytest.approx(10.0, rel=1e-15)
-    assert distance_after_month(10.0, a + 0.01, 0.0, 0.0, 1.0, RULES) < 10.0 < distance_after_month(10.0, a - 0.01, 0.0, 0.0, 1.0, RULES)
+    assert (
+        distance_after_month(10.0, a + 0.01, 0.0, 0.0, 1.0, RULES)
+        < 10.0
+        < distance_after_month(10.0, a - 0.01, 0.0, 0.0, 1.0, RULES)
+    )
 
 
 def test_the_distance_stays_between_zero_and_the_cap():
@@ -73,6 +84,8 @@ def test_the_month_step_drifts_everyone_without_contact_or_trajectories():
         spell = t.spell_start_day[ids]
         years_on = (end - spell) / DAYS_PER_YEAR
         exposure = (end - np.maximum(spell, start)) / DAYS_PER_MONTH
-        expected = np.minimum(distance + r.drift_months_per_month * (1 + r.drift_growth_per_year * years_on) * exposure, r.max_months)
+        expected = np.minimum(
+            distance + r.drift_months_per_month * (1 + r.drift_growth_per_year * years_on) * exposure, r.max_months
+        )
         assert len(ids) > 300
         np.testing.assert_allclose(t.distance_true[ids], expected, rtol=1e-13)

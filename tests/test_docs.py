@@ -15,7 +15,12 @@ from sim.results import YEARLY_COLUMNS
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 MODEL = ROOT / "docs" / "model.md"
-DOCUMENTS = [README, ROOT / "CHANGELOG.md", ROOT / "calibration" / "data" / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+DOCUMENTS = [
+    README,
+    ROOT / "CHANGELOG.md",
+    ROOT / "calibration" / "data" / "README.md",
+    *sorted((ROOT / "docs").rglob("*.md")),
+]
 
 
 def _text(path: Path) -> str:
@@ -35,7 +40,9 @@ def test_sim_docs_write_rewrites_the_blocks_in_place(tmp_path):
     assert main(["--check", "--file", str(path)]) == 1
     assert main(["--write", "--file", str(path)]) == 0
     text = _text(path)
-    assert text.startswith("# Before\n\n<!-- reference:start -->\n") and text.endswith("<!-- shipped-parameters:end -->\n\nAfter.\n")
+    assert text.startswith("# Before\n\n<!-- reference:start -->\n") and text.endswith(
+        "<!-- shipped-parameters:end -->\n\nAfter.\n"
+    )
     assert block(text, "reference") == reference() and "stale" not in text
     assert main(["--check", "--file", str(path)]) == 0
 
@@ -74,10 +81,14 @@ def test_the_readme_commands_are_the_ones_ci_runs():
 
 def test_the_readme_is_for_users():
     text = _text(README)
-    assert len(text.splitlines()) <= 250, "README.md is for users: how the model works and history go in docs/ and CHANGELOG.md"
+    assert len(text.splitlines()) <= 250, (
+        "README.md is for users: how the model works and history go in docs/ and CHANGELOG.md"
+    )
     assert re.search(r"^## Performance$", text, re.MULTILINE) and "docs/performance.md" in text
     for path in [*sorted((ROOT / "docs").glob("*.md")), ROOT / "docs" / "sources" / "README.md", ROOT / "CHANGELOG.md"]:
-        assert f"]({path.relative_to(ROOT).as_posix()})" in text, f"README's 'Where to read more' does not link {path.name}"
+        assert f"]({path.relative_to(ROOT).as_posix()})" in text, (
+            f"README's 'Where to read more' does not link {path.name}"
+        )
 
 
 def _anchor(heading: str) -> str:

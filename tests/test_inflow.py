@@ -116,8 +116,9 @@ def test_monthly_counts_have_the_poisson_mean_and_variance(baseline):
     from sim.randomness import Streams
 
     streams, mean, months = Streams(11), 75.0, 2000
-    counts = np.array([poisson_count(streams.keyed_uniforms("notification_count", m, np.arange(1))[0], mean)
-                       for m in range(months)])
+    counts = np.array(
+        [poisson_count(streams.keyed_uniforms("notification_count", m, np.arange(1))[0], mean) for m in range(months)]
+    )
     assert abs(counts.mean() - mean) < 4 * math.sqrt(mean / months)
     # the sample variance of a Poisson sample has sd about mean * sqrt(2 / months) for a large mean
     assert abs(counts.var(ddof=1) - mean) < 4 * mean * math.sqrt(2 / months)

@@ -40,23 +40,47 @@ def test_categories_follow_the_distance_table():
     sheltered = np.array([False] * 7 + [True, False, False, False])
     community = np.array([False] * 10 + [True])
     cats = category_of(distance, sheltered, community)
-    expected = [Category.C1A, Category.C1A, Category.C1B, Category.C1B, Category.C1C, Category.C1C,
-                Category.C2A, Category.C2B, Category.C2A, Category.C3B, Category.C3A]
+    expected = [
+        Category.C1A,
+        Category.C1A,
+        Category.C1B,
+        Category.C1B,
+        Category.C1C,
+        Category.C1C,
+        Category.C2A,
+        Category.C2B,
+        Category.C2A,
+        Category.C3B,
+        Category.C3A,
+    ]
     assert cats.tolist() == expected
 
 
 def test_each_category_goes_to_its_route():
     cats = np.array([Category.C1A, Category.C1B, Category.C1C, Category.C2A, Category.C2B, Category.C3A, Category.C3B])
     routes = route_of(cats, np.full(7, 10.0))
-    assert routes.tolist() == [Route.MEDIATION, Route.DEVELOPMENT, Route.DEVELOPMENT, Route.PARTICIPATION,
-                               Route.SHELTERED, Route.PARTICIPATION, Route.PARTICIPATION]
+    assert routes.tolist() == [
+        Route.MEDIATION,
+        Route.DEVELOPMENT,
+        Route.DEVELOPMENT,
+        Route.PARTICIPATION,
+        Route.SHELTERED,
+        Route.PARTICIPATION,
+        Route.PARTICIPATION,
+    ]
     assert route_of(np.array([Category.C1A]), np.array([0.5])).tolist() == [Route.DIRECT]
 
 
 def test_granted_clients_start_on_the_route_of_their_diagnosis(short_run):
     events = short_run.events
     granted = events[(events["event"] == "granted") & (events["day"] > 0)]
-    assert set(granted["detail"].unique()) <= {Route.DIRECT, Route.MEDIATION, Route.DEVELOPMENT, Route.SHELTERED, Route.PARTICIPATION}
+    assert set(granted["detail"].unique()) <= {
+        Route.DIRECT,
+        Route.MEDIATION,
+        Route.DEVELOPMENT,
+        Route.SHELTERED,
+        Route.PARTICIPATION,
+    }
 
 
 def test_desk_serves_at_most_its_capacity_per_working_day():

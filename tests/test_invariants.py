@@ -26,13 +26,32 @@ from sim.results import build_tables, waits_by_grant_year
 from sim.scenario import with_overrides
 
 KNOWN_STATES = {v for k, v in vars(State).items() if k.isupper()}
-EXIT_REASONS = ["outflow_work_fulltime", "outflow_work_temporary", "outflow_self_employment",
-                "outflow_education", "outflow_pension", "outflow_other"]
+EXIT_REASONS = [
+    "outflow_work_fulltime",
+    "outflow_work_temporary",
+    "outflow_self_employment",
+    "outflow_education",
+    "outflow_pension",
+    "outflow_other",
+]
 NON_NEGATIVE = [
-    "caseload", "notifications", "gatekept", "inflow", "returns", "outflow", *EXIT_REASONS,
-    "placements_parttime", "trajectories_started", "benefit_client_months", "benefit_spending_eur",
-    "trajectory_spending_eur", *(f"stock_{c}" for c in CATEGORIES), "stock_participation", "stock_parttime",
-    "clients_served", "in_chain",
+    "caseload",
+    "notifications",
+    "gatekept",
+    "inflow",
+    "returns",
+    "outflow",
+    *EXIT_REASONS,
+    "placements_parttime",
+    "trajectories_started",
+    "benefit_client_months",
+    "benefit_spending_eur",
+    "trajectory_spending_eur",
+    *(f"stock_{c}" for c in CATEGORIES),
+    "stock_participation",
+    "stock_parttime",
+    "clients_served",
+    "in_chain",
 ]
 
 
@@ -59,7 +78,10 @@ def check_invariants(model: Model) -> pd.DataFrame:
     price = sc.money.benefit_eur_per_full_year / 12.0
     assert np.allclose(rows["benefit_spending_eur"], rows["benefit_client_months"] * price, rtol=1e-12, atol=1e-6)
     starts = [dt.date(int(y), int(m), 1) for y, m in zip(rows["year"], rows["month"], strict=True)]
-    month_len = np.array([((s.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - s).days for s in starts]) / DAYS_PER_MONTH
+    month_len = (
+        np.array([((s.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - s).days for s in starts])
+        / DAYS_PER_MONTH
+    )
     assert (rows["benefit_client_months"] <= (previous + rows["inflow"]) * month_len + 1e-9).all()
     prices = np.array([t.price_eur for t in sc.trajectories.basket])
     started = rows["trajectories_started"]
@@ -85,6 +107,7 @@ def check_invariants(model: Model) -> pd.DataFrame:
         events = model.log.frame()
         per_client = events.groupby("client")["event"].value_counts().unstack(fill_value=0)
         per_client = per_client.reindex(range(t.n), fill_value=0)
+
         def count(event: str) -> np.ndarray:
             return per_client[event].to_numpy() if event in per_client else np.zeros(t.n, dtype=int)
 
@@ -178,22 +201,31 @@ def scenarios(draw):
         "money": {"benefit_eur_per_full_year": draw(st.floats(0.0, 40_000.0))},
     }
     if draw(st.booleans()):
-        overrides["shocks"] = [{
-            "name": "shock", "start": "2014-03-01", "end": "2015-07-01",
-            "inflow_multiplier": draw(st.floats(0.1, 3.0)), "work_multiplier": draw(st.floats(0.1, 3.0)),
-            "newcomer_distance_shift_months": draw(st.floats(-24.0, 24.0)),
-            "unemployment_pct_add": draw(st.floats(-5.0, 5.0)),
-        }]
+        overrides["shocks"] = [
+            {
+                "name": "shock",
+                "start": "2014-03-01",
+                "end": "2015-07-01",
+                "inflow_multiplier": draw(st.floats(0.1, 3.0)),
+                "work_multiplier": draw(st.floats(0.1, 3.0)),
+                "newcomer_distance_shift_months": draw(st.floats(-24.0, 24.0)),
+                "unemployment_pct_add": draw(st.floats(-5.0, 5.0)),
+            }
+        ]
     start = draw(st.integers(2013, 2016))
     overrides["simulation"] = {
-        "start_year": start, "until_year": start + draw(st.integers(1, 3)), "burn_in_years": draw(st.integers(0, 2)),
+        "start_year": start,
+        "until_year": start + draw(st.integers(1, 3)),
+        "burn_in_years": draw(st.integers(0, 2)),
     }
-    overrides["chain"].update({
-        "information_meetings_per_week": draw(st.integers(0, 2)),
-        "extra_meeting_queue_threshold": draw(st.integers(0, 30)),
-        "contact_days": draw(st.floats(0.0, 30.0)),
-        "information_meeting_weekday": draw(st.integers(0, 6)),
-    })
+    overrides["chain"].update(
+        {
+            "information_meetings_per_week": draw(st.integers(0, 2)),
+            "extra_meeting_queue_threshold": draw(st.integers(0, 30)),
+            "contact_days": draw(st.floats(0.0, 30.0)),
+            "information_meeting_weekday": draw(st.integers(0, 6)),
+        }
+    )
     # one to three policy periods starting on any day of the run
     days = sorted(draw(st.lists(st.integers(0, 365 * 3), min_size=1, max_size=3, unique=True)))
     names = [draw(st.sampled_from(["broad", "focus", "focus-participation"])) for _ in days]
@@ -226,12 +258,19 @@ def test_long_horizon_to_2060_keeps_the_invariants():
 
 def test_tiny_region_of_ten_clients_to_2060():
     """Ten clients and a trickle of notifications: months with nobody on benefit are fine."""
-    scenario = with_overrides(baseline(), {
-        "simulation": {"until_year": 2060},
-        "region": {"initial_stock": 10},
-        "inflow": {"base_notifications_per_year": 4.0, "refugee_notifications_per_permit": 0.0,
-                   "ww_notifications_per_year_per_month_shorter": 0.0, "wajong_wsw_notifications_per_year": 0.0},
-    })
+    scenario = with_overrides(
+        baseline(),
+        {
+            "simulation": {"until_year": 2060},
+            "region": {"initial_stock": 10},
+            "inflow": {
+                "base_notifications_per_year": 4.0,
+                "refugee_notifications_per_permit": 0.0,
+                "ww_notifications_per_year_per_month_shorter": 0.0,
+                "wajong_wsw_notifications_per_year": 0.0,
+            },
+        },
+    )
     for seed in (1, 2):
         rows = check_invariants(run_model(scenario, seed))
         assert rows["caseload"].max() < 60
@@ -239,11 +278,18 @@ def test_tiny_region_of_ten_clients_to_2060():
 
 def test_empty_region_without_inflow():
     """No stock and no notifications: every month is empty, nothing breaks."""
-    scenario = with_overrides(baseline(), {
-        "simulation": {"until_year": 2015},
-        "region": {"initial_stock": 0},
-        "inflow": {"base_notifications_per_year": 0.0, "refugee_notifications_per_permit": 0.0,
-                   "ww_notifications_per_year_per_month_shorter": 0.0, "wajong_wsw_notifications_per_year": 0.0},
-    })
+    scenario = with_overrides(
+        baseline(),
+        {
+            "simulation": {"until_year": 2015},
+            "region": {"initial_stock": 0},
+            "inflow": {
+                "base_notifications_per_year": 0.0,
+                "refugee_notifications_per_permit": 0.0,
+                "ww_notifications_per_year_per_month_shorter": 0.0,
+                "wajong_wsw_notifications_per_year": 0.0,
+            },
+        },
+    )
     rows = check_invariants(run_model(scenario, 3))
     assert (rows["caseload"] == 0).all() and (rows["benefit_spending_eur"] == 0).all()

@@ -30,7 +30,9 @@ def test_outflow_is_the_sum_of_its_reasons(short_run):
 
 def test_stock_by_category_and_duration_adds_up(short_run):
     y = short_run.yearly.iloc[1:]
-    categories = y[[c for c in y.columns if c.startswith("stock_") and c[6:] in ("1a", "1b", "1c", "2a", "2b", "3a", "3b")]]
+    categories = y[
+        [c for c in y.columns if c.startswith("stock_") and c[6:] in ("1a", "1b", "1c", "2a", "2b", "3a", "3b")]
+    ]
     durations = y[["stock_duration_lt1", "stock_duration_1_2", "stock_duration_2_4", "stock_duration_4plus"]]
     assert (categories.sum(axis=1) == y["caseload_december"]).all()
     assert (durations.sum(axis=1) == y["caseload_december"]).all()

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sim.analysis.budget import break_even_year, budget_columns, discount_factors, state_grant_eur
 from sim.calendar import Calendar
 from sim.model import run
-from sim.analysis.budget import break_even_year, budget_columns, discount_factors, state_grant_eur
 from sim.money import trajectory_prices
 from sim.scenario import with_overrides
 
@@ -64,11 +64,11 @@ def test_discount_factors():
 @pytest.mark.parametrize(
     ("cumulative", "expected"),
     [
-        ([-5, -2, 1, 3], 2021),      # turns positive in 2021 and stays
-        ([1, 2, 3, 4], 2019),        # positive from the start
-        ([-1, 2, -1, 3], 2022),      # dips back: break-even is when it stays positive
+        ([-5, -2, 1, 3], 2021),  # turns positive in 2021 and stays
+        ([1, 2, 3, 4], 2019),  # positive from the start
+        ([-1, 2, -1, 3], 2022),  # dips back: break-even is when it stays positive
         ([-3, -2, -1, -0.5], None),  # never within the horizon
-        ([1, 2, 0, 0], None),        # ends at zero: not paid for
+        ([1, 2, 0, 0], None),  # ends at zero: not paid for
     ],
 )
 def test_break_even_year(cumulative, expected):

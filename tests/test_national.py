@@ -15,11 +15,16 @@ from sim.parameters import Scenario, is_count
 from sim.scenario import SCALE_KEY, count_locations, load, shipped_dir, shipped_names, with_overrides
 
 SCALED = {
-    ("region", "name"), ("region", "initial_stock"),
-    ("inflow", "base_notifications_per_year"), ("inflow", "wajong_wsw_notifications_per_year"),
-    ("inflow", "refugee_notifications_per_permit"), ("inflow", "ww_notifications_per_year_per_month_shorter"),
-    ("chain", "information_meeting_places"), ("chain", "extra_meeting_queue_threshold"),
-    ("chain", "diagnosis_talks_per_weekday"), ("chain", "intakes_per_weekday"),
+    ("region", "name"),
+    ("region", "initial_stock"),
+    ("inflow", "base_notifications_per_year"),
+    ("inflow", "wajong_wsw_notifications_per_year"),
+    ("inflow", "refugee_notifications_per_permit"),
+    ("inflow", "ww_notifications_per_year_per_month_shorter"),
+    ("chain", "information_meeting_places"),
+    ("chain", "extra_meeting_queue_threshold"),
+    ("chain", "diagnosis_talks_per_weekday"),
+    ("chain", "intakes_per_weekday"),
 }
 OBSERVED = Path(__file__).resolve().parent.parent / "calibration" / "data" / "observed_caseload.csv"
 RATIO = 413_030 / 1_660

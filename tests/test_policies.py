@@ -74,12 +74,19 @@ def test_guidance_runs_exactly_the_configured_months_after_the_policy_starts(foc
 
 @pytest.mark.parametrize("months", [0.0, 1.0, 6.0, 12.0, 13.0, 24.0, 36.0])
 @pytest.mark.parametrize("start_year", [2020, 2021])
-def test_the_guidance_window_is_the_first_months_of_the_period_and_never_longer(focus_participation, months, start_year):
-    scenario = with_overrides(focus_participation, {
-        "policies": {"focus-participation": {"participation_guidance_months": months}},
-        "policy_schedule": [{"start": "2014-01-01", "policy": "focus"},
-                            {"start": f"{start_year}-01-01", "policy": "focus-participation"}],
-    })
+def test_the_guidance_window_is_the_first_months_of_the_period_and_never_longer(
+    focus_participation, months, start_year
+):
+    scenario = with_overrides(
+        focus_participation,
+        {
+            "policies": {"focus-participation": {"participation_guidance_months": months}},
+            "policy_schedule": [
+                {"start": "2014-01-01", "policy": "focus"},
+                {"start": f"{start_year}-01-01", "policy": "focus-participation"},
+            ],
+        },
+    )
     calendar = Calendar.for_years(2014, start_year + 4)
     schedule = PolicySchedule(scenario, calendar)
     on = []
@@ -100,7 +107,9 @@ def test_the_guidance_window_is_measured_in_average_months_from_the_start(focus_
     assert participation_guidance_on(policy, start, start + 1.0)
     assert participation_guidance_on(policy, start, window_end)
     assert not participation_guidance_on(policy, start, window_end + 1e-6)
-    assert not participation_guidance_on(policy.model_copy(update={"participation_guidance_months": 0.0}), start, start + 1.0)
+    assert not participation_guidance_on(
+        policy.model_copy(update={"participation_guidance_months": 0.0}), start, start + 1.0
+    )
 
 
 def test_the_participation_talk_is_a_constant_rate_of_the_policys_talks_a_year(focus_participation):

@@ -91,9 +91,14 @@ def test_a_failed_replication_is_reported_with_seed_and_scenario_and_the_others_
     monkeypatch.setattr(replications, "run_task", fail_on_one)
     result = run_replications(short, seed=5, reps=REPS, executor=SerialExecutor())
     assert [o.replication for o in result.outputs] == [0, 2]
-    assert result.failures == [{
-        "scenario": short.name, "seed": 5, "replication": 1, "error": "FloatingPointError: hazard is NaN",
-    }]
+    assert result.failures == [
+        {
+            "scenario": short.name,
+            "seed": 5,
+            "replication": 1,
+            "error": "FloatingPointError: hazard is NaN",
+        }
+    ]
     kept = serial.yearly[serial.yearly["replication"] != 1].reset_index(drop=True)
     pd.testing.assert_frame_equal(result.yearly, kept)
 
@@ -115,16 +120,34 @@ def test_an_output_travels_compressed_and_arrives_whole(short):
     for name in ("yearly", "monthly", "events"):
         pd.testing.assert_frame_equal(getattr(back, name), getattr(output, name), check_exact=True)
     assert (back.replication, back.client_events, back.kernel_events) == (
-        output.replication, output.client_events, output.kernel_events)
+        output.replication,
+        output.client_events,
+        output.kernel_events,
+    )
 
 
 def test_cli_on_a_dask_local_cluster_gives_the_serial_results(tmp_path, serial):
     pytest.importorskip("dask.distributed")
     out = tmp_path / "dask"
-    result = CliRunner().invoke(app, [
-        "run", "baseline", "--until", "2015", "--seed", "5", "--reps", str(REPS),
-        "--scheduler", "local", "--workers", "2", "--out", str(out),
-    ])
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "baseline",
+            "--until",
+            "2015",
+            "--seed",
+            "5",
+            "--reps",
+            str(REPS),
+            "--scheduler",
+            "local",
+            "--workers",
+            "2",
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     written = pd.read_csv(out / "yearly.csv")
     expected = pd.read_csv(_csv(serial.yearly, tmp_path / "serial.csv"))
@@ -139,7 +162,9 @@ def _csv(frame: pd.DataFrame, path):
 def test_a_bad_scheduler_address_is_one_error_line_and_no_output(tmp_path):
     pytest.importorskip("dask.distributed")
     out = tmp_path / "never"
-    result = CliRunner().invoke(app, ["run", "baseline", "--until", "2014", "--scheduler", "nonsense", "--out", str(out)])
+    result = CliRunner().invoke(
+        app, ["run", "baseline", "--until", "2014", "--scheduler", "nonsense", "--out", str(out)]
+    )
     assert result.exit_code == 2
     assert "--scheduler" in result.output and "nonsense" in result.output
     assert "Traceback" not in result.output

@@ -22,8 +22,24 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     out = tmp_path_factory.mktemp("report") / "cmp"
-    args = ["compare", "focus", "broad", "focus-participation", "--reps", "3", "--until", "2021", "--seed", "4",
-            "--out", str(out), "--report", "--xlsx", "--discount-rate", "0.03"]
+    args = [
+        "compare",
+        "focus",
+        "broad",
+        "focus-participation",
+        "--reps",
+        "3",
+        "--until",
+        "2021",
+        "--seed",
+        "4",
+        "--out",
+        str(out),
+        "--report",
+        "--xlsx",
+        "--discount-rate",
+        "0.03",
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     return out
@@ -105,8 +121,15 @@ def test_report_is_self_contained_with_embedded_plots(folder):
     links = _cells(folder).links
     assert links and all(link.startswith("data:image/png;base64,") for link in links)
     assert html.count("data:image/png;base64,") == 3  # paths, differences, composition
-    for heading in ("Caseload paths", "Differences per year", "Composition", "Budget", "Break-even",
-                    "Parameters that differ", "Run"):
+    for heading in (
+        "Caseload paths",
+        "Differences per year",
+        "Composition",
+        "Budget",
+        "Break-even",
+        "Parameters that differ",
+        "Run",
+    ):
         assert heading in html
     assert "policy_schedule.2.policy" in html  # focus-participation's extra period, side by side
 
@@ -151,9 +174,18 @@ def test_the_page_renders_in_headless_chromium(folder, tmp_path):
         pytest.skip("chromium not found on PATH (install: apt-get install -y chromium; .ci/run does it)")
     png = tmp_path / "report.png"
     command = [
-        browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={png}", "--window-size=1280,2000",
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        f"--screenshot={png}",
+        "--window-size=1280,2000",
         (folder / "report.html").as_uri(),
     ]
     subprocess.run(command, capture_output=True, timeout=120, check=False)

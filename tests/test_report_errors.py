@@ -29,8 +29,23 @@ FUZZ = settings(max_examples=15, deadline=None, suppress_health_check=[HealthChe
 def made(tmp_path_factory):
     """A small comparison folder (two scenarios, 2014-2016, two replications), without report or workbook."""
     out = tmp_path_factory.mktemp("made") / "cmp"
-    args = ["compare", "focus", "broad", "--reps", "2", "--until", "2016", "--from-year", "2014", "--seed", "4",
-            "--workers", "1", "--out", str(out)]
+    args = [
+        "compare",
+        "focus",
+        "broad",
+        "--reps",
+        "2",
+        "--until",
+        "2016",
+        "--from-year",
+        "2014",
+        "--seed",
+        "4",
+        "--workers",
+        "1",
+        "--out",
+        str(out),
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     return out
@@ -45,8 +60,10 @@ def folder(made, tmp_path):
 
 def snapshot(folder: Path) -> dict:
     """Every file and folder under `folder` (hidden ones too) with its bytes and mode; pipes are not read."""
-    return {str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None, p.stat().st_mode)
-            for p in sorted(folder.rglob("*"))}
+    return {
+        str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else None, p.stat().st_mode)
+        for p in sorted(folder.rglob("*"))
+    }
 
 
 def assert_one_error_line(result, folder: Path, before: dict, *fragments: str) -> None:
@@ -138,8 +155,11 @@ JSON = st.recursive(
 
 
 @FUZZ
-@given(key=st.sampled_from([*REQUIRED, "discount_rate", "replications_failed", "version"]),
-       value=st.none() | JSON, drop=st.booleans())
+@given(
+    key=st.sampled_from([*REQUIRED, "discount_rate", "replications_failed", "version"]),
+    value=st.none() | JSON,
+    drop=st.booleans(),
+)
 def test_any_manifest_change_gives_a_report_or_one_error_line(made, key, value, drop):
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "cmp"
@@ -167,11 +187,19 @@ def _rewrite(folder: Path, name: str, change) -> None:
         ("comparison.csv", lambda f: f.assign(mean="lots"), ["comparison.csv: mean: row 1 holds 'lots'", "number"]),
         ("comparison.csv", lambda f: f.assign(year="20x9"), ["comparison.csv: year: row 1", "'total'"]),
         ("comparison.csv", lambda f: f.assign(scenario=""), ["comparison.csv: scenario: row 1 holds ''"]),
-        ("break_even.csv", lambda f: f.assign(break_even_year="2019.5"), ["break_even.csv: break_even_year: row 1", "whole year"]),
+        (
+            "break_even.csv",
+            lambda f: f.assign(break_even_year="2019.5"),
+            ["break_even.csv: break_even_year: row 1", "whole year"],
+        ),
         ("break_even.csv", lambda f: f.assign(break_even_low="inf"), ["break_even.csv: break_even_low: row 1"]),
         ("break_even.csv", lambda f: f.iloc[:0], ["break_even.csv: a header but no rows"]),
         ("parameters.csv", lambda f: f.drop(columns="broad"), ["parameters.csv: broad: column missing"]),
-        ("scenarios/broad/yearly.csv", lambda f: f.drop(columns=["stock_1a", "year"]), ["yearly.csv: year, stock_1a: column missing"]),
+        (
+            "scenarios/broad/yearly.csv",
+            lambda f: f.drop(columns=["stock_1a", "year"]),
+            ["yearly.csv: year, stock_1a: column missing"],
+        ),
         ("scenarios/focus/yearly.csv", lambda f: f.assign(year=""), ["focus/yearly.csv: year: row 1"]),
     ],
 )
@@ -216,13 +244,19 @@ def test_a_folder_that_is_not_a_comparison_is_one_error(tmp_path):
     (tmp_path / "some").mkdir()
     (tmp_path / "some" / "manifest.json").write_text("{}")
     before = snapshot(tmp_path)
-    assert_one_error_line(report_cli(tmp_path / "some"), tmp_path, before,
-                          "not a comparison folder (missing comparison.csv, break_even.csv, parameters.csv)")
+    assert_one_error_line(
+        report_cli(tmp_path / "some"),
+        tmp_path,
+        before,
+        "not a comparison folder (missing comparison.csv, break_even.csv, parameters.csv)",
+    )
 
 
 TABLES = {
-    "comparison.csv": list(report.COMPARISON_COLUMNS), "break_even.csv": list(report.BREAK_EVEN_COLUMNS),
-    "parameters.csv": ["parameter", "focus", "broad"], "scenarios/focus/yearly.csv": list(report.YEARLY_COLUMNS),
+    "comparison.csv": list(report.COMPARISON_COLUMNS),
+    "break_even.csv": list(report.BREAK_EVEN_COLUMNS),
+    "parameters.csv": ["parameter", "focus", "broad"],
+    "scenarios/focus/yearly.csv": list(report.YEARLY_COLUMNS),
 }
 
 
@@ -265,8 +299,13 @@ def test_a_folder_that_cannot_be_written_is_left_as_it_was(folder, monkeypatch, 
 
     monkeypatch.setattr(report.os, "open", refuse)
     before = snapshot(folder)
-    assert_one_error_line(report_cli(folder, xlsx), folder, before, f"{folder / 'report.html'}: cannot write (Permission denied)",
-                          "the folder is as it was")
+    assert_one_error_line(
+        report_cli(folder, xlsx),
+        folder,
+        before,
+        f"{folder / 'report.html'}: cannot write (Permission denied)",
+        "the folder is as it was",
+    )
 
 
 def test_a_failed_rename_removes_the_temporary_files_and_keeps_the_old_report(folder, monkeypatch):
@@ -298,8 +337,25 @@ def test_compare_with_a_report_it_cannot_write_is_one_error_and_leaves_no_folder
 
     monkeypatch.setattr(report.os, "open", refuse)
     out = tmp_path / "cmp"
-    result = runner.invoke(app, ["compare", "focus", "broad", "--reps", "1", "--until", "2015", "--from-year", "2014",
-                                 "--workers", "1", "--out", str(out), "--report"])
+    result = runner.invoke(
+        app,
+        [
+            "compare",
+            "focus",
+            "broad",
+            "--reps",
+            "1",
+            "--until",
+            "2015",
+            "--from-year",
+            "2014",
+            "--workers",
+            "1",
+            "--out",
+            str(out),
+            "--report",
+        ],
+    )
     assert result.exit_code == 2, result.output
     assert "report.html: cannot write (Permission denied)" in result.output.strip().splitlines()[-1]
     assert "Traceback" not in result.output
@@ -319,8 +375,11 @@ def expected_cell(text: str):
         whole = re.fullmatch(r"[+-]?\d+", text)
         if abs(number) != float("inf") and not (whole and abs(int(text)) >= 2**53):
             return number, "n", False
-    shown = re.sub("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]", "\ufffd",
-                   text.replace("\r\n", "\n").replace("\r", "\n"))
+    shown = re.sub(
+        "[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]",
+        "\ufffd",
+        text.replace("\r\n", "\n").replace("\r", "\n"),
+    )
     if not shown:
         return None, "n", False
     return shown, "s", shown[0] in "=+-@\t\n"
@@ -329,7 +388,7 @@ def expected_cell(text: str):
 VALUES = st.one_of(
     st.text(max_size=12),
     st.builds(lambda first, rest: first + rest, st.sampled_from(DANGEROUS), st.text(max_size=12)),
-    st.sampled_from(["=1+1", "=HYPERLINK(\"http://x\",\"y\")", "+1", "-1", "@SUM(A1:A9)", "-0.5e3", "=", "\r\n=2"]),
+    st.sampled_from(["=1+1", '=HYPERLINK("http://x","y")', "+1", "-1", "@SUM(A1:A9)", "-0.5e3", "=", "\r\n=2"]),
     st.floats(allow_nan=False).map(repr),
     st.integers(-(2**60), 2**60).map(str),
 )
@@ -338,7 +397,11 @@ VALUES = st.one_of(
 def _workbook_with_value(made, tmp: str, value: str):
     folder = Path(tmp) / "cmp"
     shutil.copytree(made, folder)
-    _rewrite(folder, "parameters.csv", lambda f: pd.DataFrame({"parameter": ["description"], "focus": ["same"], "broad": [value]}))
+    _rewrite(
+        folder,
+        "parameters.csv",
+        lambda f: pd.DataFrame({"parameter": ["description"], "focus": ["same"], "broad": [value]}),
+    )
     stored = pd.read_csv(folder / "parameters.csv", dtype=str, keep_default_na=False).loc[0, "broad"]
     report.write_workbook(folder)
     return stored, openpyxl.load_workbook(io.BytesIO((folder / "comparison.xlsx").read_bytes()))

@@ -30,9 +30,9 @@ from verification_scenarios import baseline
 
 from cli import app
 from sim import output
+from sim.files import is_slug
 from sim.output import OutputError, write_folder
 from sim.parameters import Policy, Scenario
-from sim.files import is_slug
 from sim.replications import ExecutorError, SerialExecutor, check_dask_scheduler, make_executor, worker_count
 from sim.scenario import ScenarioError, load, validate
 
@@ -100,7 +100,9 @@ def _literal(value) -> str:
 # -- what every bad file must give -----------------------------------------------------------------
 
 
-def assert_clean_failure(text: str | bytes, *fragments: str, name: str = "bad.toml", others: dict | None = None) -> None:
+def assert_clean_failure(
+    text: str | bytes, *fragments: str, name: str = "bad.toml", others: dict | None = None
+) -> None:
     """`load` raises ScenarioError naming the file; the CLI exits 2 with one line and writes nothing."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -148,8 +150,10 @@ def test_wrong_types_name_the_field(field, data):
 def test_out_of_range_values_name_the_field(field, data):
     path, kind, bounds = field
     side = data.draw(st.sampled_from(sorted(bounds)))
-    margin = data.draw(st.one_of(st.just(1), st.integers(1, 10**6))) if kind is int else data.draw(
-        st.floats(1e-3, 1e6) | st.just(1e300)
+    margin = (
+        data.draw(st.one_of(st.just(1), st.integers(1, 10**6)))
+        if kind is int
+        else data.draw(st.floats(1e-3, 1e6) | st.just(1e300))
     )
     limit = bounds[side]
     value = limit - margin if side in ("ge", "gt") else limit + margin
@@ -172,7 +176,10 @@ def test_unknown_keys_name_the_key_and_the_allowed_ones(section, key):
 
 
 @FUZZ
-@given(st.sampled_from(NUMERIC_FIELDS), st.sampled_from(["1e308", "-1e308", "1e30", "100000000000000000000000000", "inf", "-inf", "nan"]))
+@given(
+    st.sampled_from(NUMERIC_FIELDS),
+    st.sampled_from(["1e308", "-1e308", "1e30", "100000000000000000000000000", "inf", "-inf", "nan"]),
+)
 def test_huge_numbers_are_an_error_naming_the_field_or_run_cleanly(field, literal):
     """A huge value is refused naming the field (or the inflow it would cause), or the run completes."""
     path, _, _ = field
@@ -200,11 +207,15 @@ def test_huge_numbers_are_an_error_naming_the_field_or_run_cleanly(field, litera
 
 
 @FUZZ
-@given(st.one_of(
-    st.just(""),
-    st.text(alphabet=" \t\n", max_size=20),
-    st.builds(lambda c: "# " + c + "\n", st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40)),
-))
+@given(
+    st.one_of(
+        st.just(""),
+        st.text(alphabet=" \t\n", max_size=20),
+        st.builds(
+            lambda c: "# " + c + "\n", st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40)
+        ),
+    )
+)
 def test_empty_files(text):
     assert_clean_failure(text, "empty scenario file")
 
@@ -241,15 +252,24 @@ def test_include_cycles(length):
 @pytest.mark.parametrize(
     ("text", "fragments"),
     [
-        ('include = 5\n', ["include", "scenario name or path"]),
+        ("include = 5\n", ["include", "scenario name or path"]),
         ('include = ["baseline", 3]\n', ["include"]),
         ('include = "baseline"\nregion = 5\n', ["region", "valid dictionary"]),
         ('include = "baseline"\n[[chain]]\nx = 1\n', ["chain"]),
-        ('include = "baseline"\n[work]\nbase_work_per_month = { close = 0.1, nearby = 0.2 }\n', ["work.base_work_per_month.nearby"]),
+        (
+            'include = "baseline"\n[work]\nbase_work_per_month = { close = 0.1, nearby = 0.2 }\n',
+            ["work.base_work_per_month.nearby"],
+        ),
         ('include = "baseline"\n[region]\nstock_category_shares = { 1a = 1.0 }\n', ["bad.toml: region", "add up to 1"]),
-        ('include = "baseline"\n[inflow]\nnewcomer_age_shares = { under27 = 0.0 }\n', ["bad.toml: inflow", "add up to 1"]),
+        (
+            'include = "baseline"\n[inflow]\nnewcomer_age_shares = { under27 = 0.0 }\n',
+            ["bad.toml: inflow", "add up to 1"],
+        ),
         ('include = "baseline"\n[drivers]\nyears = [2013]\n', ["bad.toml: drivers.years", "has 1 values but"]),
-        ('include = "baseline"\n[[shocks]]\nname = "x"\nstart = 2020-01-01\nend = 2021-01-01\ninflow_multiplier = 1e300\n', ["inflow", "30,000,000"]),
+        (
+            'include = "baseline"\n[[shocks]]\nname = "x"\nstart = 2020-01-01\nend = 2021-01-01\ninflow_multiplier = 1e300\n',
+            ["inflow", "30,000,000"],
+        ),
         ('include = "baseline"\n[inflow]\nreference_unemployment_pct = 1e-70\n', ["inflow.reference_unemployment_pct"]),
         ('include = "baseline"\n[[shocks]]\nname = "x"\nstart = "soon"\nend = 2021-01-01\n', ["shocks[0].start"]),
     ],
@@ -262,7 +282,9 @@ def test_a_scenario_missing_a_group_is_an_error_not_a_crash():
     """A whole scenario (no include) whose job-finding table lacks groups: it used to crash the run."""
     data = baseline().model_dump(mode="json")
     bad = {**data, "work": {**data["work"], "base_work_per_month": {"close": 0.1}}}
-    with pytest.raises(ScenarioError, match="work.base_work_per_month: needs a value for every group; missing: near, far, very_far"):
+    with pytest.raises(
+        ScenarioError, match="work.base_work_per_month: needs a value for every group; missing: near, far, very_far"
+    ):
         validate(bad, Path("standalone.toml"))
 
 
@@ -403,8 +425,16 @@ def test_concurrent_runs_to_one_folder_leave_exactly_one_result(tmp_path):
         except OutputError as exc:
             print("refused", exc)
     """)
-    procs = [subprocess.Popen([sys.executable, "-c", script, str(i)], cwd=ROOT, stdout=subprocess.PIPE, text=True,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)}) for i in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(i)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        for i in range(2)
+    ]
     deadline = time.monotonic() + 60
     while not all((tmp_path / f"ready-{i}").exists() for i in range(2)) and time.monotonic() < deadline:
         time.sleep(0.01)  # both have checked the target and written their files: the race is set
@@ -431,6 +461,7 @@ def test_text_a_spreadsheet_would_run_is_quoted_in_csv(tmp_path):
 
 def test_interrupted_between_the_two_renames_puts_the_old_folder_back(tmp_path, monkeypatch):
     out = _old_results(tmp_path / "out")
+
     def interrupted(source, target):  # the old folder is moved aside; the new one is not in place yet
         assert not out.exists()
         raise KeyboardInterrupt
@@ -454,7 +485,9 @@ def test_failed_write_removes_the_parent_folders_it_created(tmp_path, monkeypatc
 
 def test_folders_left_by_a_killed_run_are_removed_by_the_next_write(tmp_path):
     """SIGKILL cannot be caught: the hidden partial folder it leaves names its process, and goes."""
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     dead_pid = int(dead.stdout)
     stale = tmp_path / f".out.partial-{dead_pid}-abc123"
     stale.mkdir()
@@ -485,13 +518,16 @@ def test_disk_full_is_a_clear_error_and_nothing_is_written(tmp_path, monkeypatch
 
 def test_unwritable_output_folder_is_a_clear_error(tmp_path, monkeypatch):
     """A read-only parent (simulated: tests run as root, where chmod does not stop writes)."""
+
     def denied(*args, **kwargs):
         raise PermissionError(errno.EACCES, "Permission denied")
 
     monkeypatch.setattr(tempfile, "mkdtemp", denied)
     result = invoke("run", "baseline", "--until", 2014, "--out", tmp_path / "sub" / "out")
     assert result.exit_code == 2
-    assert result.output.startswith("error: ") and "cannot create the output folder (Permission denied)" in result.output
+    assert (
+        result.output.startswith("error: ") and "cannot create the output folder (Permission denied)" in result.output
+    )
     assert "Traceback" not in result.output
     assert _leftovers(tmp_path) == []  # the parent folder it made for --out is gone again
 
@@ -568,8 +604,12 @@ def test_interrupted_run_leaves_no_folder(tmp_path, signum, moment, workers):
     args = ["run", "baseline", "--seed", "5", "--out", str(out), "--workers", str(workers)]
     args += ["--until", "2060", "--reps", "4"] if moment != "write" else ["--until", "2014"]
     proc = subprocess.Popen(
-        [sys.executable, "-c", DRIVER, "write" if moment == "write" else moment, *args], cwd=ROOT,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_reset_sigint,
+        [sys.executable, "-c", DRIVER, "write" if moment == "write" else moment, *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_reset_sigint,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     try:
@@ -590,6 +630,7 @@ def test_interrupted_run_leaves_no_folder(tmp_path, signum, moment, workers):
 
 def test_an_interrupt_disguised_by_compiled_code_stops_the_serial_executor():
     """Compiled code turns a KeyboardInterrupt into a SystemError: that is an interrupt, not a failed replication."""
+
     def disguised(item):
         if item == 1:
             try:
@@ -620,8 +661,12 @@ def test_pool_workers_end_with_their_parent(tmp_path):
     """A parent killed outright (SIGKILL, no clean-up) takes its worker processes with it."""
     args = ["run", "baseline", "--until", "2060", "--reps", "4", "--workers", "2", "--out", str(tmp_path / "out")]
     proc = subprocess.Popen(
-        [sys.executable, "-c", DRIVER, "run", *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-        text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        [sys.executable, "-c", DRIVER, "run", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     try:
         first = proc.stdout.readline().split()
@@ -705,15 +750,23 @@ def test_an_oversized_scenario_file_is_refused(tmp_path):
 @pytest.mark.parametrize(
     ("text", "fragments"),
     [
-        ('include = "focus"\n[[policy_schedule]]\nstart = 2013-01-01\npolicy = "focus"\n'
-         '[[policy_schedule]]\nstart = 2013-01-01\npolicy = "broad"\n',
-         ["policy_schedule[1].start", "the same date"]),
-        ('include = "baseline"\n[[policy_schedule]]\nstart = 0\npolicy = "focus"\n',
-         ["policy_schedule[0].start", "a number is not a date"]),
-        ('include = "baseline"\n[money]\nstate_grant_eur_per_year = { total = 5.0 }\n',
-         ["money.state_grant_eur_per_year", "years from 1990 to 2100", "'total'"]),
-        ('include = "baseline"\n[[shocks]]\nname = "x"\nstart = 2020-03-01\nend = 2020-01-01\n',
-         ["shocks[0].end", "must be after start"]),
+        (
+            'include = "focus"\n[[policy_schedule]]\nstart = 2013-01-01\npolicy = "focus"\n'
+            '[[policy_schedule]]\nstart = 2013-01-01\npolicy = "broad"\n',
+            ["policy_schedule[1].start", "the same date"],
+        ),
+        (
+            'include = "baseline"\n[[policy_schedule]]\nstart = 0\npolicy = "focus"\n',
+            ["policy_schedule[0].start", "a number is not a date"],
+        ),
+        (
+            'include = "baseline"\n[money]\nstate_grant_eur_per_year = { total = 5.0 }\n',
+            ["money.state_grant_eur_per_year", "years from 1990 to 2100", "'total'"],
+        ),
+        (
+            'include = "baseline"\n[[shocks]]\nname = "x"\nstart = 2020-03-01\nend = 2020-01-01\n',
+            ["shocks[0].end", "must be after start"],
+        ),
         ('include = "baseline"\n[simulation]\nuntil_year = 2000\n', ["simulation.until_year", "after start_year"]),
     ],
 )
@@ -779,8 +832,9 @@ def test_the_out_folder_that_is_a_file_does_not_suggest_force(tmp_path):
 
 
 def test_compare_across_start_years_says_why_no_option_helps(tmp_path):
-    later = _write(tmp_path, 'include = "broad"\nname = "later"\n[simulation]\nstart_year = 2014\n'
-                   '[region]\ninitial_stock = 1700\n')
+    later = _write(
+        tmp_path, 'include = "broad"\nname = "later"\n[simulation]\nstart_year = 2014\n[region]\ninitial_stock = 1700\n'
+    )
     result = invoke("compare", "focus", later, "--reps", 1, "--out", tmp_path / "out")
     assert result.exit_code == 2 and "simulation.start_year: the scenarios start in different years" in result.output
     assert "--until" not in result.output
@@ -822,12 +876,15 @@ class _FakeServer:
             conn.close()
 
 
-@pytest.mark.parametrize("greeting", [b"SSH-2.0-OpenSSH_9.2\r\n", b"\xff" * 64, b""], ids=["ssh", "huge-length", "closes"])
+@pytest.mark.parametrize(
+    "greeting", [b"SSH-2.0-OpenSSH_9.2\r\n", b"\xff" * 64, b""], ids=["ssh", "huge-length", "closes"]
+)
 def test_a_service_that_is_not_dask_is_one_error_line(tmp_path, greeting):
     server = _FakeServer(greeting)
     try:
-        result = invoke("run", "baseline", "--until", 2014, "--reps", 2, "--scheduler", server.address,
-                        "--out", tmp_path / "out")
+        result = invoke(
+            "run", "baseline", "--until", 2014, "--reps", 2, "--scheduler", server.address, "--out", tmp_path / "out"
+        )
     finally:
         server.close()
     assert result.exit_code == 2, result.output

@@ -24,7 +24,9 @@ def _same_folder(a: Path, b: Path) -> None:
     for name in files_a:
         if name.name == "manifest.json":
             ma, mb = (json.loads((x / name).read_text()) for x in (a, b))
-            assert {k: v for k, v in ma.items() if k not in VOLATILE} == {k: v for k, v in mb.items() if k not in VOLATILE}
+            assert {k: v for k, v in ma.items() if k not in VOLATILE} == {
+                k: v for k, v in mb.items() if k not in VOLATILE
+            }
         else:
             assert (a / name).read_bytes() == (b / name).read_bytes(), name
 
@@ -33,8 +35,24 @@ def test_run_to_folder_writes_what_caseload_run_writes(tmp_path):
     scenario = with_overrides(load("baseline").scenario, {"simulation": {"until_year": 2015}})
     outcome = run_to_folder(scenario, tmp_path / "api", seed=5, reps=2, record_events=True)
     assert outcome.folder == tmp_path / "api" and not outcome.results.failures
-    result = runner.invoke(app, ["run", "baseline", "--until", "2015", "--seed", "5", "--reps", "2", "--events",
-                                 "--workers", "1", "--out", str(tmp_path / "cli")])
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "baseline",
+            "--until",
+            "2015",
+            "--seed",
+            "5",
+            "--reps",
+            "2",
+            "--events",
+            "--workers",
+            "1",
+            "--out",
+            str(tmp_path / "cli"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     _same_folder(tmp_path / "api", tmp_path / "cli")
     manifest = json.loads((tmp_path / "api" / "manifest.json").read_text())
@@ -44,8 +62,24 @@ def test_run_to_folder_writes_what_caseload_run_writes(tmp_path):
 def test_compare_to_folder_writes_what_caseload_compare_writes(tmp_path):
     scenarios = {n: with_overrides(load(n).scenario, {"simulation": {"until_year": 2020}}) for n in ("focus", "broad")}
     compare_to_folder(scenarios, tmp_path / "api", (2019, 2020), seed=3, reps=2)
-    result = runner.invoke(app, ["compare", "focus", "broad", "--until", "2020", "--seed", "3", "--reps", "2",
-                                 "--workers", "1", "--out", str(tmp_path / "cli")])
+    result = runner.invoke(
+        app,
+        [
+            "compare",
+            "focus",
+            "broad",
+            "--until",
+            "2020",
+            "--seed",
+            "3",
+            "--reps",
+            "2",
+            "--workers",
+            "1",
+            "--out",
+            str(tmp_path / "cli"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     _same_folder(tmp_path / "api", tmp_path / "cli")
 

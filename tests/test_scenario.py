@@ -39,7 +39,11 @@ def test_override_in_an_including_file(tmp_path):
 @pytest.mark.parametrize(
     ("text", "field", "fragment"),
     [
-        (BASE + "[chain]\ninformation_meeting_place = 10\n", "chain.information_meeting_place", "Did you mean 'information_meeting_places'"),
+        (
+            BASE + "[chain]\ninformation_meeting_place = 10\n",
+            "chain.information_meeting_place",
+            "Did you mean 'information_meeting_places'",
+        ),
         (BASE + "[chain]\ninformation_meeting_places = 'many'\n", "chain.information_meeting_places", "valid integer"),
         (BASE + "[chain]\ndream_job_work_share = 1.5\n", "chain.dream_job_work_share", "less than or equal to 1"),
         (BASE + "[work]\nother_exit_per_month = -0.1\n", "work.other_exit_per_month", "greater than or equal to 0"),
@@ -74,7 +78,7 @@ def test_malformed_toml(tmp_path):
 
 
 def test_not_utf8(tmp_path):
-    path = write(tmp_path, b"name = \"\xff\xfe\"\n")
+    path = write(tmp_path, b'name = "\xff\xfe"\n')
     with pytest.raises(ScenarioError, match="not UTF-8"):
         load(str(path))
 

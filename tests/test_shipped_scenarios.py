@@ -60,8 +60,14 @@ def test_figures_quoted_in_the_docs_are_the_baselines():
     chain = baseline.chain
     assert _number(r"\((\d+)%\s+under\s+the\s+broad\s+policy\)", MODEL) / 100 == broad.gatekeeper_share
     assert _number(r"information\s+meeting\s+\((\d+)\s+places", MODEL) == chain.information_meeting_places
-    assert _number(r"Individual\s+diagnosis\s+talks\s+\((\d+)\s+a\s+working\s+day\)", MODEL) == chain.diagnosis_talks_per_weekday
-    assert _number(r"intakes\s+by\s+income\s+consultants\s+\((\d+)\s+a\s+working\s+day\)", MODEL) == chain.intakes_per_weekday
+    assert (
+        _number(r"Individual\s+diagnosis\s+talks\s+\((\d+)\s+a\s+working\s+day\)", MODEL)
+        == chain.diagnosis_talks_per_weekday
+    )
+    assert (
+        _number(r"intakes\s+by\s+income\s+consultants\s+\((\d+)\s+a\s+working\s+day\)", MODEL)
+        == chain.intakes_per_weekday
+    )
     assert _number(r"make\s+contact\s+within\s+(\d+)\s+days", MODEL) == chain.contact_days
     assert _number(r"×\s+EUR\s+([\d,]+)\s+/\s+12", MODEL) == baseline.money.benefit_eur_per_full_year
     assert _number(r"the\s+(\d+)-\d+\s+week\s+dream-job\s+period", MODEL) * 7 == chain.dream_job_days_min
@@ -70,7 +76,10 @@ def test_figures_quoted_in_the_docs_are_the_baselines():
     # "broad policy 2014-2018, focus from January 2019, run to 2030"
     table = _shipped_scenarios_table()
     assert "broad policy 2014-2018, focus from January 2019, run to 2030" in table
-    assert [(p.start.isoformat(), p.policy) for p in baseline.policy_schedule] == [("2014-01-01", "broad"), ("2019-01-01", "focus")]
+    assert [(p.start.isoformat(), p.policy) for p in baseline.policy_schedule] == [
+        ("2014-01-01", "broad"),
+        ("2019-01-01", "focus"),
+    ]
     assert baseline.simulation.until_year == 2030
     assert [p.policy for p in load("broad").scenario.policy_schedule] == ["broad"]
     for name in ("focus-corona", "broad-corona"):
@@ -89,7 +98,10 @@ def test_the_model_uses_the_resolved_parameters(tmp_path, name):
     assert manifest["parameters"] == resolved.model_dump(mode="json")
     monthly = run(resolved, 1).monthly
     for period_start, period_end, policy in _periods(resolved):
-        months = monthly[(monthly["year"] * 100 + monthly["month"] >= period_start) & (monthly["year"] * 100 + monthly["month"] < period_end)]
+        months = monthly[
+            (monthly["year"] * 100 + monthly["month"] >= period_start)
+            & (monthly["year"] * 100 + monthly["month"] < period_end)
+        ]
         assert (months["policy"] == policy).all()
         share = resolved.policies[policy].gatekeeper_share
         assert (months["gatekept"].sum() > 0) == (share > 0)

@@ -128,7 +128,9 @@ def test_lookup_tables_give_what_the_np_where_chains_gave():
     age = np.array([18.0, 26.999, 27.0, 49.99, 50.0, 70.0, np.nan, 30.0])
     refugee = np.array([False, False, False, False, False, False, False, True])
     group = np.where(age < 27, Group.YOUNG, np.where(age >= 50, Group.OLDER, Group.OTHER))
-    assert [target_group(a, r) for a, r in zip(age, refugee, strict=True)] == np.where(refugee, Group.REFUGEE, group).tolist()
+    assert [target_group(a, r) for a, r in zip(age, refugee, strict=True)] == np.where(
+        refugee, Group.REFUGEE, group
+    ).tolist()
 
 
 def test_hazard_table_is_the_product_in_the_old_order(short_baseline):
@@ -139,9 +141,13 @@ def test_hazard_table_is_the_product_in_the_old_order(short_baseline):
     rng = np.random.default_rng(3)
     distance, groups = rng.uniform(0, 80, 500), rng.integers(0, 4, 500)
     route, parttime = rng.integers(0, 6, 500), rng.random(500) < 0.3
-    base = np.array([work.base_work_per_month[g] for g in DISTANCE_GROUPS])[np.searchsorted([3.0, 24.0, 48.0], distance, side="right")]
+    base = np.array([work.base_work_per_month[g] for g in DISTANCE_GROUPS])[
+        np.searchsorted([3.0, 24.0, 48.0], distance, side="right")
+    ]
     group_mult = np.array([work.work_multiplier_by_group[g] for g in TARGET_GROUPS])[groups]
-    route_mult = np.where(route == 1, work.route_multiplier_direct, np.where(route == 4, work.route_multiplier_sheltered, 1.0))
+    route_mult = np.where(
+        route == 1, work.route_multiplier_direct, np.where(route == 4, work.route_multiplier_sheltered, 1.0)
+    )
     parttime_mult = np.where(parttime, work.parttime_work_multiplier, 1.0)
     expected = base * group_mult * route_mult * parttime_mult
     classes = [hazard_class(*client) for client in zip(distance, groups, route, parttime, strict=True)]

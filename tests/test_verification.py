@@ -91,9 +91,15 @@ def test_littles_law_in_a_steady_state():
         f"mean stock {time_average:.1f} vs entry rate x mean spell {entry_rate * mean_spell:.1f} (band {band:.1f})"
     )
     # month-end stock: a sample of the same stock
-    days_in_month = np.array([
-        (dt.date(y + (m == 12), m % 12 + 1, 1) - dt.date(y, m, 1)).days for y, m in zip(in_window["year"], in_window["month"], strict=True)
-    ]) / DAYS_PER_MONTH
+    days_in_month = (
+        np.array(
+            [
+                (dt.date(y + (m == 12), m % 12 + 1, 1) - dt.date(y, m, 1)).days
+                for y, m in zip(in_window["year"], in_window["month"], strict=True)
+            ]
+        )
+        / DAYS_PER_MONTH
+    )
     delta = in_window["caseload"].to_numpy() - in_window["benefit_client_months"].to_numpy() / days_in_month
     yearly_delta = delta.reshape(window, 12).mean(axis=1)
     se_snapshot = yearly_delta.std(ddof=1) / math.sqrt(window)
@@ -109,7 +115,11 @@ def meeting_scenario(arrivals_per_week: float):
     return steady_state(
         region={"initial_stock": 0},
         inflow={"base_notifications_per_year": arrivals_per_week * DAYS_PER_YEAR / 7},
-        chain={"extra_meetings_max_per_week": 0, "diagnosis_talks_per_weekday": 100_000, "intakes_per_weekday": 100_000},
+        chain={
+            "extra_meetings_max_per_week": 0,
+            "diagnosis_talks_per_weekday": 100_000,
+            "intakes_per_weekday": 100_000,
+        },
         simulation={"until_year": 2015},
     )
 
@@ -123,7 +133,7 @@ def _carryover_moments(arrivals_per_week: float, places: int, support: int = 400
         total = np.convolve(q, pmf)[:support]
         new = np.zeros(support)
         new[0] = total[: places + 1].sum()
-        new[1:support - places] = total[places + 1:]
+        new[1 : support - places] = total[places + 1 :]
         if np.abs(new - q).sum() < 1e-14:
             break
         q = new
@@ -182,9 +192,11 @@ def test_meeting_above_capacity_queue_grows_at_the_excess_rate():
     assert weeks > 90
     slope = (queue[k1] - queue[k0]) / weeks
     se = math.sqrt(lam / weeks)
-    assert abs(slope - (lam - places)) < 4 * se, f"queue grew {slope:.2f} a week, expected {lam - places} +- {4 * se:.2f}"
+    assert abs(slope - (lam - places)) < 4 * se, (
+        f"queue grew {slope:.2f} a week, expected {lam - places} +- {4 * se:.2f}"
+    )
     # and the fit over all weeks agrees with the two-point slope (linear, not accelerating)
-    fitted = np.polyfit(np.arange(k0, k1 + 1), queue[k0:k1 + 1], 1)[0]
+    fitted = np.polyfit(np.arange(k0, k1 + 1), queue[k0 : k1 + 1], 1)[0]
     assert abs(fitted - (lam - places)) < 4 * se
 
 
@@ -199,7 +211,8 @@ def test_zero_inflow_stock_only_falls_at_the_given_rates():
     """No notifications and no returns: the stock decays as N0 exp(-(work + other) t), exactly binomial."""
     work, other, stock0 = 0.03, 0.01, 2000
     scenario = flat_hazards(
-        work, other,
+        work,
+        other,
         region={"initial_stock": stock0},
         inflow={"base_notifications_per_year": 0.0},
         simulation={"until_year": 2016},
@@ -222,12 +235,19 @@ def test_zero_inflow_stock_only_falls_at_the_given_rates():
 
 def test_zero_inflow_with_the_shipped_hazards_stock_never_rises():
     """The shipped hazards (groups, contact, trajectories, pension), no inflow, no temporary jobs."""
-    scenario = with_overrides(baseline(), {
-        "inflow": {"base_notifications_per_year": 0.0, "refugee_notifications_per_permit": 0.0,
-                   "ww_notifications_per_year_per_month_shorter": 0.0, "wajong_wsw_notifications_per_year": 0.0},
-        "work": {"temporary_share": 0.0},
-        "simulation": {"until_year": 2017},
-    })
+    scenario = with_overrides(
+        baseline(),
+        {
+            "inflow": {
+                "base_notifications_per_year": 0.0,
+                "refugee_notifications_per_permit": 0.0,
+                "ww_notifications_per_year_per_month_shorter": 0.0,
+                "wajong_wsw_notifications_per_year": 0.0,
+            },
+            "work": {"temporary_share": 0.0},
+            "simulation": {"until_year": 2017},
+        },
+    )
     monthly = run(scenario, 5).monthly
     assert (monthly["inflow"] == 0).all()
     stock = np.concatenate([[scenario.region.initial_stock], monthly["caseload"].to_numpy()])
@@ -244,14 +264,21 @@ def test_no_exits_to_work_stock_grows_by_inflow_minus_other_exits():
     """
     other = 0.01
     scenario = flat_hazards(
-        0.0, other,
+        0.0,
+        other,
         region={"initial_stock": 1500},
         inflow={"base_notifications_per_year": 600.0},
         simulation={"until_year": 2017},
     )
     monthly = run(scenario, 6).monthly
-    for column in ("outflow_work_fulltime", "outflow_work_temporary", "outflow_self_employment",
-                   "placements_parttime", "outflow_education", "outflow_pension"):
+    for column in (
+        "outflow_work_fulltime",
+        "outflow_work_temporary",
+        "outflow_self_employment",
+        "placements_parttime",
+        "outflow_education",
+        "outflow_pension",
+    ):
         assert (monthly[column] == 0).all(), column
     previous = monthly["caseload"].shift(1).fillna(scenario.region.initial_stock)
     assert (monthly["caseload"] == previous + monthly["inflow"] - monthly["outflow_other"]).all()
@@ -271,13 +298,16 @@ def test_no_contact_job_finding_falls_to_the_no_contact_rate():
     """
     work, other = 0.02, 0.005
     scenario = flat_hazards(
-        work, other,
+        work,
+        other,
         region={"initial_stock": 1500},
         inflow={"base_notifications_per_year": 400.0},
         contact={"contact_effect_max": 1.0},
         simulation={"until_year": 2016},
     )
-    no_contact = with_overrides(scenario, {"policies": {"focus": {"work_consultants": 0.0, "unserved_contacts_per_year": 0.0}}})
+    no_contact = with_overrides(
+        scenario, {"policies": {"focus": {"work_consultants": 0.0, "unserved_contacts_per_year": 0.0}}}
+    )
     monthly = run(no_contact, 8).monthly
     assert monthly["clients_served"].eq(0).all()
     assert not np.isfinite(monthly["work_consultant_caseload"].astype(float)).any()  # no staff: no finite caseload
@@ -298,9 +328,16 @@ def test_all_clients_in_1a_under_focus_nobody_enters_participation_by_diagnosis(
     clients whose two years of development ran out do.
     """
     scenario = steady_state(
-        region={"initial_stock": 800, "stock_category_shares": {"1a": 1.0, "1b": 0.0, "1c": 0.0, "2a": 0.0, "2b": 0.0, "3a": 0.0, "3b": 0.0}},
-        inflow={"base_notifications_per_year": 400.0, "newcomer_distance_mean_months": 0.01,
-                "newcomer_distance_sd_log": 0.01, "refugee_newcomer_distance_extra_months": 0.0},
+        region={
+            "initial_stock": 800,
+            "stock_category_shares": {"1a": 1.0, "1b": 0.0, "1c": 0.0, "2a": 0.0, "2b": 0.0, "3a": 0.0, "3b": 0.0},
+        },
+        inflow={
+            "base_notifications_per_year": 400.0,
+            "newcomer_distance_mean_months": 0.01,
+            "newcomer_distance_sd_log": 0.01,
+            "refugee_newcomer_distance_extra_months": 0.0,
+        },
         chain={"diagnosis_error_sd_months": 0.0},
         distance={"inactivity_drift_months_per_month": 0.0},
         simulation={"until_year": 2019},
@@ -320,7 +357,10 @@ def test_all_clients_in_1a_under_focus_nobody_enters_participation_by_diagnosis(
     paired = pd.merge_asof(
         to_participation[["day", "client"]].sort_values("day"),
         to_development[["day", "client"]].rename(columns={"day": "development_day"}).sort_values("development_day"),
-        left_on="day", right_on="development_day", by="client", allow_exact_matches=False,
+        left_on="day",
+        right_on="development_day",
+        by="client",
+        allow_exact_matches=False,
     )
     assert paired["development_day"].notna().all(), "someone entered participation without a development route"
     months_in_development = (paired["day"] - paired["development_day"]) / DAYS_PER_MONTH
@@ -343,7 +383,9 @@ def _assert_never_smaller(values: np.ndarray, labels: list) -> None:
     for i in range(len(values) - 1):
         diff = values[i + 1] - values[i]
         se = diff.std(ddof=1) / math.sqrt(len(diff))
-        assert diff.mean() >= -T_ONE_SIDED * se, f"{labels[i + 1]} < {labels[i]}: mean difference {diff.mean():.1f} (se {se:.1f})"
+        assert diff.mean() >= -T_ONE_SIDED * se, (
+            f"{labels[i + 1]} < {labels[i]}: mean difference {diff.mean():.1f} (se {se:.1f})"
+        )
     # the ends differ clearly, so the comparisons have power
     diff = values[-1] - values[0]
     assert diff.mean() > T_ONE_SIDED * diff.std(ddof=1) / math.sqrt(len(diff)), "no detectable effect end to end"
@@ -351,22 +393,29 @@ def _assert_never_smaller(values: np.ndarray, labels: list) -> None:
 
 @pytest.fixture(scope="module")
 def small_baseline():
-    return with_overrides(baseline(), {"region": {"initial_stock": 400}, "inflow": {"base_notifications_per_year": 220.0}})
+    return with_overrides(
+        baseline(), {"region": {"initial_stock": 400}, "inflow": {"base_notifications_per_year": 220.0}}
+    )
 
 
 def test_more_work_consultants_never_fewer_exits_to_work(small_baseline):
     levels = [0.0, 3.0, 9.0, 20.0]
     scenarios = [
-        with_overrides(small_baseline, {
-            "policies": {"broad": {"work_consultants": k}, "focus": {"work_consultants": k}},
-            "simulation": {"until_year": 2015},
-        })
+        with_overrides(
+            small_baseline,
+            {
+                "policies": {"broad": {"work_consultants": k}, "focus": {"work_consultants": k}},
+                "simulation": {"until_year": 2015},
+            },
+        )
         for k in levels
     ]
 
     def exits_to_work(y):
         later = y.iloc[1:]
-        return float((later["outflow_work_fulltime"] + later["outflow_work_temporary"] + later["outflow_self_employment"]).sum())
+        return float(
+            (later["outflow_work_fulltime"] + later["outflow_work_temporary"] + later["outflow_self_employment"]).sum()
+        )
 
     _assert_never_smaller(_paired(scenarios, exits_to_work), levels)
 
@@ -374,7 +423,9 @@ def test_more_work_consultants_never_fewer_exits_to_work(small_baseline):
 def test_larger_inflow_never_smaller_december_stock(small_baseline):
     levels = [100.0, 220.0, 400.0]
     scenarios = [
-        with_overrides(small_baseline, {"inflow": {"base_notifications_per_year": k}, "simulation": {"until_year": 2015}})
+        with_overrides(
+            small_baseline, {"inflow": {"base_notifications_per_year": k}, "simulation": {"until_year": 2015}}
+        )
         for k in levels
     ]
     _assert_never_smaller(_paired(scenarios, lambda y: float(y["caseload_december"].iloc[-1])), levels)
@@ -384,22 +435,33 @@ def test_stronger_corona_shock_never_smaller_2020_stock(small_baseline):
     # from the December 2018 stock, to keep it short; the shipped shock sits between none and strong
     sizes = {"none": (1.0, 1.0, 0.0), "shipped": (1.22, 0.70, 6.0), "strong": (1.5, 0.5, 12.0)}
     scenarios = [
-        with_overrides(small_baseline, {
-            "simulation": {"start_year": 2018, "until_year": 2020},
-            "shocks": [{"name": "corona", "start": "2020-03-01", "end": "2021-07-01", "inflow_multiplier": inflow,
-                        "work_multiplier": work, "newcomer_distance_shift_months": shift}],
-        })
+        with_overrides(
+            small_baseline,
+            {
+                "simulation": {"start_year": 2018, "until_year": 2020},
+                "shocks": [
+                    {
+                        "name": "corona",
+                        "start": "2020-03-01",
+                        "end": "2021-07-01",
+                        "inflow_multiplier": inflow,
+                        "work_multiplier": work,
+                        "newcomer_distance_shift_months": shift,
+                    }
+                ],
+            },
+        )
         for inflow, work, shift in sizes.values()
     ]
     _assert_never_smaller(_paired(scenarios, lambda y: float(y.loc[2020, "caseload_december"])), list(sizes))
-
 
 
 def test_state_pension_exits_happen_exactly_at_the_pension_age():
     """No other exit at all: everyone who leaves, leaves on the day they reach the pension age in force."""
     pension_age = 66.0
     scenario = flat_hazards(
-        0.0, 0.0,
+        0.0,
+        0.0,
         drivers={"state_pension_age_years": [pension_age]},
         region={"initial_stock": 1000, "stock_age_shares": {"under27": 0.0, "27_49": 0.0, "50plus": 1.0}},
         inflow={"base_notifications_per_year": 0.0},

@@ -43,7 +43,8 @@ def _drivers(*unemployment_pct: float) -> dict:
     years = len(unemployment_pct)
     return {
         **{name: values * years for name, values in CONSTANT_DRIVERS.items()},
-        "years": list(range(2013, 2013 + years)), "unemployment_pct": list(unemployment_pct),
+        "years": list(range(2013, 2013 + years)),
+        "unemployment_pct": list(unemployment_pct),
     }
 
 
@@ -71,14 +72,18 @@ def test_job_finding_falls_with_unemployment_by_the_elasticity(scenario):
     for elasticity in (0.0, 1.0, 2.0):
         s = with_overrides(scenario, {**base, "work": {"elasticity_work": elasticity}})
         assert labour_market_multiplier(s, 2013, ShockEffect()) == 1.0
-        assert labour_market_multiplier(s, 2014, ShockEffect()) == pytest.approx(2.0 ** -elasticity, rel=1e-12)
+        assert labour_market_multiplier(s, 2014, ShockEffect()) == pytest.approx(2.0**-elasticity, rel=1e-12)
 
 
 def test_a_shock_adds_unemployment_and_multiplies_job_finding(scenario):
-    s = with_overrides(scenario, {
-        "drivers": _drivers(5.0),
-        "inflow": {"reference_unemployment_pct": 5.0}, "work": {"elasticity_work": 1.0},
-    })
+    s = with_overrides(
+        scenario,
+        {
+            "drivers": _drivers(5.0),
+            "inflow": {"reference_unemployment_pct": 5.0},
+            "work": {"elasticity_work": 1.0},
+        },
+    )
     assert labour_market_multiplier(s, 2020, ShockEffect(work_multiplier=0.8)) == pytest.approx(0.8, rel=1e-12)
     assert labour_market_multiplier(s, 2020, ShockEffect(unemployment_pct_add=5.0)) == pytest.approx(0.5, rel=1e-12)
     both = ShockEffect(work_multiplier=0.8, unemployment_pct_add=5.0)

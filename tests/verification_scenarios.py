@@ -36,12 +36,15 @@ def baseline() -> Scenario:
 
 def steady_state(**overrides: Any) -> Scenario:
     """Constant drivers, one policy (focus) throughout, no shocks, no seasonality, no extra groups."""
-    scenario = with_overrides(baseline(), {
-        "drivers": CONSTANT_DRIVERS,
-        "inflow": NO_EXTRA_INFLOW,
-        "policy_schedule": [{"start": "2014-01-01", "policy": "focus"}],
-        "shocks": [],
-    })
+    scenario = with_overrides(
+        baseline(),
+        {
+            "drivers": CONSTANT_DRIVERS,
+            "inflow": NO_EXTRA_INFLOW,
+            "policy_schedule": [{"start": "2014-01-01", "policy": "focus"}],
+            "shocks": [],
+        },
+    )
     return with_overrides(scenario, overrides) if overrides else scenario
 
 

@@ -61,13 +61,22 @@ COLUMNS = ["year", "metric", "scenario", "reference", "mean", "reference_mean", 
 """Columns of comparison.csv, in order."""
 
 _OWN = {  # metric -> yearly column, for the metrics that are a column as it is
-    "caseload_december": "caseload_december", "inflow": "inflow", "returns": "returns", "outflow": "outflow",
-    "exits_work_fulltime": "outflow_work_fulltime", "exits_work_temporary": "outflow_work_temporary",
-    "exits_self_employment": "outflow_self_employment", "placements_parttime": "placements_parttime",
-    "granite_stock": "stock_duration_4plus", "work_consultant_caseload": "work_consultant_caseload",
-    "wait_days_mean": "wait_days_mean", "benefit_client_months": "benefit_client_months",
-    "benefit_spending_eur": "benefit_spending_eur", "trajectory_spending_eur": "trajectory_spending_eur",
-    "total_spending_eur": "total_spending_eur", "buig_balance_eur": "buig_balance_eur",
+    "caseload_december": "caseload_december",
+    "inflow": "inflow",
+    "returns": "returns",
+    "outflow": "outflow",
+    "exits_work_fulltime": "outflow_work_fulltime",
+    "exits_work_temporary": "outflow_work_temporary",
+    "exits_self_employment": "outflow_self_employment",
+    "placements_parttime": "placements_parttime",
+    "granite_stock": "stock_duration_4plus",
+    "work_consultant_caseload": "work_consultant_caseload",
+    "wait_days_mean": "wait_days_mean",
+    "benefit_client_months": "benefit_client_months",
+    "benefit_spending_eur": "benefit_spending_eur",
+    "trajectory_spending_eur": "trajectory_spending_eur",
+    "total_spending_eur": "total_spending_eur",
+    "buig_balance_eur": "buig_balance_eur",
 }
 
 
@@ -192,12 +201,17 @@ def _summary(values: pd.DataFrame, ref: pd.DataFrame, group) -> pd.DataFrame:
     g = group(diff)
     mean, sd, n = g.mean(), g.std(ddof=1), g.count()
     with np.errstate(invalid="ignore"):
-        t = pd.DataFrame(stats.t.ppf(0.5 + LEVEL / 2, np.maximum(n.to_numpy() - 1, 1)), index=n.index, columns=n.columns)
+        t = pd.DataFrame(
+            stats.t.ppf(0.5 + LEVEL / 2, np.maximum(n.to_numpy() - 1, 1)), index=n.index, columns=n.columns
+        )
     half = (t * sd / np.sqrt(n)).where(n >= 2)
     half = half.where(sd != 0, 0.0).where(n >= 2)
     long = {
-        "mean": group(values).mean(), "reference_mean": group(ref).mean(),
-        "diff_mean": mean, "diff_low": mean - half, "diff_high": mean + half,
+        "mean": group(values).mean(),
+        "reference_mean": group(ref).mean(),
+        "diff_mean": mean,
+        "diff_low": mean - half,
+        "diff_high": mean + half,
     }
     frames = [frame.stack(future_stack=True).rename(column) for column, frame in long.items()]
     out = pd.concat(frames, axis=1).reset_index()
@@ -205,8 +219,17 @@ def _summary(values: pd.DataFrame, ref: pd.DataFrame, group) -> pd.DataFrame:
 
 
 BREAK_EVEN_COLUMNS = [
-    "scenario", "reference", "from_year", "until_year", "discount_rate", "break_even_year", "break_even_low",
-    "break_even_high", "cumulative_saving_mean", "cumulative_saving_low", "cumulative_saving_high",
+    "scenario",
+    "reference",
+    "from_year",
+    "until_year",
+    "discount_rate",
+    "break_even_year",
+    "break_even_low",
+    "break_even_high",
+    "cumulative_saving_mean",
+    "cumulative_saving_low",
+    "cumulative_saving_high",
 ]
 
 
@@ -223,12 +246,21 @@ def _break_even(own: dict[str, pd.DataFrame], names: list[str], reference: str, 
         years = cumulative.index.to_numpy()
         bounds = np.array([paired_interval(cumulative.loc[y].to_numpy()) for y in years])
         mean, low, high = bounds[:, 0], bounds[:, 1], bounds[:, 2]
-        rows.append({
-            "scenario": n, "reference": reference, "from_year": int(years[0]), "until_year": int(years[-1]),
-            "discount_rate": rate, "break_even_year": break_even_year(years, mean),
-            "break_even_low": break_even_year(years, high), "break_even_high": break_even_year(years, low),
-            "cumulative_saving_mean": mean[-1], "cumulative_saving_low": low[-1], "cumulative_saving_high": high[-1],
-        })
+        rows.append(
+            {
+                "scenario": n,
+                "reference": reference,
+                "from_year": int(years[0]),
+                "until_year": int(years[-1]),
+                "discount_rate": rate,
+                "break_even_year": break_even_year(years, mean),
+                "break_even_low": break_even_year(years, high),
+                "break_even_high": break_even_year(years, low),
+                "cumulative_saving_mean": mean[-1],
+                "cumulative_saving_low": low[-1],
+                "cumulative_saving_high": high[-1],
+            }
+        )
     frame = pd.DataFrame(rows, columns=BREAK_EVEN_COLUMNS)
     for column in ["break_even_year", "break_even_low", "break_even_high"]:
         frame[column] = frame[column].astype("Int64")
@@ -254,8 +286,14 @@ def run_paired(
     for done, (k, result) in enumerate(executor.map_unordered(run_task, [t for _, t in tasks]), start=1):
         name, task = tasks[k]
         if isinstance(result, BaseException):
-            failures.append({"scenario": name, "seed": seed, "replication": task.replication,
-                             "error": f"{type(result).__name__}: {result}"})
+            failures.append(
+                {
+                    "scenario": name,
+                    "seed": seed,
+                    "replication": task.replication,
+                    "error": f"{type(result).__name__}: {result}",
+                }
+            )
         else:
             frames[name][task.replication] = result.yearly
         if on_done:
@@ -288,7 +326,12 @@ def differing_parameters(scenarios: dict[str, Scenario]) -> pd.DataFrame:
     for path in paths:
         values = [flat[n].get(path) for n in scenarios]
         if any(v != values[0] for v in values[1:]):
-            rows.append({"parameter": path, **{n: ("(not set)" if v is None else v) for n, v in zip(scenarios, values, strict=True)}})
+            rows.append(
+                {
+                    "parameter": path,
+                    **{n: ("(not set)" if v is None else v) for n, v in zip(scenarios, values, strict=True)},
+                }
+            )
     return pd.DataFrame(rows, columns=["parameter", *scenarios])
 
 
@@ -347,14 +390,23 @@ def compare_to_folder(
         raise ComparisonError(f"nothing to compare: {exc}{why}") from None
     seconds = time.perf_counter() - started
     fields = manifest(
-        "compare", scenarios=names, reference=names[0],
+        "compare",
+        scenarios=names,
+        reference=names[0],
         scenario_files={n: str(p) for n, p in (scenario_files or {}).items()},
-        seed=seed, replications=reps, replications_used=len(result.replications), replications_failed=failures,
-        from_year=years[0], until_year=years[1], discount_rate=discount_rate, run_seconds=round(seconds, 3),
+        seed=seed,
+        replications=reps,
+        replications_used=len(result.replications),
+        replications_failed=failures,
+        from_year=years[0],
+        until_year=years[1],
+        discount_rate=discount_rate,
+        run_seconds=round(seconds, 3),
         parameters={n: s.model_dump(mode="json") for n, s in scenarios.items()},
     )
     tables = {
-        "comparison.csv": result.table, "break_even.csv": result.break_even,
+        "comparison.csv": result.table,
+        "break_even.csv": result.break_even,
         "parameters.csv": differing_parameters(scenarios),
         **{f"scenarios/{name}/yearly.csv": yearly for name, yearly in yearlies.items()},
     }

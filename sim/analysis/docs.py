@@ -23,13 +23,16 @@ from pydantic import BaseModel
 from sim.parameters import Scenario
 from sim.scenario import load, shipped_names
 
-
 _BOUNDS = (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
 
 
 def _limits(metadata) -> list[str]:
-    return [f"{symbol} {getattr(m, name)}" for m in metadata for name, symbol in _BOUNDS
-            if getattr(m, name, None) is not None]
+    return [
+        f"{symbol} {getattr(m, name)}"
+        for m in metadata
+        for name, symbol in _BOUNDS
+        if getattr(m, name, None) is not None
+    ]
 
 
 def _parts(annotation: typing.Any) -> tuple[typing.Any, list]:
@@ -89,7 +92,14 @@ def reference() -> str:
         if model in seen:
             return
         seen.add(model)
-        lines.extend([f"#### `{title}`", "", "| field | type | default | allowed | meaning and source |", "|---|---|---|---|---|"])
+        lines.extend(
+            [
+                f"#### `{title}`",
+                "",
+                "| field | type | default | allowed | meaning and source |",
+                "|---|---|---|---|---|",
+            ]
+        )
         nested = []
         for name, field in model.model_fields.items():
             sub = _model_of(field.annotation)
@@ -98,7 +108,9 @@ def reference() -> str:
                 nested.append((f"{title}.{name}" if title != "(top level)" else name, sub))
                 default = "see below" if not field.is_required() else "required, see below"
             description = (field.description or "").replace("|", "\\|")
-            lines.append(f"| `{name}` | {_type_name(field.annotation)} | {default} | {_bounds(field)} | {description} |")
+            lines.append(
+                f"| `{name}` | {_type_name(field.annotation)} | {default} | {_bounds(field)} | {description} |"
+            )
         lines.append("")
         for sub_title, sub in nested:
             table(sub_title, sub)
@@ -125,19 +137,23 @@ def shipped_parameters_table() -> str:
     ]
     for name in shipped_names():
         scenario = load(name).scenario
-        shocks = "; ".join(
-            f"{s.name} {s.start} to {s.end}: inflow x{s.inflow_multiplier:g}, job-finding x{s.work_multiplier:g}, "
-            f"newcomers {s.newcomer_distance_shift_months:+g} months"
-            + (f", unemployment {s.unemployment_pct_add:+g} points" if s.unemployment_pct_add else "")
-            for s in scenario.shocks
-        ) or "none"
+        shocks = (
+            "; ".join(
+                f"{s.name} {s.start} to {s.end}: inflow x{s.inflow_multiplier:g}, job-finding x{s.work_multiplier:g}, "
+                f"newcomers {s.newcomer_distance_shift_months:+g} months"
+                + (f", unemployment {s.unemployment_pct_add:+g} points" if s.unemployment_pct_add else "")
+                for s in scenario.shocks
+            )
+            or "none"
+        )
         for i, period in enumerate(scenario.policy_schedule):
             policy = scenario.policies[period.policy]
             first = i == 0
             guidance = (
                 f"{policy.participation_guidance_share:.0%} of participation, "
                 f"{policy.participation_guidance_contacts_per_year:g} contacts a year, {policy.participation_guidance_months:g} months"
-                if policy.participation_guidance_share > 0 else "none"
+                if policy.participation_guidance_share > 0
+                else "none"
             )
             lines.append(
                 f"| {f'`{name}`' if first else ''} "

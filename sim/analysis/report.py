@@ -16,6 +16,7 @@ as it was.
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import io
 import json
@@ -38,19 +39,42 @@ from sim.output import OutputError
 from sim.parameters import CATEGORIES
 
 HEADLINE = [
-    "caseload_december", "exits_work", "exits_work_fulltime", "exits_work_temporary", "returns", "granite_stock",
-    "participation_share", "work_consultant_caseload", "wait_days_mean", "benefit_spending_eur",
-    "trajectory_spending_eur", "net_saving_eur", "cumulative_net_saving_eur",
+    "caseload_december",
+    "exits_work",
+    "exits_work_fulltime",
+    "exits_work_temporary",
+    "returns",
+    "granite_stock",
+    "participation_share",
+    "work_consultant_caseload",
+    "wait_days_mean",
+    "benefit_spending_eur",
+    "trajectory_spending_eur",
+    "net_saving_eur",
+    "cumulative_net_saving_eur",
 ]
-BUDGET = ["benefit_spending_eur", "trajectory_spending_eur", "buig_balance_eur", "net_saving_eur", "cumulative_net_saving_eur"]
+BUDGET = [
+    "benefit_spending_eur",
+    "trajectory_spending_eur",
+    "buig_balance_eur",
+    "net_saving_eur",
+    "cumulative_net_saving_eur",
+]
 LABELS = {
-    "caseload_december": "December caseload (mean over years)", "exits_work": "exits to work (all types)",
-    "exits_work_fulltime": "exits to full-time work", "exits_work_temporary": "exits to temporary work",
-    "returns": "returns (revolving door)", "granite_stock": "granite stock, 4+ years (mean)",
-    "participation_share": "share in participation (mean)", "work_consultant_caseload": "clients per work consultant",
-    "wait_days_mean": "intake waiting time, days", "benefit_spending_eur": "benefit spending, EUR",
-    "trajectory_spending_eur": "trajectory spending, EUR", "buig_balance_eur": "BUIG grant minus benefits, EUR",
-    "net_saving_eur": "net saving vs reference, EUR", "cumulative_net_saving_eur": "cumulative net saving, EUR (discounted)",
+    "caseload_december": "December caseload (mean over years)",
+    "exits_work": "exits to work (all types)",
+    "exits_work_fulltime": "exits to full-time work",
+    "exits_work_temporary": "exits to temporary work",
+    "returns": "returns (revolving door)",
+    "granite_stock": "granite stock, 4+ years (mean)",
+    "participation_share": "share in participation (mean)",
+    "work_consultant_caseload": "clients per work consultant",
+    "wait_days_mean": "intake waiting time, days",
+    "benefit_spending_eur": "benefit spending, EUR",
+    "trajectory_spending_eur": "trajectory spending, EUR",
+    "buig_balance_eur": "BUIG grant minus benefits, EUR",
+    "net_saving_eur": "net saving vs reference, EUR",
+    "cumulative_net_saving_eur": "cumulative net saving, EUR (discounted)",
 }
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1180px;margin:24px auto;padding:0 16px;color:#1d232a}
@@ -104,21 +128,55 @@ NEEDED = ["manifest.json", "comparison.csv", "break_even.csv", "parameters.csv"]
 # "number" a number or empty, "whole" a whole number or empty, "year" a whole number,
 # "year_or_total" a year or the word total (comparison.csv's year column).
 COMPARISON_COLUMNS = {
-    "year": "year_or_total", "metric": "text", "scenario": "text", "mean": "number", "reference_mean": "number",
-    "diff_mean": "number", "diff_low": "number", "diff_high": "number",
+    "year": "year_or_total",
+    "metric": "text",
+    "scenario": "text",
+    "mean": "number",
+    "reference_mean": "number",
+    "diff_mean": "number",
+    "diff_low": "number",
+    "diff_high": "number",
 }
 BREAK_EVEN_COLUMNS = {
-    "scenario": "text", "reference": "text", "break_even_year": "whole", "break_even_low": "whole",
-    "break_even_high": "whole", "cumulative_saving_mean": "number", "cumulative_saving_low": "number",
+    "scenario": "text",
+    "reference": "text",
+    "break_even_year": "whole",
+    "break_even_low": "whole",
+    "break_even_high": "whole",
+    "cumulative_saving_mean": "number",
+    "cumulative_saving_low": "number",
     "cumulative_saving_high": "number",
 }
 YEARLY_COLUMNS = {
-    "year": "year", "caseload_december": "number", **{f"stock_{c}": "number" for c in CATEGORIES},
-    **dict.fromkeys(["stock_duration_lt1", "stock_duration_1_2", "stock_duration_2_4", "stock_duration_4plus"], "number"),
+    "year": "year",
+    "caseload_december": "number",
+    **{f"stock_{c}": "number" for c in CATEGORIES},
+    **dict.fromkeys(
+        ["stock_duration_lt1", "stock_duration_1_2", "stock_duration_2_4", "stock_duration_4plus"], "number"
+    ),
 }
 _TEXT_KINDS = ("text", "value", "year_or_total")
-_NA = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A",
-       "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]
+_NA = [
+    "",
+    "#N/A",
+    "#N/A N/A",
+    "#NA",
+    "-1.#IND",
+    "-1.#QNAN",
+    "-NaN",
+    "-nan",
+    "1.#IND",
+    "1.#QNAN",
+    "<NA>",
+    "N/A",
+    "NA",
+    "NULL",
+    "NaN",
+    "None",
+    "n/a",
+    "nan",
+    "null",
+]
 """pandas' own missing-value words, kept for number columns only: a scenario may be named `NA`."""
 
 
@@ -148,7 +206,9 @@ def read_table(path: Path, columns: dict[str, str], rows: bool = True) -> pd.Dat
         header = pd.read_csv(io.StringIO(text), nrows=0).columns
         kinds = {c: columns.get(c, "other") for c in header}
         frame = pd.read_csv(
-            io.StringIO(text), keep_default_na=False, dtype={c: str for c, k in kinds.items() if k in _TEXT_KINDS},
+            io.StringIO(text),
+            keep_default_na=False,
+            dtype={c: str for c, k in kinds.items() if k in _TEXT_KINDS},
             na_values={c: _NA for c, k in kinds.items() if k not in _TEXT_KINDS},
         )
     except pd.errors.EmptyDataError:
@@ -158,7 +218,9 @@ def read_table(path: Path, columns: dict[str, str], rows: bool = True) -> pd.Dat
         raise ReportError(str(path), "", f"not a CSV table ({reason}); {_AGAIN}") from None
     missing = [c for c in columns if c not in frame.columns]
     if missing:
-        raise ReportError(str(path), ", ".join(missing), f"column missing; the report needs the columns {', '.join(columns)}")
+        raise ReportError(
+            str(path), ", ".join(missing), f"column missing; the report needs the columns {', '.join(columns)}"
+        )
     if rows and frame.empty:
         raise ReportError(str(path), "", f"a header but no rows; {_AGAIN}")
     for column, kind in columns.items():
@@ -172,7 +234,9 @@ def _check_column(path: Path, column: str, kind: str, values: pd.Series) -> None
         raise ReportError(str(path), column, f"row {row} holds {_show(values[index])}; {allowed}")
 
     if kind in ("text", "year_or_total"):
-        pattern, allowed = (r".+", "give a non-empty text") if kind == "text" else (r"\d+|total", "give a year or 'total'")
+        pattern, allowed = (
+            (r".+", "give a non-empty text") if kind == "text" else (r"\d+|total", "give a year or 'total'")
+        )
         wrong = ~values.str.fullmatch(pattern, flags=re.DOTALL)
         if wrong.any():
             bad(wrong.idxmax(), allowed)
@@ -186,7 +250,8 @@ def _check_column(path: Path, column: str, kind: str, values: pd.Series) -> None
     if kind in ("whole", "year"):
         allowed = "give a whole year" if kind == "year" else "give a whole year or leave the cell empty"
         wrong = (values.isna() if kind == "year" else pd.Series(False, index=values.index)) | (
-            values.notna() & ~(np.isfinite(values) & (values % 1 == 0)))
+            values.notna() & ~(np.isfinite(values) & (values % 1 == 0))
+        )
         if wrong.any():
             bad(wrong.idxmax(), allowed)
 
@@ -205,7 +270,9 @@ def read_manifest(path: Path) -> dict:
     try:
         manifest = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ReportError(str(path), "", f"not JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); {_AGAIN}") from None
+        raise ReportError(
+            str(path), "", f"not JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); {_AGAIN}"
+        ) from None
     except RecursionError:
         raise ReportError(str(path), "", f"not JSON the report can read (nested too deeply); {_AGAIN}") from None
     if not isinstance(manifest, dict):
@@ -219,12 +286,19 @@ def read_manifest(path: Path) -> dict:
         if not ok(manifest[key]):
             raise ReportError(str(path), key, f"{_show(manifest[key])} is not allowed; give {allowed}")
 
-    need("scenarios", lambda v: isinstance(v, list) and len(v) >= 2 and all(is_slug(n) for n in v) and len(set(v)) == len(v),
-         f"a list of two or more distinct scenario names, each {SLUG_RULE}")
+    need(
+        "scenarios",
+        lambda v: isinstance(v, list) and len(v) >= 2 and all(is_slug(n) for n in v) and len(set(v)) == len(v),
+        f"a list of two or more distinct scenario names, each {SLUG_RULE}",
+    )
     names = manifest["scenarios"]
     need("reference", lambda v: v == names[0], f"the first of scenarios, {names[0]!r}")
     need("from_year", _is_int, "a whole year")
-    need("until_year", lambda v: _is_int(v) and v >= manifest["from_year"], f"a whole year from from_year ({manifest['from_year']})")
+    need(
+        "until_year",
+        lambda v: _is_int(v) and v >= manifest["from_year"],
+        f"a whole year from from_year ({manifest['from_year']})",
+    )
     need("seed", _is_int, "a whole number")
     need("replications_used", lambda v: _is_int(v) and v >= 0, "a whole number of replications")
     need("discount_rate", _is_number, "a yearly rate, e.g. 0.03", required=False)
@@ -247,10 +321,14 @@ def read_folder(folder: Path) -> dict:
         raise ReportError(str(folder), "", f"not a comparison folder ({what}); make one with `caseload compare`")
     missing = [n for n in NEEDED if not (folder / n).exists()]
     if missing:
-        raise ReportError(str(folder), "", f"not a comparison folder (missing {', '.join(missing)}); make one with `caseload compare`")
+        raise ReportError(
+            str(folder), "", f"not a comparison folder (missing {', '.join(missing)}); make one with `caseload compare`"
+        )
     manifest = read_manifest(folder / "manifest.json")
     names = manifest["scenarios"]
-    parameters = read_table(folder / "parameters.csv", {"parameter": "text", **dict.fromkeys(names, "value")}, rows=False)
+    parameters = read_table(
+        folder / "parameters.csv", {"parameter": "text", **dict.fromkeys(names, "value")}, rows=False
+    )
     return {
         "manifest": manifest,
         "comparison": read_table(folder / "comparison.csv", COMPARISON_COLUMNS),
@@ -265,8 +343,10 @@ def _plot_paths(data: dict) -> str:
     fig, ax = subplots((11, 4.6))
     for name, yearly in data["yearly"].items():
         s = summarise(yearly, ["caseload_december"])
-        line, = ax.plot(s["year"], s["caseload_december_mean"], marker="o", ms=3, label=name)
-        ax.fill_between(s["year"], s["caseload_december_low"], s["caseload_december_high"], alpha=0.18, color=line.get_color())
+        (line,) = ax.plot(s["year"], s["caseload_december_mean"], marker="o", ms=3, label=name)
+        ax.fill_between(
+            s["year"], s["caseload_december_low"], s["caseload_december_high"], alpha=0.18, color=line.get_color()
+        )
     region = manifest["parameters"][manifest["reference"]]["region"]["name"]
     observed = data["observed"]
     if observed is not None and len(observed):
@@ -289,8 +369,12 @@ def _plot_differences(data: dict) -> str:
     for ax, metric, unit in [(axes[0], "caseload_december", 1.0), (axes[1], "cumulative_net_saving_eur", 1e6)]:
         for name in manifest["scenarios"][1:]:
             part = yearly[(yearly["metric"] == metric) & (yearly["scenario"] == name)]
-            line, = ax.plot(part["year"], part["diff_mean"] / unit, marker="o", ms=3, label=f"{name} − {manifest['reference']}")
-            ax.fill_between(part["year"], part["diff_low"] / unit, part["diff_high"] / unit, alpha=0.25, color=line.get_color())
+            (line,) = ax.plot(
+                part["year"], part["diff_mean"] / unit, marker="o", ms=3, label=f"{name} − {manifest['reference']}"
+            )
+            ax.fill_between(
+                part["year"], part["diff_low"] / unit, part["diff_high"] / unit, alpha=0.25, color=line.get_color()
+            )
         ax.axhline(0, color="black", lw=0.8)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
@@ -307,9 +391,14 @@ def _plot_composition(data: dict) -> str:
     manifest = data["manifest"]
     first, last = manifest["from_year"], manifest["until_year"]
     years = sorted({first, min(max(first, 2025), last), last})
-    groups = [("category", [f"stock_{c}" for c in CATEGORIES], [c.upper() for c in CATEGORIES]),
-              ("years on assistance", ["stock_duration_lt1", "stock_duration_1_2", "stock_duration_2_4", "stock_duration_4plus"],
-               ["<1", "1-2", "2-4", "4+ (granite)"])]
+    groups = [
+        ("category", [f"stock_{c}" for c in CATEGORIES], [c.upper() for c in CATEGORIES]),
+        (
+            "years on assistance",
+            ["stock_duration_lt1", "stock_duration_1_2", "stock_duration_2_4", "stock_duration_4plus"],
+            ["<1", "1-2", "2-4", "4+ (granite)"],
+        ),
+    ]
     fig, axes = subplots((11, 4.2), 1, 2)
     for ax, (title, columns, labels) in zip(axes, groups, strict=True):
         bars, names = [], []
@@ -320,7 +409,9 @@ def _plot_composition(data: dict) -> str:
                 names.append(f"{name}\n{year}")
         values = np.array(bars)
         bottom = np.zeros(len(values))
-        colours = matplotlib.colormaps.get_cmap("tab10" if len(columns) > 4 else "viridis")(np.linspace(0, 1, len(columns)) if len(columns) <= 4 else np.arange(len(columns)))
+        colours = matplotlib.colormaps.get_cmap("tab10" if len(columns) > 4 else "viridis")(
+            np.linspace(0, 1, len(columns)) if len(columns) <= 4 else np.arange(len(columns))
+        )
         for j, label in enumerate(labels):
             ax.bar(range(len(values)), values[:, j], bottom=bottom, label=label, color=colours[j])
             bottom += values[:, j]
@@ -350,7 +441,9 @@ def _headline(data: dict) -> str:
         for _, row in total[total["metric"] == metric].iterrows():
             label = f"<td>{html.escape(LABELS[metric])}</td><td>{html.escape(row['scenario'])}</td>"
             rows.append(_comparison_row(row, label, ["mean", "reference_mean", "diff_mean", "diff_low", "diff_high"]))
-    return _table(["metric", "scenario", "scenario mean", f"reference ({ref}) mean", "difference", "95% low", "95% high"], rows)
+    return _table(
+        ["metric", "scenario", "scenario mean", f"reference ({ref}) mean", "difference", "95% low", "95% high"], rows
+    )
 
 
 def _yearly_differences(data: dict, metric: str) -> str:
@@ -361,7 +454,9 @@ def _yearly_differences(data: dict, metric: str) -> str:
     for _, row in part.iterrows():
         label = f"<td>{row['year']}</td><td>{html.escape(row['scenario'])}</td>"
         rows.append(_comparison_row(row, label, ["mean", "reference_mean", "diff_mean", "diff_low", "diff_high"]))
-    return _table(["year", "scenario", "scenario mean", f"reference ({ref}) mean", "difference", "95% low", "95% high"], rows)
+    return _table(
+        ["year", "scenario", "scenario mean", f"reference ({ref}) mean", "difference", "95% low", "95% high"], rows
+    )
 
 
 def _budget(data: dict) -> str:
@@ -372,7 +467,11 @@ def _budget(data: dict) -> str:
         cells = [f"<td>{year}</td><td>{html.escape(scenario)}</td>"]
         for metric in metrics:
             found = block[block["metric"] == metric]
-            columns = ["mean", "diff_low", "diff_high"] if metric in ("net_saving_eur", "cumulative_net_saving_eur") else ["mean"]
+            columns = (
+                ["mean", "diff_low", "diff_high"]
+                if metric in ("net_saving_eur", "cumulative_net_saving_eur")
+                else ["mean"]
+            )
             if found.empty:  # a metric some year or scenario lacks: a dash, not a shifted row
                 cells += ['<td class="n">–</td>'] * len(columns)
                 continue
@@ -394,12 +493,27 @@ def _break_even(data: dict) -> str:
         cells = [f"<td>{html.escape(row['scenario'])}</td><td>{html.escape(row['reference'])}</td>"]
         for col in ["break_even_year", "break_even_low", "break_even_high"]:
             text = "not within horizon" if pd.isna(row[col]) else str(int(row[col]))
-            cells.append(f'<td class="n" data-file="break_even.csv" data-key="{html.escape(key)}" data-col="{col}">{text}</td>')
-        cells += [_cell(row[c], "x_eur", "break_even.csv", key, c)
-                  for c in ["cumulative_saving_mean", "cumulative_saving_low", "cumulative_saving_high"]]
+            cells.append(
+                f'<td class="n" data-file="break_even.csv" data-key="{html.escape(key)}" data-col="{col}">{text}</td>'
+            )
+        cells += [
+            _cell(row[c], "x_eur", "break_even.csv", key, c)
+            for c in ["cumulative_saving_mean", "cumulative_saving_low", "cumulative_saving_high"]
+        ]
         rows.append(f"<tr>{''.join(cells)}</tr>")
-    return _table(["scenario", "reference", "break-even year", "earliest (95%)", "latest (95%)",
-                   "cumulative saving, EUR", "95% low", "95% high"], rows)
+    return _table(
+        [
+            "scenario",
+            "reference",
+            "break-even year",
+            "earliest (95%)",
+            "latest (95%)",
+            "cumulative saving, EUR",
+            "95% low",
+            "95% high",
+        ],
+        rows,
+    )
 
 
 def _parameters(data: dict) -> str:
@@ -409,7 +523,8 @@ def _parameters(data: dict) -> str:
     for _, row in p.iterrows():
         cells = "".join(
             f'<td data-file="parameters.csv" data-key="parameter={html.escape(row["parameter"])}" data-col="{html.escape(n)}">'
-            f"{html.escape(str(row[n]))}</td>" for n in names
+            f"{html.escape(str(row[n]))}</td>"
+            for n in names
         )
         rows.append(f"<tr><td>{html.escape(row['parameter'])}</td>{cells}</tr>")
     if not rows:
@@ -419,9 +534,21 @@ def _parameters(data: dict) -> str:
 
 def _manifest(data: dict) -> str:
     m = data["manifest"]
-    keys = ["seed", "replications", "replications_used", "from_year", "until_year", "discount_rate", "version",
-            "run_seconds", "created"]
-    rows = [f'<tr><td>{k}</td><td data-file="manifest.json" data-col="{k}">{html.escape(str(m.get(k, "")))}</td></tr>' for k in keys]
+    keys = [
+        "seed",
+        "replications",
+        "replications_used",
+        "from_year",
+        "until_year",
+        "discount_rate",
+        "version",
+        "run_seconds",
+        "created",
+    ]
+    rows = [
+        f'<tr><td>{k}</td><td data-file="manifest.json" data-col="{k}">{html.escape(str(m.get(k, "")))}</td></tr>'
+        for k in keys
+    ]
     rows.append(f"<tr><td>scenarios</td><td>{html.escape(', '.join(m['scenarios']))}</td></tr>")
     rows.append(f"<tr><td>failed replications</td><td>{len(m.get('replications_failed', []))}</td></tr>")
     return _table(["item", "value"], rows)
@@ -459,11 +586,16 @@ def page(data: dict) -> str:
         "<p class='note'>Flows and euros are summed over the horizon; stocks, shares, caseloads and waiting times are means "
         "of the yearly values. Net saving = the reference's benefit + trajectory spending minus this scenario's.</p>",
         _headline(data),
-        "<h2>Caseload paths</h2>", _plot_paths(data),
-        "<h2>Differences per year</h2>", _plot_differences(data),
-        "<h3>December caseload</h3>", _yearly_differences(data, "caseload_december"),
-        "<h3>Exits to work</h3>", _yearly_differences(data, "exits_work"),
-        "<h2>Composition of the stock</h2>", _plot_composition(data),
+        "<h2>Caseload paths</h2>",
+        _plot_paths(data),
+        "<h2>Differences per year</h2>",
+        _plot_differences(data),
+        "<h3>December caseload</h3>",
+        _yearly_differences(data, "caseload_december"),
+        "<h3>Exits to work</h3>",
+        _yearly_differences(data, "exits_work"),
+        "<h2>Composition of the stock</h2>",
+        _plot_composition(data),
         "<h2>Budget (BUIG and participation budget), EUR</h2>",
         "<p class='note'>Benefit spending = full-benefit client-months (part-time workers at their partial share) × "
         "the benefit per client-year / 12, on the BUIG. Trajectory spending = trajectories started × price, on the "
@@ -474,8 +606,10 @@ def page(data: dict) -> str:
         "<p class='note'>The first year from which cumulative benefit savings exceed cumulative extra trajectory "
         "costs for good; its range comes from the 95% bounds of the cumulative saving.</p>",
         _break_even(data),
-        "<h2>Parameters that differ</h2>", _parameters(data),
-        "<h2>Run</h2>", _manifest(data),
+        "<h2>Parameters that differ</h2>",
+        _parameters(data),
+        "<h2>Run</h2>",
+        _manifest(data),
         "</body></html>",
     ]
     return "\n".join(parts)
@@ -537,10 +671,8 @@ def _place(folder: Path, contents: dict[str, bytes]) -> list[Path]:
         raise ReportError(str(target), "", f"cannot write ({exc.strerror or exc}){done}") from None
     finally:
         for partial in temporary.values():
-            try:
+            with contextlib.suppress(OSError):
                 partial.unlink(missing_ok=True)
-            except OSError:
-                pass
     return placed
 
 
@@ -596,8 +728,12 @@ def workbook_bytes(data: dict) -> bytes:
 
     c = data["comparison"]
     names = data["manifest"]["scenarios"]
-    sheets = [("budget", c[c["metric"].isin(BUDGET)], {"year"}), ("differences", c, {"year"}),
-              ("break_even", data["break_even"], set()), ("parameters", data["parameters"], set(names))]
+    sheets = [
+        ("budget", c[c["metric"].isin(BUDGET)], {"year"}),
+        ("differences", c, {"year"}),
+        ("break_even", data["break_even"], set()),
+        ("parameters", data["parameters"], set(names)),
+    ]
     book = openpyxl.Workbook()
     book.remove(book.active)
     bold = Font(bold=True)

@@ -127,8 +127,10 @@ def parameter_ranges(
     rows = []
     for path in paths:
         if path in HORIZON:
-            raise SensitivityError(f"--params: {path}: the simulated years are not varied (the headline compares "
-                                   "fixed years); set the last year with --until")
+            raise SensitivityError(
+                f"--params: {path}: the simulated years are not varied (the headline compares "
+                "fixed years); set the last year with --until"
+            )
         whole_field = is_whole(a, path)
         value_a, value_b = _number_at(a, path), _number_at(b, path)
         if path in bounds:
@@ -143,16 +145,32 @@ def parameter_ranges(
         if whole_field:
             source += ", rounded to whole numbers"
         if low_a == high_a and low_b == high_b:
-            why = ("a value of 0 cannot be varied by a share of itself" if value_a == value_b == 0
-                   else "rounded to whole numbers the range is empty; give a larger --spread" if whole_field
-                   else "the range is empty")
-            raise SensitivityError(f"--params: {path}: low and high are the same ({low_a:g} in {a.name}, {low_b:g} in {b.name}); "
-                                   f"{why}, or leave the parameter out")
+            why = (
+                "a value of 0 cannot be varied by a share of itself"
+                if value_a == value_b == 0
+                else "rounded to whole numbers the range is empty; give a larger --spread"
+                if whole_field
+                else "the range is empty"
+            )
+            raise SensitivityError(
+                f"--params: {path}: low and high are the same ({low_a:g} in {a.name}, {low_b:g} in {b.name}); "
+                f"{why}, or leave the parameter out"
+            )
         advice = CALIBRATION_ADVICE if path in bounds else SPREAD_ADVICE
         for scenario, value in ((a, low_a), (a, high_a), (b, low_b), (b, high_b)):
             with_parameter(scenario, path, value, advice)
-        rows.append({"parameter": path, "value_a": value_a, "value_b": value_b, "low_a": low_a, "high_a": high_a,
-                     "low_b": low_b, "high_b": high_b, "source": source})
+        rows.append(
+            {
+                "parameter": path,
+                "value_a": value_a,
+                "value_b": value_b,
+                "low_a": low_a,
+                "high_a": high_a,
+                "low_b": low_b,
+                "high_b": high_b,
+                "source": source,
+            }
+        )
     # object columns: a count's values stay whole numbers in the manifest and the tables
     return pd.DataFrame(rows, columns=RANGE_COLUMNS, dtype=object)
 
@@ -180,7 +198,14 @@ def headline(a_yearly: pd.DataFrame, b_yearly: pd.DataFrame, a: Scenario, b: Sce
 
 
 def run_sensitivity(
-    a: Scenario, b: Scenario, ranges: pd.DataFrame, seed: int, reps: int, executor, on_done=None, first_year: int = FIRST_YEAR
+    a: Scenario,
+    b: Scenario,
+    ranges: pd.DataFrame,
+    seed: int,
+    reps: int,
+    executor,
+    on_done=None,
+    first_year: int = FIRST_YEAR,
 ) -> pd.DataFrame:
     """Run the base and each parameter low and high (A and B each), paired; the long table of headlines."""
     settings: list[tuple[str, str, float, float]] = [("(base)", "base", np.nan, np.nan)]
@@ -198,8 +223,18 @@ def run_sensitivity(
     for k, (path, setting, value_a, value_b) in enumerate(settings):
         va, vb = variants[f"{k}:a"], variants[f"{k}:b"]
         for metric, (mean, low, high) in headline(yearlies[f"{k}:a"], yearlies[f"{k}:b"], va, vb, first_year).items():
-            rows.append({"parameter": path, "setting": setting, "value_a": value_a, "value_b": value_b,
-                         "metric": metric, "diff_mean": mean, "diff_low": low, "diff_high": high})
+            rows.append(
+                {
+                    "parameter": path,
+                    "setting": setting,
+                    "value_a": value_a,
+                    "value_b": value_b,
+                    "metric": metric,
+                    "diff_mean": mean,
+                    "diff_low": low,
+                    "diff_high": high,
+                }
+            )
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -232,11 +267,27 @@ def tornado_png(table: pd.DataFrame, title: str) -> bytes:
     return png_bytes(fig)
 
 
-GLOBAL_COLUMNS = ["metric", "parameter", "src", "variance_share", "r_squared", "samples", "headline_mean", "headline_sd"]
+GLOBAL_COLUMNS = [
+    "metric",
+    "parameter",
+    "src",
+    "variance_share",
+    "r_squared",
+    "samples",
+    "headline_mean",
+    "headline_sd",
+]
 
 
 def headlines_at(
-    a: Scenario, b: Scenario, ranges: pd.DataFrame, u: np.ndarray, seed: int, reps: int, executor, on_done=None,
+    a: Scenario,
+    b: Scenario,
+    ranges: pd.DataFrame,
+    u: np.ndarray,
+    seed: int,
+    reps: int,
+    executor,
+    on_done=None,
     first_year: int = FIRST_YEAR,
 ) -> pd.DataFrame:
     """The headline of B against A at each point of `u` (one row per point, one column per
@@ -251,20 +302,35 @@ def headlines_at(
         values_a = {r.parameter: run_value(r.low_a + x * (r.high_a - r.low_a), kinds[r.parameter]) for r, x in rows}
         values_b = {r.parameter: run_value(r.low_b + x * (r.high_b - r.low_b), kinds[r.parameter]) for r, x in rows}
         variants[f"{i}:a"], variants[f"{i}:b"] = with_parameters(a, values_a), with_parameters(b, values_b)
-        ran.append({**{f"value_a:{p}": v for p, v in values_a.items()}, **{f"value_b:{p}": v for p, v in values_b.items()}})
+        ran.append(
+            {**{f"value_a:{p}": v for p, v in values_a.items()}, **{f"value_b:{p}": v for p, v in values_b.items()}}
+        )
     yearlies, failures = run_paired(variants, seed, reps, executor, on_done)
     if failures:
         raise SensitivityError(f"{len(failures)} replication(s) failed, e.g. {failures[0]['error']}")
     points = []
     for i in range(len(u)):
         found = headline(yearlies[f"{i}:a"], yearlies[f"{i}:b"], variants[f"{i}:a"], variants[f"{i}:b"], first_year)
-        points.append({"sample": i, **{p: u[i, j] for j, p in enumerate(ranges["parameter"])}, **ran[i],
-                       **{m: v[0] for m, v in found.items()}})
+        points.append(
+            {
+                "sample": i,
+                **{p: u[i, j] for j, p in enumerate(ranges["parameter"])},
+                **ran[i],
+                **{m: v[0] for m, v in found.items()},
+            }
+        )
     return pd.DataFrame(points)
 
 
 def run_global(
-    a: Scenario, b: Scenario, ranges: pd.DataFrame, samples: int, seed: int, reps: int, executor, on_done=None,
+    a: Scenario,
+    b: Scenario,
+    ranges: pd.DataFrame,
+    samples: int,
+    seed: int,
+    reps: int,
+    executor,
+    on_done=None,
     first_year: int = FIRST_YEAR,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """All parameters at once over a Latin hypercube of their ranges; standardised regression coefficients.
@@ -293,18 +359,47 @@ def run_global(
         sd_y = float(y.std(ddof=1))
         for j, parameter in enumerate(ranges["parameter"]):
             src = beta[j + 1] * float(u[:, j].std(ddof=1)) / sd_y if sd_y > 0 else np.nan
-            rows.append({"metric": metric, "parameter": parameter, "src": src, "variance_share": src**2,
-                         "r_squared": r2, "samples": samples, "headline_mean": float(y.mean()), "headline_sd": sd_y})
+            rows.append(
+                {
+                    "metric": metric,
+                    "parameter": parameter,
+                    "src": src,
+                    "variance_share": src**2,
+                    "r_squared": r2,
+                    "samples": samples,
+                    "headline_mean": float(y.mean()),
+                    "headline_sd": sd_y,
+                }
+            )
     return pd.DataFrame(rows, columns=GLOBAL_COLUMNS), table
 
 
-SOBOL_COLUMNS = ["metric", "parameter", "first_order", "first_low", "first_high",
-                 "total_order", "total_low", "total_high", "n", "points", "headline_sd"]
+SOBOL_COLUMNS = [
+    "metric",
+    "parameter",
+    "first_order",
+    "first_low",
+    "first_high",
+    "total_order",
+    "total_low",
+    "total_high",
+    "n",
+    "points",
+    "headline_sd",
+]
 
 
 def run_sobol(
-    a: Scenario, b: Scenario, ranges: pd.DataFrame, n: int, seed: int, reps: int, executor, on_done=None,
-    first_year: int = FIRST_YEAR, confidence: float = 0.9,
+    a: Scenario,
+    b: Scenario,
+    ranges: pd.DataFrame,
+    n: int,
+    seed: int,
+    reps: int,
+    executor,
+    on_done=None,
+    first_year: int = FIRST_YEAR,
+    confidence: float = 0.9,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Sobol' first- and total-order indices of each headline metric with every parameter uniform
     over its range (scipy.stats.sobol_indices, Saltelli 2010 estimators), and percentile bootstrap
@@ -324,7 +419,9 @@ def run_sobol(
     base = qmc.Sobol(2 * d, rng=rng, bits=64).random(n)
     matrix_a, matrix_b = base[:, :d], base[:, d:]
     mixed = [np.where(np.arange(d) == j, matrix_b, matrix_a) for j in range(d)]
-    points = headlines_at(a, b, ranges, np.vstack([matrix_a, matrix_b, *mixed]), seed, reps, executor, on_done, first_year)
+    points = headlines_at(
+        a, b, ranges, np.vstack([matrix_a, matrix_b, *mixed]), seed, reps, executor, on_done, first_year
+    )
     metrics = _metrics(points, ranges)
     f = points[metrics].to_numpy(float).T.reshape(len(metrics), d + 2, n)  # metric x matrix x point
     f_a, f_b, f_ab = f[:, 0], f[:, 1], np.moveaxis(f[:, 2:], 1, 0)
@@ -341,24 +438,42 @@ def run_sobol(
         estimate = indices(np.arange(n))
         # percentile intervals: BCa's jackknife would leave out one point, and the estimators
         # need the points in powers of 2
-        interval = bootstrap([np.arange(n)], indices, vectorized=False, n_resamples=999,
-                             confidence_level=confidence, method="percentile", rng=rng).confidence_interval
+        interval = bootstrap(
+            [np.arange(n)],
+            indices,
+            vectorized=False,
+            n_resamples=999,
+            confidence_level=confidence,
+            method="percentile",
+            rng=rng,
+        ).confidence_interval
     rows = []
     for m, metric in enumerate(metrics):
         for j, parameter in enumerate(ranges["parameter"]):
-            rows.append({
-                "metric": metric, "parameter": parameter,
-                "first_order": estimate[0, m, j], "first_low": interval.low[0, m, j], "first_high": interval.high[0, m, j],
-                "total_order": estimate[1, m, j], "total_low": interval.low[1, m, j], "total_high": interval.high[1, m, j],
-                "n": n, "points": len(points), "headline_sd": float(points[metric].std(ddof=1)),
-            })
+            rows.append(
+                {
+                    "metric": metric,
+                    "parameter": parameter,
+                    "first_order": estimate[0, m, j],
+                    "first_low": interval.low[0, m, j],
+                    "first_high": interval.high[0, m, j],
+                    "total_order": estimate[1, m, j],
+                    "total_low": interval.low[1, m, j],
+                    "total_high": interval.high[1, m, j],
+                    "n": n,
+                    "points": len(points),
+                    "headline_sd": float(points[metric].std(ddof=1)),
+                }
+            )
     return pd.DataFrame(rows, columns=SOBOL_COLUMNS), points
 
 
 def check_sobol_points(n: int) -> None:
     """Sobol' designs need a power of 2 base points, 2 at least."""
     if n < 2 or n & (n - 1) or n > MAX_POINTS:
-        raise SensitivityError(f"--sobol: give a power of 2 from 2 up to {MAX_POINTS}, e.g. 64, or 0 for none (got {n})")
+        raise SensitivityError(
+            f"--sobol: give a power of 2 from 2 up to {MAX_POINTS}, e.g. 64, or 0 for none (got {n})"
+        )
 
 
 def check_samples(samples: int, parameters: int) -> None:
@@ -373,16 +488,23 @@ def check_horizon(a: Scenario, option: str = "--until") -> None:
     """The headline sums the saving from FIRST_YEAR: the scenarios must start before it and reach it."""
     start, last = a.simulation.start_year, a.simulation.until_year
     if start >= FIRST_YEAR:
-        raise SensitivityError(f"simulation.start_year: the headline is summed from {FIRST_YEAR}; give scenarios "
-                               f"that start before it (these start in {start})")
+        raise SensitivityError(
+            f"simulation.start_year: the headline is summed from {FIRST_YEAR}; give scenarios "
+            f"that start before it (these start in {start})"
+        )
     if last < FIRST_YEAR:
-        raise SensitivityError(f"{option}: the headline is summed from {FIRST_YEAR}; give {FIRST_YEAR} or later "
-                               f"(the scenarios end in {last})")
+        raise SensitivityError(
+            f"{option}: the headline is summed from {FIRST_YEAR}; give {FIRST_YEAR} or later "
+            f"(the scenarios end in {last})"
+        )
 
 
 def _metrics(table: pd.DataFrame, ranges: pd.DataFrame) -> list[str]:
-    return [c for c in table.columns
-            if c not in ("sample", *ranges["parameter"]) and not c.startswith(("value_a:", "value_b:"))]
+    return [
+        c
+        for c in table.columns
+        if c not in ("sample", *ranges["parameter"]) and not c.startswith(("value_a:", "value_b:"))
+    ]
 
 
 def sobol_png(indices: pd.DataFrame, title: str) -> bytes:
@@ -453,8 +575,15 @@ def sensitivity_to_folder(
         indices, points = run_sobol(a, b, ranges, sobol, seed, reps, executor, on("sobol", sobol * (n + 2) * 2 * reps))
         tables["sobol.csv"], tables["sobol_samples.csv"] = indices, points
     fields = manifest(
-        "sensitivity", scenarios=[a.name, b.name], reference=a.name, seed=seed, replications=reps,
-        params=list(ranges["parameter"]), ranges=ranges.to_dict(orient="records"), samples=samples, sobol=sobol,
+        "sensitivity",
+        scenarios=[a.name, b.name],
+        reference=a.name,
+        seed=seed,
+        replications=reps,
+        params=list(ranges["parameter"]),
+        ranges=ranges.to_dict(orient="records"),
+        samples=samples,
+        sobol=sobol,
         run_seconds=round(time.perf_counter() - started, 3),
     )
 
