@@ -198,47 +198,32 @@ def add_notifications(
         span,
         float(shock.newcomer_distance_shift_months),
         rules or newcomer_rules(scenario),
-        _columns(table),
+        table.columns(NewcomerColumns),
     )
     return ids
 
 
-def _columns(table: ClientTable) -> tuple:
-    return (
-        table.key,
-        table.notification_day,
-        table.birth_day,
-        table.refugee,
-        table.sheltered,
-        table.community_service,
-        table.distance_true,
-        table.u_entitlement,
-        table.u_dream,
-        table.u_dream_days,
-        table.u_guided,
-        table.z_diag,
-        table.state,
-    )
+class NewcomerColumns(NamedTuple):
+    """The client table's columns `_newcomers` writes (sim/clients.ClientTable)."""
+
+    key: np.ndarray
+    notification_day: np.ndarray
+    birth_day: np.ndarray
+    refugee: np.ndarray
+    sheltered: np.ndarray
+    community_service: np.ndarray
+    distance_true: np.ndarray
+    u_entitlement: np.ndarray
+    u_dream: np.ndarray
+    u_dream_days: np.ndarray
+    u_guided: np.ndarray
+    z_diag: np.ndarray
+    state: np.ndarray
 
 
 @compiled
-def _newcomers(ids, month_index, counts, bases, start_day, span, distance_shift, r, columns):
-    """Draw the newcomers' attributes and write them to rows `ids` in order of arrival."""
-    (
-        key_col,
-        notification_day,
-        birth_day,
-        refugee_col,
-        sheltered_col,
-        community_col,
-        distance_true,
-        u_entitlement,
-        u_dream,
-        u_dream_days,
-        u_guided,
-        z_diag,
-        state,
-    ) = columns
+def _newcomers(ids, month_index, counts, bases, start_day, span, distance_shift, r, c):
+    """Draw the newcomers' attributes and write them to rows `ids` (columns `c`) in order of arrival."""
     n = len(ids)
     keys = np.empty(n, np.int64)
     kinds = np.empty(n, np.int64)
@@ -272,16 +257,16 @@ def _newcomers(ids, month_index, counts, bases, start_day, span, distance_shift,
             keyed_uniform(bases[_SHELTERED_DRAW], key) < r.sheltered_share and distance >= 24 and distance < 48
         )
         i = ids[rank]
-        key_col[i] = key
-        notification_day[i] = day
-        birth_day[i] = day - age * DAYS_PER_YEAR
-        refugee_col[i] = kind == _REFUGEE
-        sheltered_col[i] = sheltered
-        community_col[i] = keyed_uniform(bases[_COMMUNITY], key) < r.community_service_share
-        distance_true[i] = min(max(distance, 0.0), r.max_distance_months)
-        u_entitlement[i] = keyed_uniform(bases[_ENTITLEMENT], key)
-        u_dream[i] = keyed_uniform(bases[_DREAM], key)
-        u_dream_days[i] = keyed_uniform(bases[_DREAM_DAYS], key)
-        u_guided[i] = keyed_uniform(bases[_GUIDED], key)
-        z_diag[i] = normal_quantile(keyed_uniform(bases[_DIAGNOSIS], key))
-        state[i] = _WAITING
+        c.key[i] = key
+        c.notification_day[i] = day
+        c.birth_day[i] = day - age * DAYS_PER_YEAR
+        c.refugee[i] = kind == _REFUGEE
+        c.sheltered[i] = sheltered
+        c.community_service[i] = keyed_uniform(bases[_COMMUNITY], key) < r.community_service_share
+        c.distance_true[i] = min(max(distance, 0.0), r.max_distance_months)
+        c.u_entitlement[i] = keyed_uniform(bases[_ENTITLEMENT], key)
+        c.u_dream[i] = keyed_uniform(bases[_DREAM], key)
+        c.u_dream_days[i] = keyed_uniform(bases[_DREAM_DAYS], key)
+        c.u_guided[i] = keyed_uniform(bases[_GUIDED], key)
+        c.z_diag[i] = normal_quantile(keyed_uniform(bases[_DIAGNOSIS], key))
+        c.state[i] = _WAITING
