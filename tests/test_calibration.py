@@ -75,6 +75,7 @@ def _synthetic_observed(truth: dict, until: int, reps: int, seed: int) -> tuple[
     return yearly.groupby("year")["caseload_december"].mean().astype(float), float(np.mean(shares))
 
 
+@pytest.mark.theory
 def test_synthetic_truth_is_recovered_within_the_reported_intervals(tmp_path):
     truth = {"inflow": {"base_notifications_per_year": 1050.0}, "work": {"other_exit_per_month": 0.009}}
     observed, inflow_share = _synthetic_observed(truth, 2016, reps=4, seed=987)
@@ -134,6 +135,7 @@ class _Stop(KeyboardInterrupt):
     pass
 
 
+@pytest.mark.unit
 def test_resume_after_interruption_gives_the_uninterrupted_result(tmp_path):
     calibration = _tiny()
     whole = calibrate(calibration, tmp_path / "whole", SerialExecutor())
@@ -186,6 +188,7 @@ def _top(line: str) -> str:
     return line + "\n" + GOOD
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("text", "field", "words"),
     [
@@ -217,6 +220,7 @@ def test_bad_calibration_files_name_file_field_and_what_is_allowed(tmp_path, tex
         assert word in str(info.value)
 
 
+@pytest.mark.unit
 def test_a_misspelt_parameter_path_names_the_allowed_fields(tmp_path):
     calibration, path = load_calibration(_write(tmp_path, GOOD.replace("elasticity_work", "elasticty_work")))
     problem = make_problem(calibration)
@@ -225,6 +229,7 @@ def test_a_misspelt_parameter_path_names_the_allowed_fields(tmp_path):
     assert "Did you mean 'elasticity_work'" in str(info.value) and info.value.field == "parameters[0].path"
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("path", "words"),
     [
@@ -243,6 +248,7 @@ def test_a_parameter_path_that_is_not_a_number_in_a_table_says_what_it_is(tmp_pa
         assert word in info.value.message
 
 
+@pytest.mark.cli
 def test_cli_rejects_a_bad_calibration_file_with_one_line_and_exit_2(tmp_path):
     from cli import app
 
@@ -256,6 +262,7 @@ def test_cli_rejects_a_bad_calibration_file_with_one_line_and_exit_2(tmp_path):
     assert bad_years.exit_code == 2 and "--fit-years" in bad_years.output
 
 
+@pytest.mark.unit
 def test_shipped_calibration_files_are_valid():
     from calibration.fit import load_checked
 
@@ -265,6 +272,7 @@ def test_shipped_calibration_files_are_valid():
         assert json.dumps(calibration.model_dump(mode="json"))
 
 
+@pytest.mark.unit
 def test_stockflow_yardstick_recovers_its_own_synthetic_truth():
     years = list(range(2013, 2020))
     unemployment = pd.Series([7.3, 7.4, 6.9, 6.0, 4.9, 3.8, 3.4], index=years)
@@ -284,6 +292,7 @@ def test_stockflow_yardstick_recovers_its_own_synthetic_truth():
     )
 
 
+@pytest.mark.cli
 def test_outputs_are_complete_and_the_fitted_file_is_includable(tmp_path):
     from calibration.pipeline import run_calibration
     from calibration.report import write_outputs

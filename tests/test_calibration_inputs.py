@@ -56,6 +56,7 @@ HEAD = 'region = "leidschendam-voorburg"\nfitted_file = "fitted-x.toml"\n'
 # -- numbers ------------------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 @FUZZ
 @given(
     field=st.sampled_from(["lower", "upper", "start", "prior_mean", "prior_sd"]),
@@ -66,6 +67,7 @@ def test_a_non_finite_parameter_value_is_refused_naming_it(tmp_path, field, valu
     _refused(path, f"parameters[0].{field}", "finite number")
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("line", "field"),
     [
@@ -78,12 +80,14 @@ def test_a_non_finite_setting_is_refused_naming_it(tmp_path, line, field):
     _refused(_file(tmp_path, line + "\n" + GOOD), field, "finite number")
 
 
+@pytest.mark.unit
 def test_non_finite_targets_are_refused_naming_them(tmp_path):
     moment = '[[moments]]\nstatistic = "net_change"\nyears = [2019]\nvalue = inf\nsd = 1.0\nsource = "x"\n'
     _refused(_file(tmp_path, GOOD + moment), "moments[0].value", "finite number")
     _refused(_file(tmp_path, GOOD + "[stocks]\nrelative_sd = nan\n"), "stocks.relative_sd", "finite number")
 
 
+@pytest.mark.unit
 @FUZZ
 @given(lower=st.floats(-0.5, 1.5, allow_nan=False), width=st.floats(0.01, 1.0))
 def test_bounds_of_a_share_are_refused_when_loaded_iff_the_scenario_refuses_them(tmp_path, lower, width):
@@ -100,11 +104,13 @@ def test_bounds_of_a_share_are_refused_when_loaded_iff_the_scenario_refuses_them
     assert allowed in error.message
 
 
+@pytest.mark.unit
 def test_a_count_is_checked_at_the_simulated_size(tmp_path):
     text = HEAD + _parameter("inflow.base_notifications_per_year", lower="-10.0", upper="2000.0", start="900.0")
     _refused(_file(tmp_path, text), "parameters[0].lower", "-10.0", "greater than or equal to 0", check=load_checked)
 
 
+@pytest.mark.unit
 def test_whether_a_parameter_scales_with_the_population_follows_from_the_schema(tmp_path):
     text = HEAD + _parameter("inflow.base_notifications_per_year") + _parameter("work.elasticity_work")
     calibration, _ = load_calibration(_file(tmp_path, text))
@@ -113,6 +119,7 @@ def test_whether_a_parameter_scales_with_the_population_follows_from_the_schema(
     assert load_calibration(_file(tmp_path, agreeing))[0].parameters[0].scales_with_population
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("path", "given"), [("inflow.base_notifications_per_year", "false"), ("work.elasticity_work", "true")]
 )
@@ -127,6 +134,7 @@ def test_a_scales_with_population_flag_the_schema_contradicts_is_refused(tmp_pat
     )
 
 
+@pytest.mark.unit
 def test_bounds_allowed_alone_but_not_together_are_refused(tmp_path):
     text = (
         HEAD
@@ -136,6 +144,7 @@ def test_bounds_allowed_alone_but_not_together_are_refused(tmp_path):
     _refused(_file(tmp_path, text), "parameters", "upper values together", "at most 1", check=load_checked)
 
 
+@pytest.mark.cli
 def test_cli_refuses_a_bound_the_scenario_rejects_before_any_evaluation(tmp_path, monkeypatch):
     monkeypatch.setattr(Evaluator, "_run", lambda *a, **k: pytest.fail("a model evaluation ran"))
     path = _file(tmp_path, HEAD + _parameter("work.temporary_share", "0.1", "1.5", "0.25"))
@@ -148,6 +157,7 @@ def test_cli_refuses_a_bound_the_scenario_rejects_before_any_evaluation(tmp_path
 # -- seed and budget ----------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(("seed", "ok"), [(0, True), (SEED_MAX, True), (SEED_MAX + 1, False), (-1, False)])
 def test_the_seed_is_a_32_bit_number_in_the_file_and_on_the_command_line(tmp_path, seed, ok):
     path = _file(tmp_path, f"seed = {seed}\n" + GOOD)
@@ -159,6 +169,7 @@ def test_the_seed_is_a_32_bit_number_in_the_file_and_on_the_command_line(tmp_pat
     _refused(_file(tmp_path, GOOD), "--seed", str(seed), overrides={"seed": seed})
 
 
+@pytest.mark.unit
 @FUZZ
 @given(popsize=st.integers(2, 6), n=st.integers(1, 4), budget=st.integers(4, 80))
 def test_a_budget_below_the_first_population_and_polish_is_refused(tmp_path, popsize, n, budget):
@@ -182,11 +193,13 @@ def test_a_budget_below_the_first_population_and_polish_is_refused(tmp_path, pop
     _refused(path, "--budget", f"at least {least} ", overrides={"budget": budget})
 
 
+@pytest.mark.cli
 def test_cli_budget_30_names_the_minimum_for_the_default_file():
     result = _cli("--budget", "30", "--out", "/nonexistent/out")
     assert "--budget: at least 97 for 12 free parameters" in _one_error_line(result, 2)
 
 
+@pytest.mark.unit
 @settings(
     max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 )
@@ -205,11 +218,13 @@ def test_a_fit_never_runs_more_evaluations_than_its_budget(tmp_path_factory, pop
 # -- names that become paths, and the file itself --------------------------------------------------
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("name", ["../escape.toml", "/tmp/abs.toml", "a/b.toml", ".hidden.toml", "x.txt", "fitted", ""])
 def test_fitted_file_must_be_a_slug_ending_in_toml(tmp_path, name):
     _refused(_file(tmp_path, GOOD.replace('"fitted-x.toml"', repr(name).replace("'", '"'))), "fitted_file")
 
 
+@pytest.mark.unit
 @FUZZ
 @given(name=st.text(st.characters(codec="ascii"), max_size=12) | st.sampled_from(["x.toml", "a..b.toml", "-x.toml"]))
 def test_fitted_file_is_accepted_iff_it_is_a_toml_slug(tmp_path, name):
@@ -225,11 +240,13 @@ def _toml_string(text: str) -> str:
     return '"' + "".join(c if c.isalnum() or c in " ._-/" else f"\\u{ord(c):04x}" for c in text) + '"'
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("region", ["../up", "a/b", "", "with space", "x" * 81])
 def test_region_must_be_a_slug(tmp_path, region):
     _refused(_file(tmp_path, GOOD.replace('"leidschendam-voorburg"', _toml_string(region))), "region")
 
 
+@pytest.mark.unit
 def test_an_unknown_region_scenario_or_year_names_its_field(tmp_path):
     _refused(
         _file(tmp_path, GOOD.replace('"leidschendam-voorburg"', '"atlantis"')),
@@ -247,12 +264,14 @@ def test_an_unknown_region_scenario_or_year_names_its_field(tmp_path):
     )
 
 
+@pytest.mark.unit
 def test_a_fitted_file_that_is_not_one_is_refused_when_loaded(tmp_path):
     # netherlands.toml is a calibration file in calibration/: keeping "its" values would fail after the fit
     path = _file(tmp_path, GOOD.replace('"fitted-x.toml"', '"netherlands.toml"'))
     _refused(path, "fitted_file", "not a fitted parameter file", check=load_checked)
 
 
+@pytest.mark.unit
 def test_the_file_is_read_as_a_bounded_regular_file(tmp_path):
     fifo = tmp_path / "fifo.toml"
     os.mkfifo(fifo)
@@ -286,6 +305,7 @@ class _Yields:
         pass
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("interrupt", [KeyboardInterrupt(), SystemExit(3)])
 def test_an_interrupt_from_the_executor_is_raised_as_it_is(tmp_path, interrupt):
     for executor in (_Yields(result=interrupt), _Yields(raises=interrupt)):
@@ -293,6 +313,7 @@ def test_an_interrupt_from_the_executor_is_raised_as_it_is(tmp_path, interrupt):
             calibrate(_tiny(), tmp_path / "state", executor)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("exc", [TypeError("executor broke"), ValueError("bad value"), OSError("lost worker")])
 def test_an_executor_failure_is_raised_as_it_is_not_as_an_optimiser_error(tmp_path, exc):
     # differential_evolution would turn a TypeError or ValueError into a RuntimeError about its map
@@ -300,6 +321,7 @@ def test_an_executor_failure_is_raised_as_it_is_not_as_an_optimiser_error(tmp_pa
         calibrate(_tiny(), tmp_path / "state", _Yields(raises=exc))
 
 
+@pytest.mark.unit
 def test_a_failed_replication_is_one_line_naming_where(tmp_path):
     with pytest.raises(EvaluationFailed) as info:
         calibrate(_tiny(), tmp_path / "state", _Yields(result=ValueError("boom\n  at line 2")))
@@ -308,6 +330,7 @@ def test_a_failed_replication_is_one_line_naming_where(tmp_path):
     assert message.endswith("ValueError: boom at line 2")
 
 
+@pytest.mark.cli
 def test_cli_a_failed_replication_is_one_error_line_with_exit_1(tmp_path, monkeypatch):
     import calibration.objective as objective
 
@@ -324,6 +347,7 @@ def test_cli_a_failed_replication_is_one_error_line_with_exit_1(tmp_path, monkey
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.cli
 def test_cli_an_interrupt_is_exit_130_without_a_traceback(tmp_path, monkeypatch):
     import calibration.objective as objective
 

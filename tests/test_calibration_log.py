@@ -103,6 +103,7 @@ KINDS = [
 ]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("where", ["before", "after", "end"])
 def test_a_bad_line_is_skipped_counted_and_the_fit_is_unchanged(clean, kind, where):
@@ -123,6 +124,7 @@ def test_a_bad_line_is_skipped_counted_and_the_fit_is_unchanged(clean, kind, whe
     assert set(EvaluationLog(log).records) >= {json.loads(line)["key"] for line in lines}
 
 
+@pytest.mark.unit
 def test_a_record_appended_after_a_torn_line_is_kept(tmp_path):
     path = tmp_path / "log.jsonl"
     u, moments = np.array([0.25]), np.array([[1.0, 2.0]])
@@ -172,6 +174,7 @@ def _apply(data: bytes, damage) -> bytes:
     return data
 
 
+@pytest.mark.unit
 @FUZZ
 @given(damage=_damage)
 def test_generated_damage_never_raises_and_never_changes_the_fit(clean, damage):
@@ -182,6 +185,7 @@ def test_generated_damage_never_raises_and_never_changes_the_fit(clean, damage):
     assert set(EvaluationLog(log).records) >= {json.loads(line)["key"] for line in _lines(data)}
 
 
+@pytest.mark.unit
 def test_the_evaluator_drops_records_of_another_shape(clean):
     calibration, whole, name, data = clean
     folder = Path(tempfile.mkdtemp())
@@ -199,6 +203,7 @@ def test_the_evaluator_drops_records_of_another_shape(clean):
 # -- the state folder ---------------------------------------------------------------------------
 
 
+@pytest.mark.unit
 def test_a_state_path_that_is_a_file_or_under_one_is_refused(tmp_path):
     file = tmp_path / "state"
     file.write_text("x")
@@ -225,6 +230,7 @@ def _failing(monkeypatch, name: str, code: int, after: int = 0, inside: Path | N
     return calls
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(("name", "code"), [("open", errno.EACCES), ("write", errno.ENOSPC), ("fsync", errno.ENOSPC)])
 def test_a_folder_that_cannot_be_written_is_refused_up_front(tmp_path, monkeypatch, name, code):
     state = tmp_path / "state"
@@ -238,6 +244,7 @@ def test_a_folder_that_cannot_be_written_is_refused_up_front(tmp_path, monkeypat
     assert list(state.iterdir()) == []  # the probe is gone
 
 
+@pytest.mark.unit
 def test_a_log_path_that_is_not_a_file_is_refused(clean, tmp_path):
     calibration, _, name, _ = clean
     (tmp_path / name).mkdir()
@@ -249,6 +256,7 @@ def test_a_log_path_that_is_not_a_file_is_refused(clean, tmp_path):
         EvaluationLog(fifo)  # and does not hang
 
 
+@pytest.mark.unit
 def test_a_full_disk_mid_run_is_one_error_and_keeps_what_was_written(clean, tmp_path, monkeypatch):
     calibration = clean[0]
     _failing(monkeypatch, "fsync", errno.ENOSPC, after=4)  # the probe, then three evaluations
@@ -307,6 +315,7 @@ def _one_error_line(result, code: int) -> str:
     return errors[0]
 
 
+@pytest.mark.cli
 def test_cli_refuses_a_state_file_before_any_evaluation(tmp_path, monkeypatch):
     _no_evaluation(monkeypatch)
     state = tmp_path / "state"
@@ -319,6 +328,7 @@ def test_cli_refuses_a_state_file_before_any_evaluation(tmp_path, monkeypatch):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.cli
 @pytest.mark.parametrize("inside", ["", "state"])
 def test_cli_refuses_a_state_inside_the_output_folder(tmp_path, monkeypatch, inside):
     # --force replaces the output folder whole: a log inside it would be lost
@@ -330,6 +340,7 @@ def test_cli_refuses_a_state_inside_the_output_folder(tmp_path, monkeypatch, ins
     assert not out.exists()
 
 
+@pytest.mark.cli
 def test_cli_refuses_an_unwritable_state_before_any_evaluation(tmp_path, monkeypatch):
     _no_evaluation(monkeypatch)
     state = tmp_path / "state"
@@ -339,6 +350,7 @@ def test_cli_refuses_an_unwritable_state_before_any_evaluation(tmp_path, monkeyp
     assert f"error: {state}: cannot write the evaluation log here (Permission denied)" in _one_error_line(result, 2)
 
 
+@pytest.mark.cli
 def test_cli_gives_one_line_when_the_disk_fills_mid_run(tmp_path, monkeypatch):
     _failing(monkeypatch, "fsync", errno.ENOSPC, after=3)
     result = _cli(tmp_path, "--out", str(tmp_path / "out"))
@@ -347,6 +359,7 @@ def test_cli_gives_one_line_when_the_disk_fills_mid_run(tmp_path, monkeypatch):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.cli
 def test_cli_notes_unreadable_log_lines_once(tmp_path):
     from calibration.fit import load_checked
 

@@ -1,8 +1,11 @@
-"""The command line: runs write whole folders; bad input exits 2 with one message, writing nothing."""
+"""The command line (cli.py): runs write whole folders; bad input, bad options and places that
+cannot be written exit 2 with one message, writing nothing."""
 
 from __future__ import annotations
 
+import errno
 import json
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -10,6 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
+
+pytestmark = pytest.mark.cli
 
 runner = CliRunner()
 
@@ -129,3 +134,165 @@ def test_scenarios_lists_and_shows():
     assert shown.exit_code == 0
     assert json.loads(shown.output)["policies"]["broad"]["gatekeeper_share"] == 0.36
     assert invoke("scenarios", "show", "nope").exit_code == 2
+
+
+# -- options out of range, runs too large ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--seed", str(2**32)], "--seed: give a whole number from 0 to 4,294,967,295"),
+        (["--seed", "-1"], "--seed"),
+        (["--reps", str(10**20)], "--reps: give 1 to 1,000,000"),
+        (["--reps", "0"], "--reps"),
+        (["--workers", "100000"], "--workers: give 1 to"),
+        (["--scheduler", "not-an-address"], "--scheduler: 'not-an-address' is not an address"),
+    ],
+)
+def test_out_of_range_options_are_one_line(tmp_path, args, fragment):
+    result = invoke("run", "baseline", "--until", 2014, "--out", tmp_path / "out", *args)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines() == [result.output.strip()] and result.output.startswith("error: ")
+    assert fragment in result.output
+    assert _leftovers(tmp_path) == []
+
+
+def test_a_run_too_large_for_memory_is_refused_before_it_starts(tmp_path):
+    result = invoke("run", "national", "--reps", 1_000_000, "--out", tmp_path / "out")
+    assert result.exit_code == 2 and result.output.startswith("error: --reps: 1,000,000 replications")
+    assert "GiB of memory" in result.output and _leftovers(tmp_path) == []
+
+
+def test_a_long_run_says_what_it_will_cost_first(tmp_path, monkeypatch):
+    import sim.replications
+
+    monkeypatch.setattr(sim.replications, "LARGE_RUN_SECONDS", 0.0)
+    result = invoke("run", "baseline", "--until", 2014, "--out", tmp_path / "out")
+    assert result.exit_code == 0
+    assert "note: 1 replications on 1 worker(s): about" in result.output
+    assert "GiB of memory for the results (rough estimate)" in result.output
+
+
+def test_compare_across_start_years_says_why_no_option_helps(tmp_path):
+    later = _write(
+        tmp_path, 'include = "broad"\nname = "later"\n[simulation]\nstart_year = 2014\n[region]\ninitial_stock = 1700\n'
+    )
+    result = invoke("compare", "focus", later, "--reps", 1, "--out", tmp_path / "out")
+    assert result.exit_code == 2 and "simulation.start_year: the scenarios start in different years" in result.output
+    assert "--until" not in result.output
+    shorter = _write(tmp_path, 'include = "broad"\nname = "shorter"\n[simulation]\nuntil_year = 2025\n', "b.toml")
+    result = invoke("compare", "focus", shorter, "--reps", 1, "--out", tmp_path / "out")
+    assert result.exit_code == 2 and "give --until 2025" in result.output
+
+
+# -- places the results cannot go ------------------------------------------------------------------
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def _write(folder: Path, text: str, name: str = "s.toml") -> Path:
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+def test_disk_full_is_a_clear_error_and_nothing_is_written(tmp_path, monkeypatch):
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full)
+    result = invoke("run", "baseline", "--until", 2014, "--out", tmp_path / "out")
+    assert result.exit_code == 2
+    assert result.output.startswith("error: ") and "No space left on device" in result.output
+    assert "Traceback" not in result.output
+    assert _leftovers(tmp_path) == []
+
+
+def test_unwritable_output_folder_is_a_clear_error(tmp_path, monkeypatch):
+    """A read-only parent (simulated: tests run as root, where chmod does not stop writes)."""
+
+    def denied(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", denied)
+    result = invoke("run", "baseline", "--until", 2014, "--out", tmp_path / "sub" / "out")
+    assert result.exit_code == 2
+    assert (
+        result.output.startswith("error: ") and "cannot create the output folder (Permission denied)" in result.output
+    )
+    assert "Traceback" not in result.output
+    assert _leftovers(tmp_path) == []  # the parent folder it made for --out is gone again
+
+
+def test_output_path_under_a_regular_file_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a folder")
+    result = invoke("run", "baseline", "--until", 2014, "--out", blocker / "out")
+    assert result.exit_code == 2
+    assert result.output.startswith("error: ") and "cannot create the output folder" in result.output
+    assert "Traceback" not in result.output
+    assert _leftovers(tmp_path) == ["file.txt"] and blocker.read_text() == "not a folder"
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_output_path_that_is_a_file_is_never_replaced(tmp_path, force):
+    blocker = tmp_path / "out"
+    blocker.write_text("precious")
+    result = invoke("run", "baseline", "--until", 2014, "--out", blocker, *(["--force"] if force else []))
+    assert result.exit_code == 2 and result.output.startswith("error: ")
+    assert blocker.read_text() == "precious"
+    assert _leftovers(tmp_path) == ["out"]
+
+
+def test_the_out_folder_that_is_a_file_does_not_suggest_force(tmp_path):
+    blocker = tmp_path / "out"
+    blocker.write_text("precious")
+    result = invoke("run", "baseline", "--until", 2014, "--out", blocker)
+    assert "is not a folder" in result.output and "--force" not in result.output
+
+
+# -- compare, sensitivity and report: bad names and flags ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["compare", "focus", "brod"], ["unknown scenario 'brod'", "Did you mean 'broad'"]),
+        (["compare", "focus"], ["at least two scenarios"]),
+        (["compare", "focus", "focus"], ["named twice"]),
+        (["compare", "focus", "broad", "--reps", 0], ["--reps"]),
+        (["compare", "focus", "broad", "--workers", 0], ["--workers"]),
+        (["compare", "focus", "broad", "--discount-rate", 1.5], ["--discount-rate"]),
+        (["compare", "focus", "broad", "--until", 2010], ["--until"]),
+        (["compare", "focus", "broad", "--until", 2018], ["--from-year", "2019"]),
+        (["compare", "focus", "broad", "--seed", -1], ["--seed"]),
+        (
+            ["sensitivity", "focus", "broad", "--params", "work.elastcity_work"],
+            ["unknown 'elastcity_work'", "work.elasticity_work"],
+        ),
+        (["sensitivity", "focus", "broad", "--params", "work.work_multiplier_by_group"], ["not a number"]),
+        (
+            ["sensitivity", "focus", "broad", "--params", "work.fulltime_share", "--spread", 0.99],
+            ["fulltime_share", "--spread"],
+        ),
+        (["sensitivity", "focus", "brod", "--params", "work.elasticity_work"], ["unknown scenario 'brod'"]),
+        (
+            ["sensitivity", "focus", "broad", "--params", "work.elasticity_work", "--sobol", 6],
+            ["--sobol", "power of 2"],
+        ),
+        (["report", "nowhere"], ["not a comparison folder"]),
+    ],
+)
+def test_bad_names_and_flags_exit_2_with_a_message_and_write_nothing(tmp_path, args, fragments):
+    out = tmp_path / "out"
+    extra = [] if args[0] == "report" else ["--out", out]
+    result = invoke(*args, *extra)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    for fragment in fragments:
+        assert fragment in result.output
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []

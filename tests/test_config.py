@@ -27,6 +27,8 @@ from sim.files import FileProblem
 from sim.parameters import Scenario
 from sim.scenario import load
 
+pytestmark = pytest.mark.unit
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -7,9 +7,12 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim.consultants import (
     assign_consultants,
+    closest_first,
     contact_intensity,
     contact_level,
     contact_levels,
@@ -18,6 +21,8 @@ from sim.consultants import (
 )
 from sim.parameters import Contact
 from sim.scenario import load
+
+pytestmark = pytest.mark.unit
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +85,15 @@ def test_guided_clients_get_at_least_the_guidance_contacts(scenario):
         max(unserved, guided),
         max(served, guided),
     ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    distance=st.lists(st.sampled_from([0.0, 1.0, 2.5, 3.0, 24.0, 30.0]) | st.floats(0, 100), max_size=40),
+    k=st.integers(-1, 45),
+)
+def test_closest_first_is_the_stable_sort_set(distance, k):
+    """The partition the consultants use for speed picks the set a stable sort would."""
+    distance = np.array(distance, dtype=float)
+    expected = np.sort(np.argsort(distance, kind="stable")[: max(k, 0)])
+    assert np.array_equal(closest_first(distance, k), expected)

@@ -13,6 +13,8 @@ from sim.distance import DistanceRules, activation, distance_after_month, distan
 from sim.model import Model
 from sim.parameters import Distance
 
+pytestmark = pytest.mark.unit
+
 RULES = DistanceRules(
     drift_months_per_month=0.3, drift_growth_per_year=0.2, activation_gain_months_per_month=0.5, max_months=120.0
 )

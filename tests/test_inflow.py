@@ -1,4 +1,5 @@
-"""Inflow rates: the unemployment driver, the WW lag and shocks (pure functions, no simulation)."""
+"""Inflow (sim/inflow.py): the rates from the unemployment driver, the WW lag and shocks; the
+monthly Poisson counts; who the newcomers are, keyed per arrival (common random numbers)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,16 @@ import math
 
 import numpy as np
 import pytest
+from bands import mean_band, se_band, share_band
 
+from sim.calendar import DAYS_PER_YEAR
 from sim.drivers import unemployment_pct, unemployment_pct_at
 from sim.inflow import notification_rates_per_year
+from sim.parameters import AGE_CLASSES
 from sim.scenario import with_overrides
 from sim.shocks import ShockEffect
+
+pytestmark = pytest.mark.unit
 
 NO_SHOCK = ShockEffect()
 
@@ -28,12 +34,6 @@ def _plain(baseline, **inflow):
         baseline,
         {"inflow": {"ww_notifications_per_year_per_month_shorter": 0.0, "elasticity_inflow": 1.0, **inflow}},
     )
-
-
-def test_unemployment_between_years_is_linear_between_mid_years(baseline):
-    d = baseline.drivers
-    assert unemployment_pct_at(d, 2015.5) == pytest.approx(unemployment_pct(d, 2015))
-    assert unemployment_pct_at(d, 2016.0) == pytest.approx((unemployment_pct(d, 2015) + unemployment_pct(d, 2016)) / 2)
 
 
 def test_without_ww_share_inflow_follows_this_years_unemployment(baseline):
@@ -119,6 +119,49 @@ def test_monthly_counts_have_the_poisson_mean_and_variance(baseline):
     counts = np.array(
         [poisson_count(streams.keyed_uniforms("notification_count", m, np.arange(1))[0], mean) for m in range(months)]
     )
-    assert abs(counts.mean() - mean) < 4 * math.sqrt(mean / months)
+    assert abs(counts.mean() - mean) < mean_band(math.sqrt(mean), months)
     # the sample variance of a Poisson sample has sd about mean * sqrt(2 / months) for a large mean
-    assert abs(counts.var(ddof=1) - mean) < 4 * mean * math.sqrt(2 / months)
+    assert abs(counts.var(ddof=1) - mean) < se_band(mean * math.sqrt(2 / months))
+
+
+# -- who the newcomers are ------------------------------------------------------------------------------
+
+# each class's ages at notification, written out rather than read from sim/inflow.py, so a changed range shows
+NEWCOMER_AGES = {"under27": (18.0, 27.0), "27_49": (27.0, 50.0), "50plus": (50.0, 64.0)}
+
+
+@pytest.mark.parametrize(
+    "shares",
+    [None, {"under27": 0.6, "27_49": 0.1, "50plus": 0.3}, {"under27": 0.0, "27_49": 0.25, "50plus": 0.75}],
+    ids=["shipped", "young", "no-young"],
+)
+def test_newcomers_age_classes_are_drawn_by_their_shares(baseline, shares):
+    """The model's own draw (one keyed uniform per newcomer through the cumulative shares, in
+    compiled code): each class's share of a large month of newcomers is within its binomial
+    band, and every age lies in its class's range."""
+    scenario = baseline if shares is None else with_overrides(baseline, {"inflow": {"newcomer_age_shares": shares}})
+    shares = scenario.inflow.newcomer_age_shares
+    table, ids = _month_of_newcomers(scenario, {"general": 480_000.0, "refugee": 0.0, "sheltered": 0.0})
+    n = len(ids)
+    assert n > 30_000
+    age = (table.notification_day[ids] - table.birth_day[ids]) / DAYS_PER_YEAR
+    lows = np.array([NEWCOMER_AGES[c][0] for c in AGE_CLASSES])
+    drawn = np.searchsorted(lows[1:], age, side="right")
+    for code, name in enumerate(AGE_CLASSES):
+        p = shares[name]
+        in_class = drawn == code
+        assert abs(in_class.mean() - p) <= share_band(p, n), (name, in_class.mean(), p)  # a zero share: none
+        low, high = NEWCOMER_AGES[name]
+        assert ((age[in_class] >= low - 1e-9) & (age[in_class] < high + 1e-9)).all(), name
+    assert (age >= 18.0 - 1e-9).all() and (age < 64.0 + 1e-9).all()
+
+
+def test_newcomers_are_notified_within_the_month_waiting_for_the_meeting(baseline):
+    from sim.clients import State
+
+    table, ids = _month_of_newcomers(baseline, {"general": 900.0, "refugee": 60.0, "sheltered": 20.0})
+    days = table.notification_day[ids]
+    assert ((days >= 500.0) & (days < 530.4)).all()
+    assert (table.state[ids] == State.WAITING_MEETING).all()
+    assert table.refugee[ids].sum() > 0 and table.sheltered[ids].sum() > 0
+    assert (table.distance_true[ids] >= 0).all() and (table.distance_true[ids] <= baseline.distance.max_months).all()

@@ -14,6 +14,7 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from verification_scenarios import baseline
@@ -24,6 +25,8 @@ from sim.model import Model
 from sim.parameters import CATEGORIES
 from sim.results import build_tables, waits_by_grant_year
 from sim.scenario import with_overrides
+
+pytestmark = pytest.mark.invariants
 
 KNOWN_STATES = {v for k, v in vars(State).items() if k.isupper()}
 EXIT_REASONS = [

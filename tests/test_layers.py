@@ -1,4 +1,5 @@
-"""The house: the model core imports neither its analyses nor the calibration, and has no cycles.
+"""The house: the model core imports neither its analyses nor the calibration, and has no cycles;
+every model module has a test module of its own.
 
 Read from the sources (ast), so the rule holds for every module, imported by a test or not.
 """
@@ -9,6 +10,8 @@ import ast
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE = sorted((ROOT / "sim").glob("*.py"))
@@ -30,18 +33,21 @@ def _module(path: Path) -> str:
     return ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
 
 
+@pytest.mark.unit
 def test_the_core_never_imports_the_analyses_or_the_calibration():
     for path in CORE:
         bad = {n for n in _imports(path) if n.startswith(("sim.analysis", "calibration", "cli"))}
         assert not bad, f"{path.name} imports {sorted(bad)}"
 
 
+@pytest.mark.unit
 def test_the_analyses_read_no_calibration_material():
     for path in ANALYSIS:
         bad = {n for n in _imports(path) if n.startswith(("calibration", "cli"))}
         assert not bad, f"analysis/{path.name} imports {sorted(bad)}"
 
 
+@pytest.mark.unit
 def test_no_import_cycle_among_the_model_modules():
     modules = {_module(p): p for p in CORE}
     graph = {m: {n for n in _imports(p) if n in modules and n != m} for m, p in modules.items()}
@@ -60,6 +66,7 @@ def test_no_import_cycle_among_the_model_modules():
             visit(m, [])
 
 
+@pytest.mark.cli
 def test_importing_the_package_and_its_schema_has_no_side_effects():
     """Loading scenarios needs no compiler and hashes no sources; no analysis picks a plotting backend."""
     code = (
@@ -72,3 +79,16 @@ def test_importing_the_package_and_its_schema_has_no_side_effects():
     light, no_pyplot = shown.stdout.split()
     assert light == "True", "importing the schema or the loader loaded numba (or hashed the sources)"
     assert no_pyplot == "True", "an analysis imported pyplot, which picks a process-wide backend"
+
+
+@pytest.mark.unit
+def test_every_model_module_has_a_test_module_of_its_own():
+    """tests/ mirrors sim/: a new module comes with tests/test_<module>.py (analyses: tests/analysis/)."""
+    tests = ROOT / "tests"
+    missing = [p.name for p in CORE if p.stem != "__init__" and not (tests / f"test_{p.name}").is_file()]
+    missing += [
+        f"analysis/{p.name}"
+        for p in ANALYSIS
+        if p.stem != "__init__" and not (tests / "analysis" / f"test_{p.name}").is_file()
+    ]
+    assert not missing, f"model modules without a test module: {missing}"

@@ -1,4 +1,5 @@
-"""Money: euros are client-months times prices; the budget view (grant, balance, discounting, break-even)."""
+"""Money the model books (sim/money.py): benefit euros are full-benefit client-months times the
+monthly benefit, trajectory euros the prices of the trajectories started, in the month they start."""
 
 from __future__ import annotations
 
@@ -6,13 +7,42 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.analysis.budget import break_even_year, budget_columns, discount_factors, state_grant_eur
-from sim.calendar import Calendar
+from sim.calendar import DAYS_PER_MONTH, Calendar
 from sim.model import run
-from sim.money import trajectory_prices
+from sim.money import benefit_client_months, benefit_spending_eur, trajectory_prices, trajectory_spending_eur
 from sim.scenario import with_overrides
 
+# -- the rules, on small inputs ----------------------------------------------------------------------
 
+
+@pytest.mark.unit
+def test_client_months_are_days_on_benefit_times_the_benefit_share():
+    days = np.array([DAYS_PER_MONTH, DAYS_PER_MONTH, 0.5 * DAYS_PER_MONTH, 0.0])
+    share = np.array([1.0, 0.5, 1.0, 1.0])
+    assert benefit_client_months(days, share) == pytest.approx(2.0, rel=1e-15)
+    assert benefit_client_months(np.empty(0), np.empty(0)) == 0.0
+
+
+@pytest.mark.unit
+def test_benefit_spending_is_client_months_times_a_twelfth_of_the_yearly_benefit(baseline):
+    scenario = with_overrides(baseline, {"money": {"benefit_eur_per_full_year": 18_000.0}})
+    assert benefit_spending_eur(scenario, 10.0) == 15_000.0
+    assert benefit_spending_eur(scenario, 0.0) == 0.0
+
+
+@pytest.mark.unit
+def test_trajectory_spending_is_the_price_of_each_start(baseline):
+    prices = trajectory_prices(baseline)
+    assert prices.tolist() == [t.price_eur for t in baseline.trajectories.basket]
+    started = np.array([0, 0, len(prices) - 1], dtype=np.int16)
+    assert trajectory_spending_eur(prices, started) == 2 * prices[0] + prices[-1]
+    assert trajectory_spending_eur(prices, np.empty(0, dtype=np.int16)) == 0.0
+
+
+# -- the same rules in a run's tables ----------------------------------------------------------------
+
+
+@pytest.mark.invariants
 def test_benefit_euros_are_client_months_times_the_monthly_benefit(short_run, short_baseline):
     y = short_run.yearly.iloc[1:]
     per_month = short_baseline.money.benefit_eur_per_full_year / 12.0
@@ -20,6 +50,7 @@ def test_benefit_euros_are_client_months_times_the_monthly_benefit(short_run, sh
     assert np.allclose(y["benefit_spending_eur"].astype(float), expected, rtol=1e-12)
 
 
+@pytest.mark.invariants
 def test_trajectory_euros_are_the_prices_of_the_trajectories_started(short_run, short_baseline):
     events = short_run.events
     started = events[events["event"] == "trajectory_start"]
@@ -34,6 +65,7 @@ def test_trajectory_euros_are_the_prices_of_the_trajectories_started(short_run, 
     assert (y["trajectories_started"].astype(int) == counts.reindex(y.index)).all()
 
 
+@pytest.mark.invariants
 def test_a_dearer_benefit_scales_euros_and_leaves_client_months_alone(short_baseline, short_run):
     dearer = with_overrides(short_baseline, {"money": {"benefit_eur_per_full_year": 18000.0}})
     other = run(dearer, 7).yearly.iloc[1:]
@@ -41,35 +73,3 @@ def test_a_dearer_benefit_scales_euros_and_leaves_client_months_alone(short_base
     assert (other["benefit_client_months"] == base["benefit_client_months"]).all()
     ratio = other["benefit_spending_eur"].astype(float) / base["benefit_spending_eur"].astype(float)
     assert np.allclose(ratio, 18000.0 / short_baseline.money.benefit_eur_per_full_year, rtol=1e-12)
-
-
-def test_budget_balance_is_grant_minus_benefit_spending_only_where_a_grant_is_given(short_baseline, short_run):
-    scenario = with_overrides(short_baseline, {"money": {"state_grant_eur_per_year": {"2019": 20_000_000.0}}})
-    assert state_grant_eur(scenario, 2019) == 20_000_000.0 and state_grant_eur(scenario, 2018) is None
-    b = budget_columns(short_run.yearly, scenario).set_index("year")
-    assert b.loc[2019, "buig_balance_eur"] == pytest.approx(20_000_000.0 - float(b.loc[2019, "benefit_spending_eur"]))
-    assert b.drop(index=2019)["buig_balance_eur"].isna().all()
-    total = b["benefit_spending_eur"].astype(float) + b["trajectory_spending_eur"].astype(float)
-    assert np.allclose(b["total_spending_eur"].dropna(), total.dropna())
-
-
-def test_discount_factors():
-    f = discount_factors(np.array([2019, 2020, 2021]), 2019, 0.05)
-    assert f == pytest.approx([1.0, 1 / 1.05, 1 / 1.05**2])
-    assert (discount_factors(np.array([2019, 2030]), 2019, 0.0) == 1.0).all()
-    with pytest.raises(ValueError, match="above -1"):
-        discount_factors(np.array([2019]), 2019, -1.0)
-
-
-@pytest.mark.parametrize(
-    ("cumulative", "expected"),
-    [
-        ([-5, -2, 1, 3], 2021),  # turns positive in 2021 and stays
-        ([1, 2, 3, 4], 2019),  # positive from the start
-        ([-1, 2, -1, 3], 2022),  # dips back: break-even is when it stays positive
-        ([-3, -2, -1, -0.5], None),  # never within the horizon
-        ([1, 2, 0, 0], None),  # ends at zero: not paid for
-    ],
-)
-def test_break_even_year(cumulative, expected):
-    assert break_even_year(np.array([2019, 2020, 2021, 2022]), np.array(cumulative, dtype=float)) == expected

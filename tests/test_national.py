@@ -6,6 +6,7 @@ import csv
 import typing
 from pathlib import Path
 
+import pytest
 from pydantic import BaseModel
 
 from calibration.scaling import scale_overrides
@@ -13,6 +14,8 @@ from sim.analysis.docs import SCENARIOS_DOC
 from sim.config import read_toml
 from sim.parameters import Scenario, is_count
 from sim.scenario import SCALE_KEY, count_locations, load, shipped_dir, shipped_names, with_overrides
+
+pytestmark = pytest.mark.unit
 
 SCALED = {
     ("region", "name"),

@@ -20,6 +20,8 @@ from sim.policies import (
 )
 from sim.scenario import load, with_overrides
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(scope="module")
 def focus_participation():

@@ -1,4 +1,4 @@
-"""The Python API writes the folders the commands write (sim.runs, comparison.compare_to_folder)."""
+"""The Python API (sim/runs.py) writes the folders `caseload run` writes, and refuses what it refuses."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from sim.analysis.comparison import compare_to_folder
 from sim.output import OutputError
 from sim.runs import RunFailed, run_to_folder
 from sim.scenario import load, with_overrides
@@ -31,6 +30,7 @@ def _same_folder(a: Path, b: Path) -> None:
             assert (a / name).read_bytes() == (b / name).read_bytes(), name
 
 
+@pytest.mark.cli
 def test_run_to_folder_writes_what_caseload_run_writes(tmp_path):
     scenario = with_overrides(load("baseline").scenario, {"simulation": {"until_year": 2015}})
     outcome = run_to_folder(scenario, tmp_path / "api", seed=5, reps=2, record_events=True)
@@ -59,31 +59,7 @@ def test_run_to_folder_writes_what_caseload_run_writes(tmp_path):
     assert manifest["written_by"] == "caseload" and manifest["command"] == "run" and manifest["seed"] == 5
 
 
-def test_compare_to_folder_writes_what_caseload_compare_writes(tmp_path):
-    scenarios = {n: with_overrides(load(n).scenario, {"simulation": {"until_year": 2020}}) for n in ("focus", "broad")}
-    compare_to_folder(scenarios, tmp_path / "api", (2019, 2020), seed=3, reps=2)
-    result = runner.invoke(
-        app,
-        [
-            "compare",
-            "focus",
-            "broad",
-            "--until",
-            "2020",
-            "--seed",
-            "3",
-            "--reps",
-            "2",
-            "--workers",
-            "1",
-            "--out",
-            str(tmp_path / "cli"),
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    _same_folder(tmp_path / "api", tmp_path / "cli")
-
-
+@pytest.mark.unit
 def test_the_api_refuses_an_existing_folder_before_any_work(tmp_path):
     scenario = load("baseline").scenario
     (tmp_path / "mine").mkdir()
@@ -91,6 +67,7 @@ def test_the_api_refuses_an_existing_folder_before_any_work(tmp_path):
         run_to_folder(scenario, tmp_path / "mine", reps=10**6)  # would run for days: the check comes first
 
 
+@pytest.mark.unit
 def test_a_run_whose_every_replication_fails_writes_nothing(tmp_path, monkeypatch):
     import sim.replications as replications
 

@@ -1,12 +1,20 @@
-"""Scenario files: shipped ones load, bad ones give one clear error."""
+"""Scenario files (sim/scenario.py): shipped ones load, includes merge, scale_to_stock scales the
+counts, and a bad file gives one clear error naming the file and field that set the bad value.
+
+The same errors through the command, and generated bad files, are tests/test_scenario_files.py's.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from verification_scenarios import baseline
 
-from sim.scenario import ScenarioError, load, shipped_names
+from sim.scenario import ScenarioError, load, shipped_names, validate
+
+pytestmark = pytest.mark.unit
 
 BASE = 'include = "baseline"\n'
 
@@ -170,3 +178,71 @@ def test_a_count_scaled_out_of_bounds_is_blamed_on_the_scaling_file(tmp_path):
         f"{path}: chain.information_meeting_places: input should be less than or equal to 100000 (got 200000); "
         "scale_to_stock = 33200 in this file made it this size"
     )
+
+
+# -- includes, odd files and names -----------------------------------------------------------------
+
+
+def test_deep_include_chain_is_an_error(tmp_path):
+    depth = 40
+    for i in range(depth):
+        write(tmp_path, f'include = "d{i + 1}.toml"\n' if i < depth - 1 else 'include = "baseline"\n', f"d{i}.toml")
+    with pytest.raises(ScenarioError, match="nested more than"):
+        load(str(tmp_path / "d0.toml"))
+
+
+def test_error_names_the_file_that_set_the_bad_value(tmp_path):
+    """A bad value in an included file is reported in that file, not in the file including it."""
+    write(tmp_path, 'include = "baseline"\n[chain]\ndream_job_work_share = 2.0\n', "middle.toml")
+    top = write(tmp_path, 'include = "middle.toml"\n[chain]\nintakes_per_weekday = 3\n', "top.toml")
+    with pytest.raises(ScenarioError) as info:
+        load(str(top))
+    assert str(info.value).startswith(f"{tmp_path / 'middle.toml'}: chain.dream_job_work_share")
+
+
+def test_a_file_name_that_is_no_slug_gives_a_safe_default_name(tmp_path):
+    path = tmp_path / "mijn scenario (v2).toml"
+    path.write_text('include = "baseline"\n')
+    assert load(str(path)).scenario.name == "mijn-scenario-v2"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_an_include_that_is_a_fifo_is_refused_at_once(tmp_path):
+    os.mkfifo(tmp_path / "pipe.toml")
+    path = write(tmp_path, 'include = "pipe.toml"\n')
+    with pytest.raises(ScenarioError, match=r"s.toml: include: .*pipe.toml: not a regular file"):
+        load(str(path))
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero here")
+def test_an_include_that_is_a_device_is_refused_at_once(tmp_path):
+    path = write(tmp_path, 'include = "/dev/zero"\n')
+    with pytest.raises(ScenarioError, match="s.toml: include: /dev/zero: not a regular file"):
+        load(str(path))
+
+
+def test_an_oversized_scenario_file_is_refused(tmp_path):
+    path = write(tmp_path, 'include = "baseline"\n' + "# padding\n" * 120_000)
+    with pytest.raises(ScenarioError, match="at most 1,000,000 are read"):
+        load(str(path))
+
+
+# -- whole scenarios the schema refuses ------------------------------------------------------------
+
+
+def test_a_scenario_missing_a_group_is_an_error_not_a_crash():
+    """A whole scenario (no include) whose job-finding table lacks groups: it used to crash the run."""
+    data = baseline().model_dump(mode="json")
+    bad = {**data, "work": {**data["work"], "base_work_per_month": {"close": 0.1}}}
+    with pytest.raises(
+        ScenarioError, match="work.base_work_per_month: needs a value for every group; missing: near, far, very_far"
+    ):
+        validate(bad, Path("standalone.toml"))
+
+
+def test_all_zero_trajectory_weights_for_a_group_are_an_error():
+    data = baseline().model_dump(mode="json")
+    basket = [{**t, "weights": {**t["weights"], "refugee": 0.0}} for t in data["trajectories"]["basket"]]
+    bad = {**data, "trajectories": {**data["trajectories"], "basket": basket}}
+    with pytest.raises(ScenarioError, match="trajectories.basket: the weights for refugee are zero"):
+        validate(bad, Path("standalone.toml"))

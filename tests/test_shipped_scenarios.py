@@ -27,6 +27,7 @@ MODEL = (ROOT / "docs" / "model.md").read_text(encoding="utf-8")
 SCENARIOS = SCENARIOS_DOC.read_text(encoding="utf-8")
 
 
+@pytest.mark.unit
 def test_scenarios_doc_holds_the_generated_key_parameters_table():
     expected = shipped_parameters_table()
     assert block(SCENARIOS, "shipped-parameters") == expected, (
@@ -39,6 +40,7 @@ def _shipped_scenarios_table() -> str:
     return SCENARIOS.split("\n## Shipped scenarios\n", 1)[1].lstrip("\n").split("\n\n", 1)[0]
 
 
+@pytest.mark.unit
 def test_every_shipped_scenario_is_described_in_the_scenarios_doc():
     table = _shipped_scenarios_table()
     assert table.startswith("| name | what it is |")
@@ -52,6 +54,7 @@ def _number(pattern: str, text: str) -> float:
     return float(match.group(1).replace(",", ""))
 
 
+@pytest.mark.unit
 def test_figures_quoted_in_the_docs_are_the_baselines():
     """Figures docs/model.md (the chain, money), the README (the stock) and docs/scenarios.md
     (the shipped scenarios) quote in prose."""
@@ -87,6 +90,7 @@ def test_figures_quoted_in_the_docs_are_the_baselines():
         assert [(s.name, s.start.isoformat()) for s in shocks] == [("corona", "2020-03-01")]  # "from March 2020"
 
 
+@pytest.mark.cli
 @pytest.mark.parametrize("name", ["baseline", "broad-corona"])
 def test_the_model_uses_the_resolved_parameters(tmp_path, name):
     """The manifest holds exactly the resolved scenario, and the run follows its policy schedule."""

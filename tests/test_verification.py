@@ -1,7 +1,7 @@
 """The model against theory and extremes: Little's law, the weekly meeting as a queue, switched-off parts.
 
 Every tolerance is derived from the run's own sample size (Poisson or binomial counts, batch
-means, Student t over replications); none is fitted to one run. Seeds are fixed.
+means: tests/bands.py; Student t over replications); none is fitted to one run. Seeds are fixed.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from bands import count_band, mean_band, poisson_band, rate_band, se_band
 from scipy import stats
 from verification_scenarios import baseline, flat_hazards, steady_state
 
@@ -20,6 +21,8 @@ from sim.clients import Exit, Route, State
 from sim.model import Model, run
 from sim.replications import replication_seeds
 from sim.scenario import load, with_overrides
+
+pytestmark = pytest.mark.theory
 
 ORIGIN = dt.date(2014, 1, 1)
 
@@ -81,7 +84,7 @@ def test_littles_law_in_a_steady_state():
     x_in = (end[table["day"] < a].clip(lower=a, upper=b) - a) / DAYS_PER_MONTH
     se_edge = math.sqrt((x_out**2).sum() + (x_in**2).sum()) / length
     censored = table.loc[entering, "censored"].sum() / other / length
-    band = 4 * se_edge + censored
+    band = se_band(se_edge) + censored
 
     monthly = result.monthly
     in_window = monthly[(monthly["year"] >= 2014 + warm) & (monthly["year"] < 2014 + warm + window)]
@@ -104,7 +107,7 @@ def test_littles_law_in_a_steady_state():
     yearly_delta = delta.reshape(window, 12).mean(axis=1)
     se_snapshot = yearly_delta.std(ddof=1) / math.sqrt(window)
     month_end = in_window["caseload"].mean()
-    assert abs(month_end - entry_rate * mean_spell) <= 4 * math.hypot(se_edge, se_snapshot) + censored
+    assert abs(month_end - entry_rate * mean_spell) <= se_band(math.hypot(se_edge, se_snapshot)) + censored
 
 
 # -- the weekly information meeting as a queue ----------------------------------------------------
@@ -160,12 +163,12 @@ def test_meeting_below_capacity_keeps_the_wait_under_two_weeks():
     assert n > 500
     contact = scenario.chain.contact_days
     mean_expected, sd_uniform = contact + 3.5, 7 / math.sqrt(12)
-    assert abs(wait.mean() - mean_expected) < 4 * sd_uniform / math.sqrt(n)
+    assert abs(wait.mean() - mean_expected) < mean_band(sd_uniform, n)
     assert np.quantile(wait, 0.99) < 14.0
     mean_q, mean_q2 = _carryover_moments(lam, places)
     weeks = n / lam
     missed = int((wait > contact + 7).sum())
-    assert missed <= weeks * mean_q + 4 * math.sqrt(weeks * mean_q2)
+    assert missed <= weeks * mean_q + se_band(math.sqrt(weeks * mean_q2))
     # every client notified at least 2 weeks before the end was seated
     assert len(seated) >= (notified < notified.max() - 14).sum()
 
@@ -192,19 +195,15 @@ def test_meeting_above_capacity_queue_grows_at_the_excess_rate():
     assert weeks > 90
     slope = (queue[k1] - queue[k0]) / weeks
     se = math.sqrt(lam / weeks)
-    assert abs(slope - (lam - places)) < 4 * se, (
-        f"queue grew {slope:.2f} a week, expected {lam - places} +- {4 * se:.2f}"
+    assert abs(slope - (lam - places)) < se_band(se), (
+        f"queue grew {slope:.2f} a week, expected {lam - places} +- {se_band(se):.2f}"
     )
     # and the fit over all weeks agrees with the two-point slope (linear, not accelerating)
     fitted = np.polyfit(np.arange(k0, k1 + 1), queue[k0 : k1 + 1], 1)[0]
-    assert abs(fitted - (lam - places)) < 4 * se
+    assert abs(fitted - (lam - places)) < se_band(se)
 
 
 # -- extremes ---------------------------------------------------------------------------------------
-
-
-def _poisson_band(expected: float) -> float:
-    return 4 * math.sqrt(max(expected, 1.0))
 
 
 def test_zero_inflow_stock_only_falls_at_the_given_rates():
@@ -224,12 +223,12 @@ def test_zero_inflow_stock_only_falls_at_the_given_rates():
     months = len(monthly)
     survive = math.exp(-(work + other) * months)
     expected = stock0 * survive
-    assert abs(stock[-1] - expected) < 4 * math.sqrt(stock0 * survive * (1 - survive))
+    assert abs(stock[-1] - expected) < count_band(stock0, survive)
     # the exits split between work and other in proportion to their hazards (binomial)
     leavers = int(monthly["outflow"].sum())
     to_work = int(monthly["outflow_work_fulltime"].sum())
     p = work / (work + other)
-    assert abs(to_work - leavers * p) < 4 * math.sqrt(leavers * p * (1 - p))
+    assert abs(to_work - leavers * p) < count_band(leavers, p)
     assert leavers == to_work + int(monthly["outflow_other"].sum())
 
 
@@ -286,7 +285,7 @@ def test_no_exits_to_work_stock_grows_by_inflow_minus_other_exits():
     assert monthly["caseload"].iloc[-1] > scenario.region.initial_stock
     expected = other * monthly["benefit_client_months"].sum()
     observed = monthly["outflow_other"].sum()
-    assert abs(observed - expected) < _poisson_band(expected) + other * expected
+    assert abs(observed - expected) < poisson_band(expected) + other * expected
 
 
 def test_no_contact_job_finding_falls_to_the_no_contact_rate():
@@ -313,10 +312,10 @@ def test_no_contact_job_finding_falls_to_the_no_contact_rate():
     assert not np.isfinite(monthly["work_consultant_caseload"].astype(float)).any()  # no staff: no finite caseload
     expected = work * monthly["benefit_client_months"].sum()
     observed = monthly["outflow_work_fulltime"].sum()
-    assert abs(observed - expected) < _poisson_band(expected) + (work + other) * expected
+    assert abs(observed - expected) < poisson_band(expected) + (work + other) * expected
     with_contact = run(scenario, 8).monthly
     rate_with = with_contact["outflow_work_fulltime"].sum() / with_contact["benefit_client_months"].sum()
-    assert rate_with > work + 4 * math.sqrt(work / with_contact["benefit_client_months"].sum())
+    assert rate_with > work + rate_band(work, with_contact["benefit_client_months"].sum())
 
 
 def test_all_clients_in_1a_under_focus_nobody_enters_participation_by_diagnosis():

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from bands import mean_band, share_band
 from verification_scenarios import CONSTANT_DRIVERS
 
 from sim.clients import ClientTable, Exit, Route, State
@@ -14,19 +15,24 @@ from sim.randomness import Streams
 from sim.scenario import load, with_overrides
 from sim.shocks import ShockEffect
 from sim.work import (
+    JOB_CODES,
     ContractColumns,
+    base_hazard_table,
     contract_months,
     end_temporary_contracts,
+    exit_kind,
+    happens,
+    hazard_class,
+    job_bounds,
+    job_type,
     labour_market_multiplier,
     parttime_job_ends,
+    work_hazard,
 )
 
-N = 40_000  # draws per rate check: 4 standard errors of a share p is 4 * sqrt(p (1 - p) / N)
+pytestmark = pytest.mark.unit
 
-
-def _band(p: float, n: int = N) -> float:
-    """4 standard errors of a share: a correct rule fails by chance less than 1 in 10,000."""
-    return 4 * math.sqrt(p * (1 - p) / n)
+N = 40_000  # draws per rate check
 
 
 def _draws(stream: str, month: int, n: int = N) -> np.ndarray:
@@ -53,7 +59,7 @@ def _drivers(*unemployment_pct: float) -> dict:
 def test_parttime_jobs_end_at_the_documented_rate(end_per_month, exposure_months):
     ended = np.array([parttime_job_ends(end_per_month, exposure_months, u) for u in _draws("parttime_end", 12)])
     p = 1 - math.exp(-end_per_month * exposure_months)
-    assert abs(ended.mean() - p) < _band(p)
+    assert abs(ended.mean() - p) < share_band(p, N)
 
 
 def test_no_parttime_job_ends_without_the_hazard_or_without_time():
@@ -93,8 +99,8 @@ def test_a_shock_adds_unemployment_and_multiplies_job_finding(scenario):
 def test_temporary_contracts_last_the_mean_months_on_average():
     months = np.array([contract_months(6.0, u) for u in _draws("contract", 4)])
     # exponential: the standard deviation is the mean
-    assert abs(months.mean() - 6.0) < 4 * 6.0 / math.sqrt(N)
-    assert abs((months > 6.0).mean() - math.exp(-1)) < _band(math.exp(-1))
+    assert abs(months.mean() - 6.0) < mean_band(6.0, N)
+    assert abs((months > 6.0).mean() - math.exp(-1)) < share_band(math.exp(-1), N)
 
 
 def test_aftercare_keeps_its_share_in_work_and_the_rest_come_back_through_the_revolving_door():
@@ -112,7 +118,7 @@ def test_aftercare_keeps_its_share_in_work_and_the_rest_come_back_through_the_re
     back = end_temporary_contracts(t.columns(ContractColumns), t.n, start, end, base, 0.3)
 
     kept = int((t.state[:n] == State.LEFT).sum())
-    assert abs(kept / n - 0.3) < _band(0.3)
+    assert abs(kept / n - 0.3) < share_band(0.3, n)
     assert (t.state[n:] == State.TEMPORARY_WORK).all() and (t.returns[n:] == 0).all()
     assert back.ids.tolist() == np.flatnonzero(t.state == State.ON_BENEFIT).tolist() and len(back.ids) == n - kept
     # back on the day the contract ended, or the month's first day if it ended before
@@ -124,3 +130,62 @@ def test_aftercare_keeps_its_share_in_work_and_the_rest_come_back_through_the_re
     # direct mediation did not hold them: back to mediation; the others keep their route
     assert set(t.route[returned[returned % 2 == 0]].tolist()) == {Route.MEDIATION}
     assert set(t.route[returned[returned % 2 == 1]].tolist()) == {Route.DEVELOPMENT}
+
+
+# -- hazards, competing risks and job types ---------------------------------------------------------
+
+
+def test_hazard_table_is_the_product_in_the_old_order(short_baseline):
+    from sim.parameters import DISTANCE_GROUPS, TARGET_GROUPS
+
+    work = short_baseline.work
+    rng = np.random.default_rng(3)
+    distance, groups = rng.uniform(0, 80, 500), rng.integers(0, 4, 500)
+    route, parttime = rng.integers(0, 6, 500), rng.random(500) < 0.3
+    base = np.array([work.base_work_per_month[g] for g in DISTANCE_GROUPS])[
+        np.searchsorted([3.0, 24.0, 48.0], distance, side="right")
+    ]
+    group_mult = np.array([work.work_multiplier_by_group[g] for g in TARGET_GROUPS])[groups]
+    route_mult = np.where(
+        route == 1, work.route_multiplier_direct, np.where(route == 4, work.route_multiplier_sheltered, 1.0)
+    )
+    parttime_mult = np.where(parttime, work.parttime_work_multiplier, 1.0)
+    expected = base * group_mult * route_mult * parttime_mult
+    classes = [hazard_class(*client) for client in zip(distance, groups, route, parttime, strict=True)]
+    assert np.array_equal(base_hazard_table(work)[classes], expected)
+
+
+def test_the_work_hazard_is_scarred_by_years_on_and_raised_by_contact_trajectory_and_market():
+    assert work_hazard(0.02, 0.1, 0.0, 1.0, 1.0, 1.0) == 0.02
+    assert work_hazard(0.02, 0.1, 3.0, 1.0, 1.0, 1.0) == pytest.approx(0.02 * math.exp(-0.3), rel=1e-15)
+    assert work_hazard(0.02, 0.0, 3.0, 1.5, 2.0, 0.5) == pytest.approx(0.03, rel=1e-15)
+
+
+def test_an_event_happens_with_chance_one_minus_exp_of_the_hazard_times_the_exposure():
+    u = _draws("exit", 7)
+    for hazard, exposure in ((0.05, 1.0), (0.3, 0.5), (2.0, 1.0)):
+        p = 1 - math.exp(-hazard * exposure)
+        hit = np.array([happens(hazard, exposure, x) for x in u])
+        assert abs(hit.mean() - p) < share_band(p, N)
+    assert not any(happens(0.0, 1.0, x) for x in u[:1000]) and not any(happens(0.5, 0.0, x) for x in u[:1000])
+
+
+def test_the_exit_reason_is_drawn_in_proportion_to_the_hazards():
+    u = _draws("exit_reason", 2)
+    kinds = np.bincount([exit_kind(0.02, 0.01, 0.01, x) for x in u], minlength=3)
+    for kind, p in enumerate((0.5, 0.25, 0.25)):
+        assert abs(kinds[kind] / N - p) < share_band(p, N)
+    assert exit_kind(0.0, 0.0, 0.01, 0.0) == 2 and exit_kind(0.01, 0.0, 0.0, 0.999) == 0
+
+
+def test_job_type_is_the_array_formula():
+    rng = np.random.default_rng(6)
+    bounds, u = np.array([0.5, 0.7, 0.75]), np.concatenate([rng.random(2000), [0.5, 0.7, 0.75]])
+    assert [job_type(bounds, False, x) for x in u] == JOB_CODES[np.searchsorted(bounds, u, side="right")].tolist()
+    assert all(job_type(bounds, True, x) != JOB_CODES[3] for x in u)  # part-timers leave when they find work
+
+
+def test_job_bounds_are_the_cumulative_job_shares(short_baseline):
+    work = short_baseline.work
+    full, temp, own = work.fulltime_share, work.temporary_share, work.self_employment_share
+    assert job_bounds(work).tolist() == [full, full + temp, full + temp + own]

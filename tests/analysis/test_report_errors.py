@@ -21,6 +21,8 @@ from typer.testing import CliRunner
 import sim.analysis.report as report
 from cli import app
 
+pytestmark = pytest.mark.cli
+
 runner = CliRunner()
 FUZZ = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -12,7 +12,9 @@ import pytest
 from sim.analysis.docs import SCENARIOS_DOC, block, main, markers, reference
 from sim.results import YEARLY_COLUMNS
 
-ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.unit
+
+ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 MODEL = ROOT / "docs" / "model.md"
 DOCUMENTS = [

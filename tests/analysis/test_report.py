@@ -16,6 +16,8 @@ from typer.testing import CliRunner
 
 from cli import app
 
+pytestmark = pytest.mark.cli
+
 runner = CliRunner()
 
 

@@ -1,0 +1,186 @@
+"""Paired comparison (sim/analysis/comparison.py): zero for identical scenarios, sign flips on
+swapping, net savings and the BUIG balance add up, and common random numbers pay off."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from paired_runs import REPS, YEARS
+from scipy import stats
+from typer.testing import CliRunner
+
+from cli import app
+from sim.analysis.comparison import COLUMNS, METRIC_NAMES, compare, compare_to_folder, paired_interval
+from sim.scenario import load, with_overrides
+
+runner = CliRunner()
+VOLATILE = {"created", "run_seconds", "scenario_file", "scenario_files"}
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.mark.unit
+def test_table_has_the_documented_columns_and_a_total_per_metric(paired):
+    scenarios, yearlies = paired
+    table = compare(yearlies, scenarios, YEARS).table
+    assert list(table.columns) == COLUMNS
+    assert set(table["year"]) == {"2019", "2020", "total"}
+    assert (table.groupby(["year", "scenario"]).size() == len(set(table["metric"]))).all()
+    assert set(table["metric"]) == set(METRIC_NAMES) - {"buig_balance_eur"}  # no grant given
+    reference = table[table["scenario"] == "focus"]
+    assert (reference["diff_mean"] == 0).all() and (reference["mean"] == reference["reference_mean"]).all()
+
+
+@pytest.mark.unit
+def test_swapping_the_scenarios_flips_the_sign(paired):
+    scenarios, yearlies = paired
+    ab = compare(yearlies, scenarios, YEARS).table
+    ba = compare({"broad": yearlies["broad"], "focus": yearlies["focus"]}, scenarios, YEARS).table
+    one = ab[ab["scenario"] == "broad"].set_index(["year", "metric"])
+    two = ba[ba["scenario"] == "focus"].set_index(["year", "metric"]).loc[one.index]
+    assert np.allclose(one["diff_mean"], -two["diff_mean"], equal_nan=True)
+    assert np.allclose(one["diff_low"], -two["diff_high"], equal_nan=True)
+    assert np.allclose(one["diff_high"], -two["diff_low"], equal_nan=True)
+    assert (one.loc[("total", "caseload_december"), "diff_mean"]) != 0
+
+
+@pytest.mark.unit
+def test_net_saving_is_the_reference_spending_minus_the_scenarios(paired):
+    scenarios, yearlies = paired
+    t = compare(yearlies, scenarios, YEARS).table.set_index(["year", "metric", "scenario"])
+    for year in ("2019", "2020", "total"):
+        spend = t.loc[(year, "total_spending_eur", "broad")]
+        assert t.loc[(year, "net_saving_eur", "broad"), "mean"] == pytest.approx(
+            spend["reference_mean"] - spend["mean"]
+        )
+    cumulative = t.loc[("2020", "cumulative_net_saving_eur", "broad"), "mean"]
+    assert cumulative == pytest.approx(t.loc[("total", "net_saving_eur", "broad"), "mean"])
+    discounted = compare(yearlies, scenarios, YEARS, discount_rate=0.1).table.set_index(["year", "metric", "scenario"])
+    first, second = (t.loc[(y, "net_saving_eur", "broad"), "mean"] for y in ("2019", "2020"))
+    assert discounted.loc[("total", "cumulative_net_saving_eur", "broad"), "mean"] == pytest.approx(
+        first + second / 1.1
+    )
+
+
+@pytest.mark.theory
+def test_paired_difference_has_a_much_smaller_spread_than_unpaired(paired):
+    """Common random numbers: Var(B_i - A_i) far below Var(A) + Var(B) (what independent runs give).
+
+    Two checks per year and metric: pairing reduces the variance significantly (the upper 95%
+    bound of the variance ratio, F with n-1 and 2(n-1) degrees of freedom, is below 1), and by a
+    lot (the paired standard deviation is less than half the unpaired one).
+    """
+    scenarios, yearlies = paired
+    for metric in ("caseload_december", "stock_duration_4plus", "benefit_client_months"):
+        a = yearlies["focus"].set_index(["year", "replication"])[metric].astype(float)
+        b = yearlies["broad"].set_index(["year", "replication"])[metric].astype(float)
+        for year in YEARS:
+            var_paired = (b.loc[year] - a.loc[year]).var(ddof=1)
+            var_unpaired = a.loc[year].var(ddof=1) + b.loc[year].var(ddof=1)
+            ratio = var_paired / var_unpaired
+            upper = ratio / stats.f.ppf(0.05, REPS - 1, 2 * (REPS - 1))
+            assert upper < 1.0, (metric, year, ratio, upper)
+            assert np.sqrt(ratio) < 0.5, (metric, year, ratio)
+
+
+@pytest.mark.unit
+def test_paired_interval():
+    assert paired_interval(np.zeros(5)) == (0.0, 0.0, 0.0)
+    mean, low, high = paired_interval(np.array([1.0, 2.0, 3.0, 4.0]))
+    half = stats.t.ppf(0.975, 3) * np.std([1, 2, 3, 4], ddof=1) / 2
+    assert (mean, low, high) == pytest.approx((2.5, 2.5 - half, 2.5 + half))
+    assert np.isnan(paired_interval(np.array([3.0]))[1])
+
+
+@pytest.mark.unit
+def test_buig_balance_appears_with_a_state_grant(paired):
+    scenarios, yearlies = paired
+    grant = {"2019": 25_000_000.0, "2020": 24_000_000.0}
+    with_grant = {n: with_overrides(s, {"money": {"state_grant_eur_per_year": grant}}) for n, s in scenarios.items()}
+    t = compare(yearlies, with_grant, YEARS).table.set_index(["year", "metric", "scenario"])
+    for year in YEARS:
+        benefit = t.loc[(str(year), "benefit_spending_eur", "broad")]
+        balance = t.loc[(str(year), "buig_balance_eur", "broad")]
+        assert balance["mean"] == pytest.approx(grant[str(year)] - benefit["mean"])
+        assert balance["diff_mean"] == pytest.approx(
+            -benefit["diff_mean"]
+        )  # same grant: the balance moves with spending
+
+
+@pytest.mark.unit
+def test_a_failed_replication_drops_its_pair_from_every_scenario(paired):
+    scenarios, yearlies = paired
+    missing = {"focus": yearlies["focus"], "broad": yearlies["broad"][yearlies["broad"]["replication"] != 0]}
+    result = compare(missing, scenarios, YEARS)
+    assert result.replications == list(range(1, REPS))
+    full = compare({n: y[y["replication"] != 0] for n, y in yearlies.items()}, scenarios, YEARS)
+    pd.testing.assert_frame_equal(result.table, full.table)
+
+
+# -- the command and the API write the same folder -------------------------------------------------
+
+
+@pytest.mark.cli
+def test_identical_scenarios_give_exactly_zero_in_every_replication(tmp_path):
+    copy = tmp_path / "focus-copy.toml"
+    copy.write_text('description = "focus again"\ninclude = "focus"\n')
+    out = tmp_path / "c"
+    result = invoke("compare", "focus", copy, "--reps", 3, "--until", 2020, "--seed", 11, "--out", out, "--workers", 2)
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "comparison.csv", dtype={"year": str})
+    assert list(table.columns) == COLUMNS
+    assert (table[["diff_mean", "diff_low", "diff_high"]] == 0).all().all()
+    a = pd.read_csv(out / "scenarios" / "focus" / "yearly.csv")
+    b = pd.read_csv(out / "scenarios" / "focus-copy" / "yearly.csv")
+    assert a["replication"].nunique() == 3
+    pd.testing.assert_frame_equal(a, b)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["scenarios"] == ["focus", "focus-copy"] and manifest["seed"] == 11
+    assert manifest["replications_used"] == 3 and manifest["from_year"] == 2019
+    assert pd.read_csv(out / "parameters.csv").empty
+    assert pd.read_csv(out / "break_even.csv")["break_even_year"].isna().all()  # a zero saving never pays off
+
+
+def _same_folder(a: Path, b: Path) -> None:
+    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    assert files_a == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    for name in files_a:
+        if name.name == "manifest.json":
+            ma, mb = (json.loads((x / name).read_text()) for x in (a, b))
+            assert {k: v for k, v in ma.items() if k not in VOLATILE} == {
+                k: v for k, v in mb.items() if k not in VOLATILE
+            }
+        else:
+            assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+@pytest.mark.cli
+def test_compare_to_folder_writes_what_caseload_compare_writes(tmp_path):
+    scenarios = {n: with_overrides(load(n).scenario, {"simulation": {"until_year": 2020}}) for n in ("focus", "broad")}
+    compare_to_folder(scenarios, tmp_path / "api", (2019, 2020), seed=3, reps=2)
+    result = runner.invoke(
+        app,
+        [
+            "compare",
+            "focus",
+            "broad",
+            "--until",
+            "2020",
+            "--seed",
+            "3",
+            "--reps",
+            "2",
+            "--workers",
+            "1",
+            "--out",
+            str(tmp_path / "cli"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    _same_folder(tmp_path / "api", tmp_path / "cli")
