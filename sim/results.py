@@ -7,7 +7,7 @@ import pandas as pd
 
 from sim.calendar import Calendar
 from sim.clients import ClientTable
-from sim.parameters import CATEGORIES
+from sim.month_step import STOCK_COLUMNS as MONTH_STOCKS
 
 FLOW_COLUMNS = [
     "notifications",
@@ -27,17 +27,8 @@ FLOW_COLUMNS = [
     "benefit_spending_eur",
     "trajectory_spending_eur",
 ]
-STOCK_COLUMNS = [
-    *(f"stock_{c}" for c in CATEGORIES),
-    "stock_duration_lt1",
-    "stock_duration_1_2",
-    "stock_duration_2_4",
-    "stock_duration_4plus",
-    "stock_participation",
-    "stock_parttime",
-    "clients_served",
-    "in_chain",
-]
+STOCK_COLUMNS = [*MONTH_STOCKS[1:], "clients_served", "in_chain"]
+"""December's stocks in the yearly table: the month step's counts after the caseload, then the model's own."""
 YEARLY_COLUMNS = [
     "year",
     "replication",

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from folders import assert_same_results
 from typer.testing import CliRunner
 
 from cli import app
@@ -14,20 +14,6 @@ from sim.runs import RunFailed, run_to_folder
 from sim.scenario import load, with_overrides
 
 runner = CliRunner()
-VOLATILE = {"created", "run_seconds", "scenario_file", "scenario_files"}
-
-
-def _same_folder(a: Path, b: Path) -> None:
-    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
-    assert files_a == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
-    for name in files_a:
-        if name.name == "manifest.json":
-            ma, mb = (json.loads((x / name).read_text()) for x in (a, b))
-            assert {k: v for k, v in ma.items() if k not in VOLATILE} == {
-                k: v for k, v in mb.items() if k not in VOLATILE
-            }
-        else:
-            assert (a / name).read_bytes() == (b / name).read_bytes(), name
 
 
 @pytest.mark.cli
@@ -54,7 +40,7 @@ def test_run_to_folder_writes_what_caseload_run_writes(tmp_path):
         ],
     )
     assert result.exit_code == 0, result.output
-    _same_folder(tmp_path / "api", tmp_path / "cli")
+    assert_same_results(tmp_path / "api", tmp_path / "cli")
     manifest = json.loads((tmp_path / "api" / "manifest.json").read_text())
     assert manifest["written_by"] == "caseload" and manifest["command"] == "run" and manifest["seed"] == 5
 

@@ -4,11 +4,11 @@ swapping, net savings and the BUIG balance add up, and common random numbers pay
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from folders import assert_same_results
 from paired_runs import REPS, YEARS
 from scipy import stats
 from typer.testing import CliRunner
@@ -18,7 +18,6 @@ from sim.analysis.comparison import COLUMNS, METRIC_NAMES, compare, compare_to_f
 from sim.scenario import load, with_overrides
 
 runner = CliRunner()
-VOLATILE = {"created", "run_seconds", "scenario_file", "scenario_files"}
 
 
 def invoke(*args):
@@ -147,19 +146,6 @@ def test_identical_scenarios_give_exactly_zero_in_every_replication(tmp_path):
     assert pd.read_csv(out / "break_even.csv")["break_even_year"].isna().all()  # a zero saving never pays off
 
 
-def _same_folder(a: Path, b: Path) -> None:
-    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
-    assert files_a == sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
-    for name in files_a:
-        if name.name == "manifest.json":
-            ma, mb = (json.loads((x / name).read_text()) for x in (a, b))
-            assert {k: v for k, v in ma.items() if k not in VOLATILE} == {
-                k: v for k, v in mb.items() if k not in VOLATILE
-            }
-        else:
-            assert (a / name).read_bytes() == (b / name).read_bytes(), name
-
-
 @pytest.mark.cli
 def test_compare_to_folder_writes_what_caseload_compare_writes(tmp_path):
     scenarios = {n: with_overrides(load(n).scenario, {"simulation": {"until_year": 2020}}) for n in ("focus", "broad")}
@@ -183,4 +169,4 @@ def test_compare_to_folder_writes_what_caseload_compare_writes(tmp_path):
         ],
     )
     assert result.exit_code == 0, result.output
-    _same_folder(tmp_path / "api", tmp_path / "cli")
+    assert_same_results(tmp_path / "api", tmp_path / "cli")
