@@ -685,6 +685,12 @@ MAX_CELL_CHARACTERS = 32_767
 """Excel's limit on a cell's text; a longer text makes Excel call the file damaged."""
 
 
+def _storable(number: float) -> bool:
+    # an xlsx number cannot be infinite, and openpyxl writes 16 significant digits ("%.16g"),
+    # which round the largest doubles up to infinity: those stay text, every digit kept
+    return math.isfinite(number) and math.isfinite(float(f"{number:.16g}"))
+
+
 def _number_of(value, numbers_in_text: bool):
     """The number a cell should hold, or None for text: numbers as they are, and with
     `numbers_in_text` text that is a plain decimal number (parameters.csv holds only text)."""
@@ -692,13 +698,13 @@ def _number_of(value, numbers_in_text: bool):
         return bool(value)
     if isinstance(value, int | float | np.integer | np.floating):
         number = value.item() if isinstance(value, np.generic) else value
-        return number if math.isfinite(number) else None  # an xlsx number cannot be infinite
+        return number if _storable(number) else None
     if numbers_in_text and isinstance(value, str) and _PLAIN_NUMBER.fullmatch(value):
         if _INTEGER.fullmatch(value):
             number = int(value)
             return number if abs(number) < 2**53 else None  # beyond a double's whole numbers: keep every digit as text
         number = float(value)
-        return number if math.isfinite(number) else None
+        return number if _storable(number) else None
     return None
 
 

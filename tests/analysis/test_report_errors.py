@@ -14,7 +14,7 @@ from pathlib import Path
 import openpyxl
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -375,7 +375,8 @@ def expected_cell(text: str):
     if PLAIN_NUMBER.fullmatch(text):
         number = float(text)
         whole = re.fullmatch(r"[+-]?\d+", text)
-        if abs(number) != float("inf") and not (whole and abs(int(text)) >= 2**53):
+        written = float(f"{number:.16g}")  # what openpyxl writes
+        if abs(written) != float("inf") and not (whole and abs(int(text)) >= 2**53):
             return number, "n", False
     shown = re.sub(
         "[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]",
@@ -411,6 +412,7 @@ def _workbook_with_value(made, tmp: str, value: str):
 
 @FUZZ
 @given(value=VALUES)
+@example(value="1.7976931348623155e+308")  # finite, but rounds up to infinity at the 16 digits written
 def test_parameter_text_is_written_as_text_and_numbers_as_numbers(made, value):
     with tempfile.TemporaryDirectory() as tmp:
         stored, book = _workbook_with_value(made, tmp, value)
