@@ -120,7 +120,7 @@ def run_command(
     """Run SCENARIO and write yearly.csv, monthly.csv and manifest.json to the output folder."""
     from sim.runs import RunFailed, default_folder, run_to_folder
 
-    _check_common(seed, reps, workers)
+    _check_common(seed, reps)
     path, resolved = load_scenario(scenario, until)
     out = out or default_folder(resolved, seed)
     _check_size([resolved], reps, workers, reps)
@@ -221,11 +221,10 @@ def _check_seed(seed: int | None) -> None:
         fail(f"--seed: give a whole number from 0 to {MAX_SEED:,} (got {seed})")
 
 
-def _check_common(seed: int, reps: int, workers: int | None = None) -> None:
+def _check_common(seed: int, reps: int) -> None:
     _check_seed(seed)
     if not 1 <= reps <= MAX_REPLICATIONS:
         fail(f"--reps: give 1 to {MAX_REPLICATIONS:,} replications (got {reps})")
-    _positive("--workers", workers)
 
 
 def _check_size(scenarios, reps: int, workers: int | None, tasks: int) -> None:
@@ -259,7 +258,7 @@ def compare_command(
     """Compare scenarios with paired replications; write comparison.csv, break_even.csv, yearly tables, manifest."""
     from sim.analysis.comparison import ComparisonError, compare_to_folder, default_folder
 
-    _check_common(seed, reps, workers)
+    _check_common(seed, reps)
     if not 0.0 <= discount_rate < 1.0:
         fail(f"--discount-rate: give a yearly rate from 0 up to 1, e.g. 0.03 (got {discount_rate})")
     loaded = _load_many(scenarios, until)
@@ -387,10 +386,11 @@ def sensitivity_command(
         check_sobol_points,
         default_folder,
         parameter_ranges,
+        replications_per_phase,
         sensitivity_to_folder,
     )
 
-    _check_common(seed, reps, workers)
+    _check_common(seed, reps)
     if samples < 0:
         fail(f"--samples: must be zero or positive (got {samples})")
     if sobol:
@@ -413,7 +413,7 @@ def sensitivity_command(
     except SensitivityError as exc:
         fail(str(exc))
     out = out or default_folder(sa, sb, seed)
-    largest_batch = 2 * reps * max(1 + 2 * len(paths), samples, sobol * (len(paths) + 2))
+    largest_batch = max(replications_per_phase(len(paths), reps, samples, sobol).values())
     executor = prepare(out, force, workers, tasks=largest_batch)
     try:
         tables = sensitivity_to_folder(
@@ -499,7 +499,6 @@ def calibrate_command(
 
     _positive("--budget", budget)
     _positive("--reps", reps)
-    _positive("--workers", workers)
     _check_seed(seed)
     overrides = {"budget": budget, "reps": reps, "seed": seed, "population_scale": population_scale}
     try:
@@ -514,11 +513,13 @@ def calibrate_command(
     first, last = calibration.fit_years
     out = out or Path("results") / f"calibration-{calibration.region}-{first}-{last}"
     state = state or Path(f"{out}.state")
+    # the output folder, workers and scheduler first: checking the state folder makes it
+    executor = prepare(out, force, workers, scheduler)
     try:
         check_state(state, out)
     except StateError as exc:
+        executor.close()
         fail(str(exc))
-    executor = prepare(out, force, workers, scheduler)
     command = " ".join(["caseload calibrate", *sys.argv[2:]]) if len(sys.argv) > 1 else "caseload calibrate"
     try:
         result = run_calibration(

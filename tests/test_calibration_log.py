@@ -375,3 +375,19 @@ def test_cli_notes_unreadable_log_lines_once(tmp_path):
     assert notes == [f"note: {log}: 3 unreadable lines ignored; those evaluations are run again"]
     (estimate,) = [line for line in result.stdout.splitlines() if line.startswith("inflow.")]
     assert f" {fit.theta[0]:12.5g}  90% " in estimate
+
+
+@pytest.mark.cli
+@pytest.mark.parametrize("problem", ["workers", "existing output"])
+def test_a_refused_calibration_leaves_no_state_folder(tmp_path, monkeypatch, problem):
+    """The output folder, workers and scheduler are checked before the state folder is made."""
+    _no_evaluation(monkeypatch)
+    out = tmp_path / "out"
+    args = ["--out", str(out)]
+    if problem == "workers":
+        args += ["--workers", "0"]
+    else:
+        out.mkdir()
+        (out / "mine.txt").write_text("mine")
+    _one_error_line(_cli(tmp_path, *args), 2)
+    assert not (tmp_path / "out.state").exists()

@@ -537,6 +537,17 @@ def default_folder(a: Scenario, b: Scenario, seed: int) -> Path:
     return Path("results") / f"sensitivity-{a.name}-{b.name}-seed{seed}"
 
 
+def replications_per_phase(parameters: int, reps: int, samples: int = 0, sobol: int = 0) -> dict[str, int]:
+    """Replications each phase runs (A and B at every setting or point): one-at-a-time (the base and
+    each parameter low and high), and with `samples` / `sobol` the Latin-hypercube and Sobol' points."""
+    phases = {"sensitivity": (1 + 2 * parameters) * 2 * reps}
+    if samples:
+        phases["global"] = samples * 2 * reps
+    if sobol:
+        phases["sobol"] = sobol * (parameters + 2) * 2 * reps
+    return phases
+
+
 def sensitivity_to_folder(
     a: Scenario,
     b: Scenario,
@@ -564,15 +575,15 @@ def sensitivity_to_folder(
     check_target(out, force)
     executor = executor or SerialExecutor()
     on = progress or (lambda label, total: None)
-    n = len(ranges)
     started = time.perf_counter()
-    table = run_sensitivity(a, b, ranges, seed, reps, executor, on("sensitivity", (1 + 2 * n) * 2 * reps))
+    phases = replications_per_phase(len(ranges), reps, samples, sobol)
+    table = run_sensitivity(a, b, ranges, seed, reps, executor, on("sensitivity", phases["sensitivity"]))
     tables = {"sensitivity.csv": table}
     if samples:
-        indices, points = run_global(a, b, ranges, samples, seed, reps, executor, on("global", samples * 2 * reps))
+        indices, points = run_global(a, b, ranges, samples, seed, reps, executor, on("global", phases["global"]))
         tables["global.csv"], tables["global_samples.csv"] = indices, points
     if sobol:
-        indices, points = run_sobol(a, b, ranges, sobol, seed, reps, executor, on("sobol", sobol * (n + 2) * 2 * reps))
+        indices, points = run_sobol(a, b, ranges, sobol, seed, reps, executor, on("sobol", phases["sobol"]))
         tables["sobol.csv"], tables["sobol_samples.csv"] = indices, points
     fields = manifest(
         "sensitivity",
