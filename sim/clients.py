@@ -50,6 +50,10 @@ class Category:
     C3B = 6
 
 
+CATEGORY_GROUP = np.array([0, 0, 0, 1, 1, 2, 2], dtype=np.intp)
+"""Category 1A..3B to its group: 1 (0-24 months), 2 (24-48), 3 (48+), as 0, 1, 2."""
+
+
 class Exit:
     NONE = 0
     WORK_FULLTIME = 1
@@ -100,6 +104,8 @@ _FIELDS: dict[str, tuple[type, float]] = {
     "u_dream_days": (np.float64, 0.0),
     "z_diag": (np.float64, 0.0),
     "u_guided": (np.float64, 1.0),
+    "u_reapply": (np.float64, 1.0),  # low = applies again after being stopped at the door
+    "u_reapply_delay": (np.float64, 0.5),
 }
 
 

@@ -1,7 +1,7 @@
 """Work consultants as a limited resource: who is served, the caseload, and contacts it allows.
 
-The team (werkconsulenten) is a number of staff; a policy says whom they serve and the most
-clients one may hold (caseload norm). Contacts per served client follow from capacity over the
+The team (werkconsulenten) is a number of staff set by the policy's staffing rule; the policy
+says whom they serve and the most clients one may hold (caseload norm). Contacts per served client follow from capacity over the
 caseload, so the same team spread over more clients gives each one less contact (docs/model.md).
 """
 
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.compiled import compiled
-from sim.parameters import Contact, Policy
+from sim.parameters import Contact, Money, Policy, Staffing
 
 
 @dataclass(frozen=True)
@@ -21,30 +21,48 @@ class Guidance:
     """Result of assigning consultants for one month."""
 
     served: np.ndarray  # bool per client asked
+    work_consultants: float  # the team (FTE)
     caseload_per_consultant: float  # served clients per work consultant (inf with no staff)
     contacts_per_served_per_year: float
 
 
+def clients_to_serve(distance_diag: np.ndarray, route_served: np.ndarray, policy: Policy) -> np.ndarray:
+    """Clients the policy's work consultants are for (lever `served`): on a route they serve, with
+    a diagnosed distance of at most served.max_distance_months (focus: 24 months on category 1's
+    routes, broad: everyone; docs/domain.md 'The two policies to compare')."""
+    return route_served & (distance_diag <= policy.served.max_distance_months)
+
+
+def team_size(staffing: Staffing, to_serve: int, money: Money) -> float:
+    """The team of work consultants (FTE) by the staffing rule, for `to_serve` clients: a fixed
+    team, the clients over the caseload norm (within the ceiling), or what the staff budget pays."""
+    if staffing.rule == "fixed":
+        return float(staffing.work_consultants)
+    if staffing.rule == "budget":
+        return float(staffing.budget_eur_per_year) / money.work_consultant_eur_per_fte_year
+    team = to_serve / staffing.caseload_norm
+    return team if staffing.max_work_consultants is None else min(team, float(staffing.max_work_consultants))
+
+
 def assign_consultants(
-    distance_diag: np.ndarray, eligible_route: np.ndarray, policy: Policy, contact: Contact
+    distance_diag: np.ndarray, to_serve: np.ndarray, team: float, caseload_norm: float, contact: Contact
 ) -> Guidance:
-    """Serve eligible clients closest to the labour market first, up to staff x caseload norm: those
-    on a route whose diagnosed distance is at most the policy's served_max_distance_months (focus:
-    24 months, broad: everyone; docs/domain.md 'The two policies to compare')."""
-    eligible = eligible_route & (distance_diag <= policy.served_max_distance_months)
-    capacity = policy.work_consultants * policy.caseload_norm
+    """Serve the clients `to_serve` (clients_to_serve) closest to the labour market first, up to
+    the team x caseload norm."""
+    eligible = to_serve
+    capacity = team * caseload_norm
     n_eligible = int(np.count_nonzero(eligible))
-    if n_eligible > capacity:
+    # a team that follows the norm is n / norm: the product may round a hair below n
+    if n_eligible > capacity * (1 + 1e-12):
         idx = np.flatnonzero(eligible)
-        keep = idx[closest_first(distance_diag[idx], int(math.floor(capacity)))]
+        keep = idx[closest_first(distance_diag[idx], int(math.floor(capacity * (1 + 1e-12))))]
         eligible = np.zeros_like(eligible)
         eligible[keep] = True
         n_eligible = len(keep)
-    if policy.work_consultants <= 0:
-        return Guidance(np.zeros_like(eligible), math.inf, 0.0)
-    caseload = n_eligible / policy.work_consultants
-    contacts = contact_rate(caseload, contact)
-    return Guidance(eligible, caseload, contacts)
+    if team <= 0:
+        return Guidance(np.zeros_like(eligible), 0.0, math.inf, 0.0)
+    caseload = n_eligible / team
+    return Guidance(eligible, team, caseload, contact_rate(caseload, contact))
 
 
 def closest_first(distance: np.ndarray, k: int) -> np.ndarray:
@@ -89,8 +107,8 @@ def contact_levels(guidance: Guidance, policy: Policy) -> np.ndarray:
     Guided participation clients get at least the guidance contacts; everyone else what their
     consultant, or the income consultant, gives. A client's contacts are one of these four.
     """
-    served_or_not = np.array([policy.unserved_contacts_per_year, guidance.contacts_per_served_per_year])
-    guided = np.maximum(served_or_not, policy.participation_guidance_contacts_per_year)
+    served_or_not = np.array([policy.contact.unserved_contacts_per_year, guidance.contacts_per_served_per_year])
+    guided = np.maximum(served_or_not, policy.contact.guidance_contacts_per_year)
     return np.concatenate([served_or_not, guided])
 
 

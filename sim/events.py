@@ -21,6 +21,7 @@ class Event:
     PARTTIME_END = 11
     EXIT = 12
     RETURN = 13
+    REAPPLIED = 14  # stopped at the door earlier, notified again
 
 
 EVENT_NAMES = [

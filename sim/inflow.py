@@ -95,6 +95,8 @@ _ARRIVAL_STREAMS = (
     "dream_job_days",
     "guided",
     "diagnosis",
+    "reapply",
+    "reapply_delay",
 )
 (
     _DAY,
@@ -109,6 +111,8 @@ _ARRIVAL_STREAMS = (
     _DREAM_DAYS,
     _GUIDED,
     _DIAGNOSIS,
+    _REAPPLY,
+    _REAPPLY_DELAY,
 ) = range(len(_ARRIVAL_STREAMS))
 _AGE_RANGES = {"under27": (18.0, 27.0), "27_49": (27.0, 50.0), "50plus": (50.0, 64.0)}
 _WAITING = State.WAITING_MEETING
@@ -217,6 +221,8 @@ class NewcomerColumns(NamedTuple):
     u_dream: np.ndarray
     u_dream_days: np.ndarray
     u_guided: np.ndarray
+    u_reapply: np.ndarray
+    u_reapply_delay: np.ndarray
     z_diag: np.ndarray
     state: np.ndarray
 
@@ -268,5 +274,7 @@ def _newcomers(ids, month_index, counts, bases, start_day, span, distance_shift,
         c.u_dream[i] = keyed_uniform(bases[_DREAM], key)
         c.u_dream_days[i] = keyed_uniform(bases[_DREAM_DAYS], key)
         c.u_guided[i] = keyed_uniform(bases[_GUIDED], key)
+        c.u_reapply[i] = keyed_uniform(bases[_REAPPLY], key)
+        c.u_reapply_delay[i] = keyed_uniform(bases[_REAPPLY_DELAY], key)
         c.z_diag[i] = normal_quantile(keyed_uniform(bases[_DIAGNOSIS], key))
         c.state[i] = _WAITING

@@ -1,5 +1,10 @@
 """The intake chain: gatekeeper, weekly information meeting, diagnosis, intake, dream-job period.
 
+The gatekeeper (poortwachter, the policy's lever `door`) stops a share of the notifications:
+the least likely to be entitled first, so those it stops are partly people who would be refused
+at intake, partly people who find work or other means, and partly people deterred only for now
+who notify again some months later (inflow.gatekept_reapply_share and _months), then pass.
+
 Waiting times come out of the capacities: the information meeting seats a fixed number each
 week, the individual diagnosis talks and the income consultants' intakes take a fixed number
 each working day; whoever does not fit waits, in order of arrival. The meeting is a SimPy
@@ -20,6 +25,7 @@ from typing import NamedTuple
 import numpy as np
 import simpy
 
+from sim.calendar import DAYS_PER_MONTH
 from sim.clients import ClientTable, State, diagnosed_distance
 from sim.compiled import compiled
 from sim.events import Event, EventLog
@@ -79,6 +85,13 @@ def _book(ready_days: np.ndarray, next_slot: int, per_day: int, weekday_of_day0:
     return days, next_slot
 
 
+class DoorOutcome(NamedTuple):
+    """What the door did in a month: notifications stopped, and earlier ones who applied again."""
+
+    gatekept: int
+    reapplied: int
+
+
 class IntakeChain:
     """Queues and capacities between notification and the granted benefit."""
 
@@ -107,17 +120,18 @@ class IntakeChain:
         self._seated: list[tuple[float, np.ndarray]] = []  # sessions not yet settled
         self._awaiting_ids = np.empty(0, dtype=np.int64)  # granted, benefit not yet started
         self._awaiting_days = np.empty(0)
+        self._reapplying_ids = np.empty(0, dtype=np.int64)  # stopped at the door, applying again
+        self._reapplying_days = np.empty(0)
         self.diagnosis_desk = WorkingDayCapacity(chain.diagnosis_talks_per_weekday, weekday_of_day0)
         self.intake_desk = WorkingDayCapacity(chain.intakes_per_weekday, weekday_of_day0)
         self.seats_taken: list[int] = []  # per session held, for capacity checks
         self.extra_meetings = 0
         env.process(self.information_meeting(first_meeting_day))
 
-    def notify(self, ids: np.ndarray) -> int:
-        """Apply the gatekeeper to new notifications (in order of notification); the rest join
-        the meeting queue. Returns the number gatekept."""
-        if len(ids) == 0:
-            return 0
+    def notify(self, ids: np.ndarray, month_end: float) -> DoorOutcome:
+        """Apply the gatekeeper to a month's new notifications (in order of notification); the
+        rest, and those stopped earlier who apply again before `month_end`, join the meeting
+        queue in order of their day."""
         t = self.table
         days = t.notification_day[ids]
         self.log.record(days, ids, Event.NOTIFIED)
@@ -128,11 +142,33 @@ class IntakeChain:
         gatekept = ids[stopped]
         t.state[gatekept] = State.GATEKEPT
         self.log.record(days[stopped], gatekept, Event.GATEKEPT)
-        joining = ~stopped
-        self._queue = np.concatenate([self._queue[self._head :], ids[joining]])
-        self._queue_days = np.concatenate([self._queue_days[self._head :], days[joining]])
+        # of the entitled among them, some are deterred only for now and come back later; the
+        # others found work or other means (inflow.gatekept_reapply_share)
+        inflow = self.inflow
+        again = (t.u_entitlement[gatekept] >= inflow.refused_share) & (
+            t.u_reapply[gatekept] < inflow.gatekept_reapply_share
+        )
+        delay = -np.log1p(-t.u_reapply_delay[gatekept[again]]) * inflow.gatekept_reapply_months * DAYS_PER_MONTH
+        self._reapplying_ids = np.concatenate([self._reapplying_ids, gatekept[again]])
+        self._reapplying_days = np.concatenate([self._reapplying_days, days[stopped][again] + delay])
+        due = self._reapplying_days < month_end
+        back, back_days = self._reapplying_ids[due], self._reapplying_days[due]
+        self._reapplying_ids, self._reapplying_days = self._reapplying_ids[~due], self._reapplying_days[~due]
+        t.notification_day[back] = back_days
+        t.state[back] = State.WAITING_MEETING
+        self.log.record(back_days, back, Event.REAPPLIED)
+
+        joining = np.concatenate([ids[~stopped], back])
+        joining_days = np.concatenate([days[~stopped], back_days])
+        order = np.argsort(joining_days, kind="stable")
+        self._queue = np.concatenate([self._queue[self._head :], joining[order]])
+        self._queue_days = np.concatenate([self._queue_days[self._head :], joining_days[order]])
         self._head = 0
-        return len(gatekept)
+        return DoorOutcome(len(gatekept), len(back))
+
+    def deterred(self) -> int:
+        """People stopped at the door who will apply again (after `notify`)."""
+        return len(self._reapplying_ids)
 
     def information_meeting(self, first_day: float) -> Generator:
         """Every week on the meeting weekday: seat up to the places, in order of contact."""

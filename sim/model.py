@@ -27,17 +27,24 @@ import pandas as pd
 import simpy
 
 from sim.calendar import Calendar
-from sim.clients import ClientTable, Exit, Route, State, add_initial_stock, category_of, route_of
-from sim.consultants import assign_consultants, contact_intensity, contact_levels, contact_multiplier
+from sim.clients import CATEGORY_GROUP, ClientTable, Exit, Route, State, add_initial_stock, category_of, route_of
+from sim.consultants import (
+    assign_consultants,
+    clients_to_serve,
+    contact_intensity,
+    contact_levels,
+    contact_multiplier,
+    team_size,
+)
 from sim.drivers import state_pension_age
 from sim.events import Event, EventLog
 from sim.inflow import add_notifications, expected_notifications, monthly_notification_rates, newcomer_rules
-from sim.intake import IntakeChain
+from sim.intake import DoorOutcome, IntakeChain
 from sim.money import benefit_client_months, benefit_spending_eur, trajectory_prices, trajectory_spending_eur
 from sim.month_step import STOCK_COLUMNS, MonthColumns, MonthInputs, month_on_benefit, run_rules
 from sim.month_step import STREAMS as MONTH_STREAMS
-from sim.parameters import Scenario
-from sim.policies import PolicySchedule, participation_guidance_on
+from sim.parameters import Policy, Scenario
+from sim.policies import InForce, PolicySchedule, participation_guidance_on, team_due
 from sim.randomness import Streams
 from sim.results import build_tables, waits_by_grant_year
 from sim.shocks import ShockEffect
@@ -56,7 +63,8 @@ class RunResult:
     meeting_seats: list[int] = field(default_factory=list)
 
 
-_NONE = Route.NONE
+_WORK_EXITS = [Exit.WORK_FULLTIME, Exit.WORK_TEMPORARY, Exit.SELF_EMPLOYMENT]
+PLACEMENT_COLUMNS = ["placements_category_1", "placements_category_2", "placements_category_3"]
 
 
 class Model:
@@ -99,6 +107,10 @@ class Model:
         )
         self._traj_price = trajectory_prices(scenario)
         self._run_rules = run_rules(scenario)
+        self._team_period: float | None = None  # the policy period the team was set in
+        self._team_first_month = 0
+        self._team_fte: float | None = None
+        self._trajectory_spent: dict[int, float] = {}  # EUR of trajectories started, by year
         self.env.process(self._months())
 
     def _months(self):
@@ -107,9 +119,9 @@ class Model:
         months = zip(self.calendar.month_starts(), self._notification_rates, strict=True)
         for index, ((year, month, start, end), (shock, rates)) in enumerate(months):
             ids = add_notifications(self.table, scenario, self.streams, index, rates, start, end, shock, newcomers)
-            gatekept = self.chain.notify(ids)
+            door = self.chain.notify(ids, end)
             yield self.env.timeout(end - self.env.now)
-            self._month_end(index, year, month, start, end, shock, len(ids), gatekept)
+            self._month_end(index, year, month, start, end, shock, len(ids), door)
 
     def run(self) -> None:
         self.env.run(until=self.calendar.end_day + 0.01)
@@ -134,7 +146,7 @@ class Model:
         self.log.record(day, ids, Event.GRANTED, route)
         return len(ids)
 
-    def _return_from_temporary_work(self, index: int, start: float, end: float) -> int:
+    def _return_from_temporary_work(self, index: int, start: float, end: float, policy: Policy) -> int:
         """Temporary contracts that ended: back on assistance unless aftercare holds (revolving door)."""
         t = self.table
         back = end_temporary_contracts(
@@ -143,10 +155,27 @@ class Model:
             start,
             end,
             self.streams.bases(("aftercare",), index)[0],
-            self.scenario.work.aftercare_retention_share,
+            policy.aftercare.retention_share,
         )
         self.log.record(back.days, back.ids, Event.RETURN)
         return len(back.ids)
+
+    def _team(self, index: int, in_force: InForce, to_serve: int) -> float:
+        """The team of work consultants this month: recomputed when the staffing rule says (a
+        norm-following team every few months of its policy's period), kept in between."""
+        staffing = in_force.rules.policy.staffing
+        if in_force.start_day != self._team_period:
+            self._team_period, self._team_first_month = in_force.start_day, index
+        if team_due(staffing, index - self._team_first_month) or self._team_fte is None:
+            self._team_fte = team_size(staffing, to_serve, self.scenario.money)
+        return self._team_fte
+
+    def _trajectory_budget_left(self, year: int, policy: Policy) -> float:
+        """EUR the year's trajectory ceiling still allows (lever trajectories; inf without one)."""
+        ceiling = policy.trajectories.yearly_budget_eur
+        if ceiling is None:
+            return np.inf
+        return max(float(ceiling) - self._trajectory_spent.get(year, 0.0), 0.0)
 
     def _month_end(
         self,
@@ -157,41 +186,48 @@ class Model:
         end: float,
         shock: ShockEffect,
         notifications: int,
-        gatekept: int,
+        door: DoorOutcome,
     ) -> None:
         t, sc = self.table, self.scenario
-        rules, policy_start = self.policies.in_force_on(start)
+        in_force = self.policies.in_force_on(start)
+        rules = in_force.rules
         policy = rules.policy
         row: dict = {
             "year": year,
             "month": month,
             "policy": rules.name,
             "notifications": notifications,
-            "gatekept": gatekept,
+            "gatekept": door.gatekept,
+            "reapplications": door.reapplied,
         }
         granted = self._grant(start, end)
-        returned = self._return_from_temporary_work(index, start, end)
+        returned = self._return_from_temporary_work(index, start, end, policy)
         row["returns"] = returned
         row["inflow"] = granted + returned
 
         # the clients on benefit (`on`): who a consultant serves needs them all at once (numpy),
         # the rest is one client at a time in compiled code (sim/month_step.py)
         on = t.in_state(State.ON_BENEFIT)
-        guidance = assign_consultants(t.distance_diag[on], t.route[on] != _NONE, policy, sc.contact)
+        distance_diag, route = t.distance_diag[on], t.route[on]
+        to_serve = clients_to_serve(distance_diag, rules.served_routes[route], policy)
+        team = self._team(index, in_force, int(np.count_nonzero(to_serve)))
+        guidance = assign_consultants(distance_diag, to_serve, team, policy.staffing.caseload_norm, sc.contact)
         intensity = contact_intensity(contact_levels(guidance, policy), sc.contact)
         month = MonthInputs(
             start=start,
             end=end,
             pension_age=float(state_pension_age(sc.drivers, year)),  # AOW at the age in force this year
             market_multiplier=labour_market_multiplier(sc, year, shock),
-            guidance_on=participation_guidance_on(policy, policy_start, end),
-            guidance_share=float(policy.participation_guidance_share),
+            guidance_on=participation_guidance_on(in_force.guidance_end_day, start),
+            guidance_share=float(policy.contact.guidance_share),
             trajectory_routes=rules.trajectory_routes,
             p_review=float(rules.review_chance),
+            trajectory_budget_left=self._trajectory_budget_left(year, policy),
             contact_multiplier=contact_multiplier(intensity, sc.contact),
             intensity=intensity,
             bases=self.streams.bases(MONTH_STREAMS, index),
         )
+        category_before = t.category[on]
         out = month_on_benefit(on, guidance.served, t.columns(MonthColumns), month, self._run_rules)
 
         row["benefit_client_months"] = client_months = benefit_client_months(out.days_paid, out.benefit_share)
@@ -203,19 +239,31 @@ class Model:
         row.update(zip(EXIT_COLUMNS.values(), counts[list(EXIT_COLUMNS)].tolist(), strict=True))
         self.log.record(out.new_parttime_day, on[out.new_parttime], Event.PARTTIME_START)
         row["placements_parttime"] = len(out.new_parttime)
+        # placements (exits to work and part-time jobs) by the category the client had this month
+        placed = np.concatenate([out.left[np.isin(out.left_reason, _WORK_EXITS)], out.new_parttime])
+        by_group = np.bincount(CATEGORY_GROUP[category_before[placed]], minlength=3)
+        row.update(zip(PLACEMENT_COLUMNS, by_group.tolist(), strict=True))
         self.log.record(end, on[out.ended_parttime], Event.PARTTIME_END)
         starter_ids = on[out.started]
         self.log.record(end, starter_ids, Event.TRAJECTORY_START, out.started_type)
         row["trajectories_started"] = len(starter_ids)
-        row["trajectory_spending_eur"] = trajectory_spending_eur(self._traj_price, out.started_type)
+        row["trajectory_spending_eur"] = spent = trajectory_spending_eur(self._traj_price, out.started_type)
+        self._trajectory_spent[year] = self._trajectory_spent.get(year, 0.0) + spent
 
         self.log.record(end, on[out.moved], Event.ROUTE_CHANGE, out.moved_route)
         # everyone still on benefit stayed: grants and returns came before the exits
         row.update(zip(STOCK_COLUMNS, out.stocks.tolist(), strict=True))
         caseload = guidance.caseload_per_consultant
+        row["work_consultants"] = guidance.work_consultants
         row["work_consultant_caseload"] = caseload if math.isfinite(caseload) else float("nan")
         row["clients_served"] = int(np.count_nonzero(guidance.served))
+        stayed = t.state[on] == State.ON_BENEFIT
+        participation = stayed & (t.route[on] == Route.PARTICIPATION)
+        row["participation_distance_mean"] = (
+            float(t.distance_true[on][participation].mean()) if participation.any() else float("nan")
+        )
         row["in_chain"] = self.chain.waiting() + self.chain.in_intake()
+        row["deterred"] = self.chain.deterred()
         self.rows.append(row)
 
 

@@ -109,6 +109,7 @@ class MonthInputs(NamedTuple):
     guidance_share: float
     trajectory_routes: np.ndarray  # per route: may start a trajectory
     p_review: float  # chance of the participation talk
+    trajectory_budget_left: float  # EUR the year's trajectory ceiling still allows (inf: no ceiling)
     contact_multiplier: np.ndarray  # by contact level (sim/consultants.contact_level)
     intensity: np.ndarray  # by contact level
     bases: np.ndarray  # keyed stream base words, in STREAMS order
@@ -186,6 +187,7 @@ def month_on_benefit(on: np.ndarray, served: np.ndarray, c: MonthColumns, m: Mon
     share = np.empty(n)
     n_left = n_new_pt = n_ended_pt = n_started = n_moved = 0
     no_trajectory = len(rt.trajectory_months)
+    budget_left = m.trajectory_budget_left
     for p in range(n):
         i = on[p]
         key = c.key[i]
@@ -276,6 +278,11 @@ def month_on_benefit(on: np.ndarray, served: np.ndarray, c: MonthColumns, m: Mon
         may_start = not in_trajectory and (m.trajectory_routes[route] or guided)
         if may_start and happens(rt.trajectory_start_per_month, exposure, keyed_uniform(m.bases[_TRAJ], key)):
             kind = choose_trajectory(rt.trajectory_choice, group, keyed_uniform(m.bases[_TRAJ_TYPE], key))
+            may_start = rt.trajectory_price[kind] <= budget_left  # past the ceiling: wait for next year
+        else:
+            may_start = False
+        if may_start:
+            budget_left -= rt.trajectory_price[kind]
             c.trajectory_type[i] = kind
             c.trajectory_end_day[i] = end + rt.trajectory_months[kind] * DAYS_PER_MONTH
             c.trajectories_started[i] += 1

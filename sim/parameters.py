@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
+from sim.config import merge
 from sim.files import SLUG_RULE, is_slug
 
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -201,6 +202,19 @@ class Inflow(Strict):
         description="Share of notifications not entitled, refused at intake if they get there; the gatekeeper "
         "turns these away first (assumption; calibrated: the 2019 drop of the gatekeeper did not raise the caseload).",
     )
+    gatekept_reapply_share: Share = Field(
+        0.5,
+        description="Of the entitled people the gatekeeper stops, the share deterred only for now, who apply "
+        "again later; the rest find work or other means. The not entitled are stopped first (refused_share). "
+        "Prior: docs/domain.md, 36% dropped out at LV's door while a four-week search period cut Amsterdam's "
+        "inflow by about 20 points, so about half of the entitled who were stopped came back (calibrated).",
+    )
+    gatekept_reapply_months: Positive = Field(
+        6.0,
+        le=120,
+        description="Mean months until a deterred person applies again (exponential); assumption: when savings "
+        "or other means run out, a few months after the search period.",
+    )
     newcomer_distance_mean_months: Positive = Field(
         14.0, description="Mean true distance of newcomers (lognormal); assumption, calibrated."
     )
@@ -281,9 +295,6 @@ class Work(Strict):
     temporary_share: Share = Field(0.25, description="Share of jobs that are temporary (calibrated).")
     self_employment_share: Share = Field(0.03, description="Share of job exits to self-employment (Bbz); assumption.")
     temporary_contract_months_mean: Positive = Field(6.0, le=120, description="Seasonal contracts; assumption.")
-    aftercare_retention_share: Share = Field(
-        0.3, description="Temporary workers kept in work by aftercare when the contract ends; assumption."
-    )
     parttime_benefit_share: Share = Field(
         0.57, description="Partial benefit of part-time workers: EUR 530-556 earnings on ~1,250 (docs/domain.md)."
     )
@@ -365,30 +376,158 @@ class Trajectories(Strict):
         return self
 
 
-class Policy(Strict):
-    """A re-integration policy (docs/domain.md 'The two policies')."""
+ROUTE_NAMES = ("direct", "mediation", "development", "sheltered", "participation")
+RouteName = Literal["direct", "mediation", "development", "sheltered", "participation"]
+TrajectoryRoute = Literal["development", "sheltered", "participation"]
 
-    description: str = ""
-    work_consultants: Annotated[NonNegative, COUNT] = Field(description="Staff (FTE) of work consultants.")
-    caseload_norm: Positive = Field(description="Most clients one work consultant may hold.")
-    served_max_distance_months: NonNegative = Field(
-        description="Clients with diagnosed distance up to this get a work consultant (focus: 24; broad: all)."
-    )
-    unserved_contacts_per_year: NonNegative = Field(1.0, description="Income consultant ~once a year (docs/domain.md).")
+
+class Door(Strict):
+    """Lever `door`: the gatekeeper (poortwachter) before an application.
+
+    Who is stopped and what they do next (not entitled, other means, or applying again later)
+    are properties of the people, in `inflow.gatekept_*`; the policy only sets how many.
+    """
+
     gatekeeper_share: Share = Field(
-        description="Notifications stopped before application (broad 0.36, docs/domain.md)."
+        0.0, description="Share of notifications stopped before they apply (broad 0.36, focus none: docs/domain.md)."
     )
-    trajectories_in_participation: bool = Field(description="Trajectories also for the participation route.")
-    participation_guidance_share: Share = Field(0.0, description="Share of participation clients guided extra.")
-    participation_guidance_contacts_per_year: NonNegative = Field(
-        0.0, description="Contacts a year for the guided participation clients."
+
+
+class Served(Strict):
+    """Lever `served`: whom the work consultants (werkconsulenten) serve; everyone else has the
+    income consultant's contacts (lever `contact`)."""
+
+    max_distance_months: NonNegative = Field(
+        description="Clients whose diagnosed distance is at most this (focus: 24, category 1; broad: everyone)."
     )
-    participation_guidance_months: NonNegative = Field(
-        0.0, description="Two years in the 2021 proposal (docs/domain.md)."
+    routes: list[RouteName] = Field(
+        list(ROUTE_NAMES),
+        description="Routes whose clients a work consultant serves (docs/domain.md: focus serves category 1 only, "
+        "so not 2B's sheltered route nor participation, where a development route that ran out leads; broad: all).",
+    )
+
+    @field_validator("routes")
+    @classmethod
+    def _distinct(cls, routes: list[str]) -> list[str]:
+        if len(set(routes)) != len(routes):
+            raise ValueError("names a route twice; give each route once")
+        return routes
+
+
+class Staffing(Strict):
+    """Lever `staffing`: how many work consultants (FTE) there are, by one of three rules.
+
+    - `fixed`: a team of `work_consultants`;
+    - `norm`: the team follows the caseload norm, clients to serve / `caseload_norm`, recomputed
+      every `review_months` (within `max_work_consultants` if given);
+    - `budget`: the team a yearly staff budget pays, `budget_eur_per_year` /
+      `money.work_consultant_eur_per_fte_year`.
+
+    Under every rule one consultant holds at most `caseload_norm` clients; the closest to the
+    labour market are served first when the team is too small.
+    """
+
+    rule: Literal["fixed", "norm", "budget"] = Field(description="How the team's size is set (see above).")
+    caseload_norm: Positive = Field(
+        le=10_000, description="Most clients one work consultant holds (docs/domain.md: broad about 120, focus 70-90)."
+    )
+    work_consultants: Annotated[NonNegative | None, COUNT] = Field(None, description="Rule `fixed`: the team (FTE).")
+    max_work_consultants: Annotated[NonNegative | None, COUNT] = Field(
+        None, description="Rule `norm`: the most FTE the team may grow to (none: no ceiling)."
+    )
+    budget_eur_per_year: Annotated[NonNegative | None, COUNT] = Field(
+        None, description="Rule `budget`: the yearly staff budget for work consultants, EUR."
+    )
+    review_months: int = Field(
+        3, ge=1, le=12, description="Rule `norm`: months between recomputations of the team (at least quarterly)."
+    )
+
+    @model_validator(mode="after")
+    def _rule_has_its_parameter(self) -> Staffing:
+        needed = {"fixed": "work_consultants", "budget": "budget_eur_per_year"}.get(self.rule)
+        if needed and getattr(self, needed) is None:
+            raise ValueError(f"{needed}: rule {self.rule!r} needs it; give {needed} or another rule")
+        return self
+
+
+class PolicyContact(Strict):
+    """Lever `contact`: contact for those no work consultant serves, and the participation route's talks
+    and extra guidance."""
+
+    unserved_contacts_per_year: NonNegative = Field(
+        1.0, le=365, description="Income consultant about once a year (docs/domain.md)."
     )
     participation_review_contacts_per_year: NonNegative = Field(
-        1.0, description="Participation: a first talk within a year, then yearly (docs/domain.md)."
+        1.0, le=365, description="Participation: a first talk within a year, then yearly (docs/domain.md)."
     )
+    guidance_share: Share = Field(0.0, description="Share of participation clients guided extra.")
+    guidance_contacts_per_year: NonNegative = Field(
+        0.0, le=365, description="Contacts a year for the guided participation clients."
+    )
+    guidance_months: NonNegative = Field(
+        0.0,
+        le=600,
+        description="Calendar months the guidance runs from the policy's start (two years in the 2021 proposal, "
+        "docs/domain.md).",
+    )
+
+    @model_validator(mode="after")
+    def _guidance_complete(self) -> PolicyContact:
+        if self.guidance_share > 0 and (self.guidance_months <= 0 or self.guidance_contacts_per_year <= 0):
+            missing = "guidance_months" if self.guidance_months <= 0 else "guidance_contacts_per_year"
+            raise ValueError(f"{missing}: must be above 0 when guidance_share is set ({self.guidance_share})")
+        return self
+
+
+class TrajectoryAccess(Strict):
+    """Lever `trajectories`: which routes may start a purchased trajectory, and the yearly ceiling
+    of the participation budget spent on them."""
+
+    routes: list[TrajectoryRoute] = Field(
+        ["development", "sheltered"],
+        description="Routes whose clients may start a trajectory (development and 2B always in the sources; "
+        "participation under broad). Guided participation clients may always.",
+    )
+    yearly_budget_eur: Annotated[NonNegative | None, COUNT] = Field(
+        None,
+        description="Most EUR of trajectories started in a calendar year (none: no ceiling); starts that do not fit wait.",
+    )
+
+    @field_validator("routes")
+    @classmethod
+    def _distinct(cls, routes: list[str]) -> list[str]:
+        if len(set(routes)) != len(routes):
+            raise ValueError("names a route twice; give each route once")
+        return routes
+
+
+class Aftercare(Strict):
+    """Lever `aftercare` (nazorg) after a placement."""
+
+    retention_share: Share = Field(
+        0.3, description="Temporary workers kept in work by aftercare when the contract ends; assumption."
+    )
+
+
+LEVERS = ("door", "served", "staffing", "contact", "trajectories", "aftercare")
+"""A policy's levers: each a table of its own, set and combined one at a time (sim/policies.py)."""
+
+
+class Policy(Strict):
+    """A re-integration policy (docs/domain.md 'The two policies'): a combination of levers.
+
+    In a file a policy may start from another (`based_on`) and set only the levers, or lever
+    fields, that differ; a lever may also be the name of another policy, whose lever it takes.
+    Both are resolved before this schema checks the result (sim/policies.resolve_policies).
+    """
+
+    description: str = ""
+    door: Door = Field(Door(), description="The gatekeeper.")
+    served: Served = Field(description="Whom the work consultants serve.")
+    staffing: Staffing = Field(description="The work consultants' team.")
+    contact: PolicyContact = Field(PolicyContact(), description="Contact for the unserved, participation guidance.")
+    trajectories: TrajectoryAccess = Field(TrajectoryAccess(), description="Who may start trajectories; ceiling.")
+    aftercare: Aftercare = Field(Aftercare(), description="Aftercare after placement.")
 
 
 class PolicyPeriod(Strict):
@@ -425,6 +564,11 @@ class Money(Strict):
     benefit_eur_per_full_year: NonNegative = Field(
         15000.0, description="EUR 450,000 / 30 = 15,000 per client-year (docs/domain.md)."
     )
+    work_consultant_eur_per_fte_year: Positive = Field(
+        80000.0,
+        description="Cost of one work consultant FTE a year, for a staff budget (lever staffing, rule `budget`); "
+        "assumption: municipal pay scale 9 with employer's charges and overhead.",
+    )
     state_grant_eur_per_year: dict[str, NonNegative] = Field(
         default_factory=dict, description="BUIG grant by year ('2019' = ...), to show deficit; optional input."
     )
@@ -436,6 +580,45 @@ class Money(Strict):
         if bad:
             raise ValueError(f"keys must be years from 1990 to 2100, such as '2019' (got {', '.join(map(repr, bad))})")
         return grants
+
+
+def resolve_policies(policies: object) -> object:
+    """Policies as full tables: each `based_on` laid under the policy that names it, and each lever
+    given as another policy's name replaced by that policy's lever. Left as it is where it is not
+    a table of tables (validation then says so)."""
+    if not isinstance(policies, dict) or not all(isinstance(p, dict) for p in policies.values()):
+        return policies
+    resolved: dict[str, dict] = {}
+
+    def full(name: str, chain: tuple[str, ...]) -> dict:
+        if name in resolved:
+            return resolved[name]
+        own = dict(policies[name])
+        base = own.pop("based_on", None)
+        if base is not None:
+            if not isinstance(base, str) or base not in policies:
+                raise ValueError(f"{name}.based_on: names policy {base!r}; defined: {', '.join(sorted(policies))}")
+            if base in chain:
+                raise ValueError(
+                    f"{name}.based_on: policies are based on each other in a circle ({' -> '.join((*chain, base))})"
+                )
+            own = merge(full(base, (*chain, base)), own)
+        for lever in LEVERS:
+            source = own.get(lever)
+            if isinstance(source, str):
+                if source not in policies:
+                    raise ValueError(f"{name}.{lever}: names policy {source!r}; defined: {', '.join(sorted(policies))}")
+                if source in chain or source == name:
+                    raise ValueError(f"{name}.{lever}: takes its lever from itself ({source!r})")
+                taken = full(source, (*chain, source)).get(lever)
+                if taken is None:
+                    own.pop(lever)
+                else:
+                    own[lever] = taken
+        resolved[name] = own
+        return own
+
+    return {name: full(name, (name,)) for name in policies}
 
 
 class Scenario(Strict):
@@ -453,6 +636,12 @@ class Scenario(Strict):
     contact: Contact = Field(Contact(), description="Consultant contact.")
     trajectories: Trajectories = Field(description="Routes' timing and the trajectory basket.")
     policies: dict[str, Policy] = Field(min_length=1, description="Named policies.")
+
+    @field_validator("policies", mode="before")
+    @classmethod
+    def _resolve_policies(cls, policies: object) -> object:
+        return resolve_policies(policies)
+
     policy_schedule: list[PolicyPeriod] = Field(min_length=1, description="Which policy is in force from when.")
     shocks: list[Shock] = Field(default_factory=list, description="Time-bounded shocks such as corona.")
     money: Money = Field(Money(), description="Prices and the state grant.")

@@ -12,6 +12,7 @@ from sim.month_step import STOCK_COLUMNS as MONTH_STOCKS
 FLOW_COLUMNS = [
     "notifications",
     "gatekept",
+    "reapplications",
     "inflow",
     "returns",
     "outflow",
@@ -22,12 +23,15 @@ FLOW_COLUMNS = [
     "outflow_pension",
     "outflow_other",
     "placements_parttime",
+    "placements_category_1",
+    "placements_category_2",
+    "placements_category_3",
     "trajectories_started",
     "benefit_client_months",
     "benefit_spending_eur",
     "trajectory_spending_eur",
 ]
-STOCK_COLUMNS = [*MONTH_STOCKS[1:], "clients_served", "in_chain"]
+STOCK_COLUMNS = [*MONTH_STOCKS[1:], "clients_served", "participation_distance_mean", "in_chain", "deterred"]
 """December's stocks in the yearly table: the month step's counts after the caseload, then the model's own."""
 YEARLY_COLUMNS = [
     "year",
@@ -36,6 +40,7 @@ YEARLY_COLUMNS = [
     "caseload_december",
     *FLOW_COLUMNS,
     *STOCK_COLUMNS,
+    "work_consultants",
     "work_consultant_caseload",
     "wait_days_mean",
     "wait_days_p90",
@@ -45,6 +50,8 @@ _YEARLY_FLOATS = [
     "benefit_client_months",
     "benefit_spending_eur",
     "trajectory_spending_eur",
+    "participation_distance_mean",
+    "work_consultants",
     "work_consultant_caseload",
     "wait_days_mean",
     "wait_days_p90",
@@ -70,6 +77,8 @@ def build_tables(
     yearly = grouped[FLOW_COLUMNS].sum()
     december = grouped.last()
     yearly["caseload_december"] = december["caseload"]
+    # yearly means: the team in FTE-years, and the caseload it held
+    yearly["work_consultants"] = grouped["work_consultants"].mean()
     yearly["work_consultant_caseload"] = grouped["work_consultant_caseload"].mean()
     yearly = yearly.join([december[STOCK_COLUMNS], waits], how="left")
     # the start year's row has only the December caseload; each column is made nullable directly

@@ -6,7 +6,8 @@
 - Participation (participatie) has a talk about once a year; a client whose diagnosed distance is
   back under 24 months returns to re-integration.
 - Trajectories are bought from the basket (de 'korf') for the development and 2B routes, and
-  for participation where the policy says so (which routes, under which policy: sim/policies.py).
+  for participation where the policy says so (which routes, under which policy, and the yearly
+  ceiling of their spending: sim/policies.py).
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ class RouteRules(NamedTuple):
     trajectory_work: np.ndarray  # job-finding multiplier by trajectory type, plus 1 ("none") last
     trajectory_gain: np.ndarray  # distance gain by type, plus 0 ("none") last
     trajectory_months: np.ndarray  # length by type
+    trajectory_price: np.ndarray  # EUR by type, for the yearly ceiling (lever trajectories)
     trajectory_choice: np.ndarray  # trajectory_choice_table
 
 
@@ -99,6 +101,7 @@ def route_rules(scenario: Scenario) -> RouteRules:
         trajectory_work=np.array([*(b.work_multiplier for b in basket), 1.0], dtype=np.float64),
         trajectory_gain=np.array([*(b.distance_gain_months_per_month for b in basket), 0.0], dtype=np.float64),
         trajectory_months=np.array([b.duration_months for b in basket], dtype=np.float64),
+        trajectory_price=np.array([b.price_eur for b in basket], dtype=np.float64),
         trajectory_choice=trajectory_choice_table(scenario),
     )
 

@@ -223,7 +223,7 @@ def end_temporary_contracts(
     aftercare_retention_share: float,
 ) -> Returns:
     """Temporary contracts ending before `end` (clients 0..n-1 of the table columns `c`): aftercare
-    keeps a worker in work with its retention share (work.aftercare_retention_share, an assumption),
+    keeps a worker in work with its retention share (the policy lever aftercare.retention_share),
     the others come back on assistance (the revolving door), to mediation if they were on direct
     mediation (docs/model.md 'A client's hazards')."""
     back = np.empty(n, np.int64)
