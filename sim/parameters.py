@@ -206,8 +206,8 @@ class Inflow(Strict):
         0.5,
         description="Of the entitled people the gatekeeper stops, the share deterred only for now, who apply "
         "again later; the rest find work or other means. The not entitled are stopped first (refused_share). "
-        "Prior: docs/domain.md, 36% dropped out at LV's door while a four-week search period cut Amsterdam's "
-        "inflow by about 20 points, so about half of the entitled who were stopped came back (calibrated).",
+        "Calibrated, with a prior centred on half (an assumption: docs/domain.md gives how many LV's door stopped, "
+        "36%, and what a four-week search period did to Amsterdam's inflow, about -20 points, not who came back).",
     )
     gatekept_reapply_months: Positive = Field(
         6.0,

@@ -215,7 +215,7 @@ def describe_levers(policy: Policy, money_per_fte: float) -> dict[str, str]:
         "door": f"a gatekeeper stops {door:.0%} of notifications" if door > 0 else "no gatekeeper",
         "served": f"work consultants serve {who}",
         "staffing": team,
-        "contact": f"the unserved see an income consultant {contact.unserved_contacts_per_year:g} times a year{guidance}",
+        "contact": f"the unserved have {contact.unserved_contacts_per_year:g} income consultant contacts a year{guidance}",
         "trajectories": f"trajectories on {_routes_in_words(policy.trajectories.routes)}"
         + (f", at most EUR {ceiling:,.0f} a year" if ceiling is not None else ", no yearly ceiling"),
         "aftercare": f"aftercare keeps {policy.aftercare.retention_share:.0%} of temporary workers in work",

@@ -21,6 +21,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from sim.parameters import Scenario
+from sim.policies import describe_levers
 from sim.scenario import load, shipped_names
 
 _BOUNDS = (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
@@ -55,8 +56,11 @@ def _type_name(annotation: typing.Any) -> str:
         key, value = (_parts(a)[0] for a in args)
         keys = typing.get_args(key) if typing.get_origin(key) is typing.Literal else ()
         return f"table of {_type_name(value)}" + (f" (keys: {', '.join(keys)})" if keys else "")
+    if origin is typing.Literal:
+        return "one of " + ", ".join(f"`{a}`" for a in args)
     if origin in (typing.Union, types.UnionType):
-        return " or ".join(_type_name(a) for a in args if a is not type(None))
+        kinds = [_type_name(a) for a in args if a is not type(None)]
+        return " or ".join(kinds) + (" (optional)" if type(None) in args else "")
     return getattr(annotation, "__name__", str(annotation))
 
 
@@ -67,6 +71,8 @@ def _bounds(field) -> str:
             parts.append("letters, digits, '.', '_', '-'; starts with a letter or digit; no '..'")
     parts += _limits(field.metadata)
     annotation, _ = _parts(field.annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):  # an optional number keeps its bounds
+        parts += [limit for arg in typing.get_args(annotation) for limit in _limits(_parts(arg)[1])]
     inner = typing.get_args(annotation)[-1:] if typing.get_origin(annotation) in (list, dict) else ()
     for item in inner:  # bounds on each value of a list or table
         parts += [f"each {limit}" for limit in _limits(_parts(item)[1])]
@@ -123,17 +129,16 @@ SCENARIOS_DOC = Path(__file__).resolve().parents[2] / "docs" / "scenarios.md"
 
 
 def shipped_parameters_table() -> str:
-    """Markdown table of each shipped scenario's key parameters, resolved from its files.
+    """Markdown table of each shipped scenario's policies, resolved from its files.
 
-    One row per policy period: the policy in force from that date, its gatekeeper share,
-    caseload norm, work consultants and extra participation guidance; the region, its stock
-    and the shocks on the first row.
+    One row per policy period: the policy in force from that date and its levers in plain
+    words (sim.policies.describe_levers); the region, its stock and the shocks on the first row.
     docs/scenarios.md holds this table and a test keeps the two in step.
     """
     lines = [
-        "| scenario | region (stock) | from | policy | gatekeeper share | caseload norm | work consultants "
-        "| extra participation guidance | shocks |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| scenario | region (stock) | from | policy | door | who is served | staffing | contact | trajectories "
+        "| shocks |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name in shipped_names():
         scenario = load(name).scenario
@@ -147,19 +152,13 @@ def shipped_parameters_table() -> str:
             or "none"
         )
         for i, period in enumerate(scenario.policy_schedule):
-            policy = scenario.policies[period.policy]
+            levers = describe_levers(scenario.policies[period.policy], scenario.money.work_consultant_eur_per_fte_year)
             first = i == 0
-            guidance = (
-                f"{policy.participation_guidance_share:.0%} of participation, "
-                f"{policy.participation_guidance_contacts_per_year:g} contacts a year, {policy.participation_guidance_months:g} months"
-                if policy.participation_guidance_share > 0
-                else "none"
-            )
             lines.append(
                 f"| {f'`{name}`' if first else ''} "
                 f"| {f'{scenario.region.name} ({scenario.region.initial_stock:,})' if first else ''} "
-                f"| {period.start} | {period.policy} | {policy.gatekeeper_share:g} | {policy.caseload_norm:g} "
-                f"| {policy.work_consultants:g} | {guidance} | {shocks if first else ''} |"
+                f"| {period.start} | {period.policy} | {levers['door']} | {levers['served']} | {levers['staffing']} "
+                f"| {levers['contact']} | {levers['trajectories']} | {shocks if first else ''} |"
             )
     return "\n".join(lines)
 
