@@ -61,7 +61,7 @@ def test_figures_quoted_in_the_docs_are_the_baselines():
     baseline = load("baseline").scenario
     broad = baseline.policies["broad"]
     chain = baseline.chain
-    assert _number(r"\((\d+)%\s+under\s+the\s+broad\s+policy\)", MODEL) / 100 == broad.gatekeeper_share
+    assert _number(r"\((\d+)%\s+under\s+the\s+broad\s+policy\)", MODEL) / 100 == broad.door.gatekeeper_share
     assert _number(r"information\s+meeting\s+\((\d+)\s+places", MODEL) == chain.information_meeting_places
     assert (
         _number(r"Individual\s+diagnosis\s+talks\s+\((\d+)\s+a\s+working\s+day\)", MODEL)
@@ -107,7 +107,7 @@ def test_the_model_uses_the_resolved_parameters(tmp_path, name):
             & (monthly["year"] * 100 + monthly["month"] < period_end)
         ]
         assert (months["policy"] == policy).all()
-        share = resolved.policies[policy].gatekeeper_share
+        share = resolved.policies[policy].door.gatekeeper_share
         assert (months["gatekept"].sum() > 0) == (share > 0)
 
 
