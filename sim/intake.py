@@ -142,29 +142,40 @@ class IntakeChain:
         gatekept = ids[stopped]
         t.state[gatekept] = State.GATEKEPT
         self.log.record(days[stopped], gatekept, Event.GATEKEPT)
-        # of the entitled among them, some are deterred only for now and come back later; the
-        # others found work or other means (inflow.gatekept_reapply_share)
-        inflow = self.inflow
-        again = (t.u_entitlement[gatekept] >= inflow.refused_share) & (
-            t.u_reapply[gatekept] < inflow.gatekept_reapply_share
-        )
-        delay = -np.log1p(-t.u_reapply_delay[gatekept[again]]) * inflow.gatekept_reapply_months * DAYS_PER_MONTH
-        self._reapplying_ids = np.concatenate([self._reapplying_ids, gatekept[again]])
-        self._reapplying_days = np.concatenate([self._reapplying_days, days[stopped][again] + delay])
+        back, back_days = self._apply_again(gatekept, days[stopped], month_end)
+        joining, joining_days = ids[~stopped], days[~stopped]
+        if len(back):
+            joining = np.concatenate([joining, back])
+            joining_days = np.concatenate([joining_days, back_days])
+            order = np.argsort(joining_days, kind="stable")
+            joining, joining_days = joining[order], joining_days[order]
+        self._queue = np.concatenate([self._queue[self._head :], joining])
+        self._queue_days = np.concatenate([self._queue_days[self._head :], joining_days])
+        self._head = 0
+        return DoorOutcome(len(gatekept), len(back))
+
+    def _apply_again(self, gatekept: np.ndarray, days: np.ndarray, month_end: float) -> tuple[np.ndarray, np.ndarray]:
+        """Of the entitled among those just stopped (`gatekept`, on `days`), those deterred only for
+        now wait a while to apply again (the others found work or other means: inflow.gatekept_*);
+        returns the ids and days of everyone stopped so far whose wait ends before `month_end`."""
+        t, inflow = self.table, self.inflow
+        if len(gatekept):
+            again = (t.u_entitlement[gatekept] >= inflow.refused_share) & (
+                t.u_reapply[gatekept] < inflow.gatekept_reapply_share
+            )
+            waiting = gatekept[again]
+            delay = -np.log1p(-t.u_reapply_delay[waiting]) * inflow.gatekept_reapply_months * DAYS_PER_MONTH
+            self._reapplying_ids = np.concatenate([self._reapplying_ids, waiting])
+            self._reapplying_days = np.concatenate([self._reapplying_days, days[again] + delay])
+        if not len(self._reapplying_ids):
+            return self._reapplying_ids, self._reapplying_days
         due = self._reapplying_days < month_end
         back, back_days = self._reapplying_ids[due], self._reapplying_days[due]
         self._reapplying_ids, self._reapplying_days = self._reapplying_ids[~due], self._reapplying_days[~due]
         t.notification_day[back] = back_days
         t.state[back] = State.WAITING_MEETING
         self.log.record(back_days, back, Event.REAPPLIED)
-
-        joining = np.concatenate([ids[~stopped], back])
-        joining_days = np.concatenate([days[~stopped], back_days])
-        order = np.argsort(joining_days, kind="stable")
-        self._queue = np.concatenate([self._queue[self._head :], joining[order]])
-        self._queue_days = np.concatenate([self._queue_days[self._head :], joining_days[order]])
-        self._head = 0
-        return DoorOutcome(len(gatekept), len(back))
+        return back, back_days
 
     def deterred(self) -> int:
         """People stopped at the door who will apply again (after `notify`)."""

@@ -27,7 +27,7 @@ import pandas as pd
 import simpy
 
 from sim.calendar import Calendar
-from sim.clients import CATEGORY_GROUP, ClientTable, Exit, Route, State, add_initial_stock, category_of, route_of
+from sim.clients import ClientTable, Exit, State, add_initial_stock, category_of, route_of
 from sim.consultants import (
     assign_consultants,
     clients_to_serve,
@@ -63,7 +63,6 @@ class RunResult:
     meeting_seats: list[int] = field(default_factory=list)
 
 
-_WORK_EXITS = [Exit.WORK_FULLTIME, Exit.WORK_TEMPORARY, Exit.SELF_EMPLOYMENT]
 PLACEMENT_COLUMNS = ["placements_category_1", "placements_category_2", "placements_category_3"]
 
 
@@ -227,7 +226,6 @@ class Model:
             intensity=intensity,
             bases=self.streams.bases(MONTH_STREAMS, index),
         )
-        category_before = t.category[on]
         out = month_on_benefit(on, guidance.served, t.columns(MonthColumns), month, self._run_rules)
 
         row["benefit_client_months"] = client_months = benefit_client_months(out.days_paid, out.benefit_share)
@@ -239,10 +237,7 @@ class Model:
         row.update(zip(EXIT_COLUMNS.values(), counts[list(EXIT_COLUMNS)].tolist(), strict=True))
         self.log.record(out.new_parttime_day, on[out.new_parttime], Event.PARTTIME_START)
         row["placements_parttime"] = len(out.new_parttime)
-        # placements (exits to work and part-time jobs) by the category the client had this month
-        placed = np.concatenate([out.left[np.isin(out.left_reason, _WORK_EXITS)], out.new_parttime])
-        by_group = np.bincount(CATEGORY_GROUP[category_before[placed]], minlength=3)
-        row.update(zip(PLACEMENT_COLUMNS, by_group.tolist(), strict=True))
+        row.update(zip(PLACEMENT_COLUMNS, out.placements.tolist(), strict=True))
         self.log.record(end, on[out.ended_parttime], Event.PARTTIME_END)
         starter_ids = on[out.started]
         self.log.record(end, starter_ids, Event.TRAJECTORY_START, out.started_type)
@@ -257,10 +252,9 @@ class Model:
         row["work_consultants"] = guidance.work_consultants
         row["work_consultant_caseload"] = caseload if math.isfinite(caseload) else float("nan")
         row["clients_served"] = int(np.count_nonzero(guidance.served))
-        stayed = t.state[on] == State.ON_BENEFIT
-        participation = stayed & (t.route[on] == Route.PARTICIPATION)
+        in_participation = row["stock_participation"]
         row["participation_distance_mean"] = (
-            float(t.distance_true[on][participation].mean()) if participation.any() else float("nan")
+            out.participation_distance / in_participation if in_participation else float("nan")
         )
         row["in_chain"] = self.chain.waiting() + self.chain.in_intake()
         row["deterred"] = self.chain.deterred()

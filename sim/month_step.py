@@ -22,6 +22,7 @@ import numpy as np
 
 from sim.calendar import DAYS_PER_MONTH, DAYS_PER_YEAR
 from sim.clients import (
+    CATEGORY_GROUP,
     ROUTE_BY_CATEGORY,
     Exit,
     Route,
@@ -70,6 +71,7 @@ _NONE, _TEMPORARY, _EDUCATION, _PENSION, _OTHER_EXIT = (
     Exit.PENSION,
     Exit.OTHER,
 )
+_LAST_WORK_EXIT = Exit.SELF_EMPLOYMENT  # exit codes 1-3 are jobs (sim/clients.Exit)
 _LEFT, _TEMPORARY_WORK = State.LEFT, State.TEMPORARY_WORK
 _DURATION_BOUNDS_YEARS = np.array([1.0, 2.0, 4.0])
 # the month-end stock counts (MonthOutcome.stocks), in this order
@@ -156,6 +158,8 @@ class MonthOutcome(NamedTuple):
     days_paid: np.ndarray  # per position: days of benefit paid this month
     benefit_share: np.ndarray  # per position: share of a full benefit
     stocks: np.ndarray  # month-end counts, as STOCK_COLUMNS names them
+    placements: np.ndarray  # exits to work and part-time jobs by category group (1, 2, 3) held this month
+    participation_distance: float  # sum of the month-end participation stock's true distance
 
 
 def run_rules(scenario: Scenario) -> RunRules:
@@ -183,6 +187,8 @@ def month_on_benefit(on: np.ndarray, served: np.ndarray, c: MonthColumns, m: Mon
     moved = np.empty(n, np.int64)
     moved_route = np.empty(n, np.int8)
     stocks = np.zeros(_N_STOCKS, np.int64)
+    placements = np.zeros(3, np.int64)
+    participation_distance = 0.0
     days_paid = np.empty(n)
     share = np.empty(n)
     n_left = n_new_pt = n_ended_pt = n_started = n_moved = 0
@@ -238,6 +244,8 @@ def month_on_benefit(on: np.ndarray, served: np.ndarray, c: MonthColumns, m: Mon
 
         if reason != _NONE:  # a part-time job (JOB_PARTTIME) keeps a partial benefit
             left[n_left] = p
+            if reason <= _LAST_WORK_EXIT:
+                placements[CATEGORY_GROUP[c.category[i]]] += 1
             left_day[n_left] = exit_day
             left_reason[n_left] = reason
             n_left += 1
@@ -256,6 +264,7 @@ def month_on_benefit(on: np.ndarray, served: np.ndarray, c: MonthColumns, m: Mon
         if hit:
             c.parttime[i] = True
             new_pt[n_new_pt] = p
+            placements[CATEGORY_GROUP[c.category[i]]] += 1
             new_pt_day[n_new_pt] = exit_day
             n_new_pt += 1
         # (a part-timer's new job is never part-time: see sim/work.job_type)
@@ -317,7 +326,9 @@ def month_on_benefit(on: np.ndarray, served: np.ndarray, c: MonthColumns, m: Mon
             if not years_on < bound:  # (NaN: the last class)
                 duration += 1
         stocks[_BY_DURATION + duration] += 1
-        stocks[_PARTICIPATION_COUNT] += c.route[i] == _PARTICIPATION
+        if c.route[i] == _PARTICIPATION:
+            stocks[_PARTICIPATION_COUNT] += 1
+            participation_distance += c.distance_true[i]
         stocks[_PARTTIME_COUNT] += c.parttime[i]
     return MonthOutcome(
         left=left[:n_left],
@@ -333,4 +344,6 @@ def month_on_benefit(on: np.ndarray, served: np.ndarray, c: MonthColumns, m: Mon
         days_paid=days_paid,
         benefit_share=share,
         stocks=stocks,
+        placements=placements,
+        participation_distance=participation_distance,
     )
