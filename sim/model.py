@@ -40,7 +40,14 @@ from sim.drivers import state_pension_age
 from sim.events import Event, EventLog
 from sim.inflow import add_notifications, expected_notifications, monthly_notification_rates, newcomer_rules
 from sim.intake import DoorOutcome, IntakeChain
-from sim.money import benefit_client_months, benefit_spending_eur, trajectory_prices, trajectory_spending_eur
+from sim.money import (
+    back_pay_client_months,
+    benefit_client_months,
+    benefit_spending_eur,
+    staff_spending_eur,
+    trajectory_prices,
+    trajectory_spending_eur,
+)
 from sim.month_step import STOCK_COLUMNS, MonthColumns, MonthInputs, month_on_benefit, run_rules
 from sim.month_step import STREAMS as MONTH_STREAMS
 from sim.parameters import Policy, Scenario
@@ -126,13 +133,14 @@ class Model:
         self.env.run(until=self.calendar.end_day + 0.01)
 
     # -- the monthly step -------------------------------------------------------------------
-    def _grant(self, start: float, end: float) -> int:
-        """Benefits whose dream-job period ended this month start: category and route set."""
+    def _grant(self, start: float, end: float) -> tuple[int, float]:
+        """Benefits whose dream-job period ended this month start: category and route set.
+        Returns the number granted and the client-months of benefit owed from before the start."""
         t = self.table
         self.chain.settle()
         ids = self.chain.benefits_starting_before(end)
         if len(ids) == 0:
-            return 0
+            return 0, 0.0
         day = t.grant_day[ids]
         distance = t.distance_diag[ids]
         cat = category_of(distance, t.sheltered[ids], t.community_service[ids])
@@ -143,7 +151,8 @@ class Model:
         t.spell_start_day[ids] = day
         t.route_start_day[ids] = day
         self.log.record(day, ids, Event.GRANTED, route)
-        return len(ids)
+        owed = back_pay_client_months(self.scenario.money, t.notification_day[ids], t.birth_day[ids], day)
+        return len(ids), owed
 
     def _return_from_temporary_work(self, index: int, start: float, end: float, policy: Policy) -> int:
         """Temporary contracts that ended: back on assistance unless aftercare holds (revolving door)."""
@@ -199,7 +208,7 @@ class Model:
             "gatekept": door.gatekept,
             "reapplications": door.reapplied,
         }
-        granted = self._grant(start, end)
+        granted, back_pay = self._grant(start, end)
         returned = self._return_from_temporary_work(index, start, end, policy)
         row["returns"] = returned
         row["inflow"] = granted + returned
@@ -228,8 +237,9 @@ class Model:
         )
         out = month_on_benefit(on, guidance.served, t.columns(MonthColumns), month, self._run_rules)
 
-        row["benefit_client_months"] = client_months = benefit_client_months(out.days_paid, out.benefit_share)
-        row["benefit_spending_eur"] = benefit_spending_eur(sc, client_months)
+        client_months = benefit_client_months(out.days_paid, out.benefit_share) + back_pay
+        row["benefit_client_months"] = client_months
+        row["benefit_spending_eur"] = benefit_spending_eur(sc, client_months, year)
         leavers = on[out.left]
         self.log.record(out.left_day, leavers, Event.EXIT, out.left_reason)
         row["outflow"] = len(leavers)
@@ -238,6 +248,9 @@ class Model:
         self.log.record(out.new_parttime_day, on[out.new_parttime], Event.PARTTIME_START)
         row["placements_parttime"] = len(out.new_parttime)
         row.update(zip(PLACEMENT_COLUMNS, out.placements.tolist(), strict=True))
+        unserved, _, guided_unserved, guided_served = out.levels.tolist()
+        placements = int(out.placements.sum())
+        row.update(staff_spending_eur(sc.money, policy, team, unserved, guided_unserved + guided_served, placements))
         self.log.record(end, on[out.ended_parttime], Event.PARTTIME_END)
         starter_ids = on[out.started]
         self.log.record(end, starter_ids, Event.TRAJECTORY_START, out.started_type)

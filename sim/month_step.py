@@ -160,6 +160,7 @@ class MonthOutcome(NamedTuple):
     stocks: np.ndarray  # month-end counts, as STOCK_COLUMNS names them
     placements: np.ndarray  # exits to work and part-time jobs by category group (1, 2, 3) held this month
     participation_distance: float  # sum of the month-end participation stock's true distance
+    levels: np.ndarray  # clients at each contact level (sim/consultants.contact_level) this month
 
 
 def run_rules(scenario: Scenario) -> RunRules:
@@ -188,6 +189,7 @@ def month_on_benefit(on: np.ndarray, served: np.ndarray, c: MonthColumns, m: Mon
     moved_route = np.empty(n, np.int8)
     stocks = np.zeros(_N_STOCKS, np.int64)
     placements = np.zeros(3, np.int64)
+    levels = np.zeros(4, np.int64)
     participation_distance = 0.0
     days_paid = np.empty(n)
     share = np.empty(n)
@@ -212,6 +214,7 @@ def month_on_benefit(on: np.ndarray, served: np.ndarray, c: MonthColumns, m: Mon
 
         guided = m.guidance_on and route == _PARTICIPATION and c.u_guided[i] < m.guidance_share
         level = contact_level(served[p], guided)
+        levels[level] += 1
         in_trajectory = c.trajectory_end_day[i] > start
         trajectory = np.int64(c.trajectory_type[i]) if in_trajectory else no_trajectory
 
@@ -346,4 +349,5 @@ def month_on_benefit(on: np.ndarray, served: np.ndarray, c: MonthColumns, m: Mon
         stocks=stocks,
         placements=placements,
         participation_distance=participation_distance,
+        levels=levels,
     )

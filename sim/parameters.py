@@ -559,18 +559,74 @@ class Shock(Strict):
 
 
 class Money(Strict):
-    """The benefit budget (BUIG) and trajectory prices."""
+    """Prices of what the model books, per budget: benefits on the BUIG, trajectories on the
+    participation budget (their prices are in the basket), staff on the municipality's own budget."""
 
     benefit_eur_per_full_year: NonNegative = Field(
-        15000.0, description="EUR 450,000 / 30 = 15,000 per client-year (docs/domain.md)."
+        15000.0,
+        description="EUR 450,000 / 30 = 15,000 per client-year (docs/domain.md), at the prices of benefit_price_year.",
+    )
+    benefit_price_year: int = Field(
+        2019, ge=1990, le=2100, description="The year whose prices benefit_eur_per_full_year is in (the 2019 targets)."
+    )
+    benefit_indexation_per_year: float = Field(
+        0.019,
+        ge=-0.5,
+        le=0.5,
+        description="Yearly rise of the benefit: the norms follow the statutory minimum wage, EUR 1,485.60 a month "
+        "in January 2014 and 1,635.60 in January 2019, 1.9% a year (docs/domain.md 'Money'); assumption beyond 2019.",
+    )
+    benefit_from_notification: bool = Field(
+        True,
+        description="Benefit is owed from the day of notification (Participatiewet art. 44(1)) and paid back to it "
+        "when granted; for people under 27 from the end of their four-week search period (art. 41(4), 44(2)). "
+        "false: from the day the benefit starts, as the model did before.",
+    )
+    young_search_weeks: NonNegative = Field(
+        4.0,
+        le=52,
+        description="The search period of people under 27 before they may apply (Participatiewet art. 41(4)).",
     )
     work_consultant_eur_per_fte_year: Positive = Field(
         80000.0,
-        description="Cost of one work consultant FTE a year, for a staff budget (lever staffing, rule `budget`); "
-        "assumption: municipal pay scale 9 with employer's charges and overhead.",
+        description="Cost of one work consultant FTE a year on the staff budget, also what a staffing budget buys; "
+        "assumption: municipal pay scale 9 with holiday and year-end pay, employer's charges and overhead "
+        "(docs/domain.md 'Money').",
+    )
+    income_consultant_eur_per_contact: NonNegative = Field(
+        65.0,
+        description="Cost of one income consultant contact with a client no work consultant serves; assumption: "
+        "an FTE of about EUR 78,000 over contact.contacts_per_consultant_per_year (1,200) contacts.",
+    )
+    guidance_eur_per_contact: NonNegative = Field(
+        67.0,
+        description="Cost of one contact of the extra participation guidance; assumption: a work consultant's FTE "
+        "(EUR 80,000) over 1,200 contacts a year.",
+    )
+    aftercare_eur_per_placement: NonNegative = Field(
+        400.0,
+        description="Cost of aftercare for one placement (exit to work or part-time job) under a policy with "
+        "aftercare; assumption: about six consultant contacts in the first months.",
     )
     state_grant_eur_per_year: dict[str, NonNegative] = Field(
-        default_factory=dict, description="BUIG grant by year ('2019' = ...), to show deficit; optional input."
+        default_factory=dict, description="BUIG grant by year ('2019' = ...), to show the balance; optional input."
+    )
+    state_grant_indexed_after_last: bool = Field(
+        False,
+        description="Years after the last grant given get that grant, indexed as the benefit "
+        "(benefit_indexation_per_year); an assumption for projections, off by default.",
+    )
+    safety_net: bool = Field(
+        False,
+        description="Apply the safety-net rule (vangnet) to a BUIG deficit: the municipality bears it up to "
+        "safety_net_own_risk_share of the grant, half of it up to safety_net_half_share, none above.",
+    )
+    safety_net_own_risk_share: Share = Field(
+        0.075, description="Deficit share of the grant the municipality bears in full (docs/domain.md 'Money')."
+    )
+    safety_net_half_share: Share = Field(
+        0.125,
+        description="Deficit share of the grant up to which the municipality bears half (docs/domain.md 'Money').",
     )
 
     @field_validator("state_grant_eur_per_year")
@@ -580,6 +636,14 @@ class Money(Strict):
         if bad:
             raise ValueError(f"keys must be years from 1990 to 2100, such as '2019' (got {', '.join(map(repr, bad))})")
         return grants
+
+    @model_validator(mode="after")
+    def _safety_net_bands(self) -> Money:
+        if self.safety_net_half_share < self.safety_net_own_risk_share:
+            raise ValueError(
+                f"safety_net_half_share: must be at least safety_net_own_risk_share ({self.safety_net_own_risk_share})"
+            )
+        return self
 
 
 def resolve_policies(policies: object) -> object:

@@ -7,6 +7,7 @@ import pandas as pd
 
 from sim.calendar import Calendar
 from sim.clients import ClientTable
+from sim.money import STAFF_COLUMNS
 from sim.month_step import STOCK_COLUMNS as MONTH_STOCKS
 
 FLOW_COLUMNS = [
@@ -30,6 +31,7 @@ FLOW_COLUMNS = [
     "benefit_client_months",
     "benefit_spending_eur",
     "trajectory_spending_eur",
+    *STAFF_COLUMNS,
 ]
 STOCK_COLUMNS = [*MONTH_STOCKS[1:], "clients_served", "participation_distance_mean", "in_chain", "deterred"]
 """December's stocks in the yearly table: the month step's counts after the caseload, then the model's own."""
@@ -50,6 +52,7 @@ _YEARLY_FLOATS = [
     "benefit_client_months",
     "benefit_spending_eur",
     "trajectory_spending_eur",
+    *STAFF_COLUMNS,
     "participation_distance_mean",
     "work_consultants",
     "work_consultant_caseload",
