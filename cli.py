@@ -254,8 +254,17 @@ def compare_command(
     ] = 0.0,
     report: Annotated[bool, typer.Option("--report", help="Also write report.html.")] = False,
     xlsx: Annotated[bool, typer.Option("--xlsx", help="Also write comparison.xlsx (budget and differences).")] = False,
+    attribution: Annotated[
+        bool,
+        typer.Option(
+            "--attribution/--no-attribution",
+            help="Split each difference over the levers and other parts the scenarios differ in (attribution.csv).",
+        ),
+    ] = True,
 ) -> None:
-    """Compare scenarios with paired replications; write comparison.csv, break_even.csv, yearly tables, manifest."""
+    """Compare scenarios with paired replications; write comparison.csv, break_even.csv, attribution.csv,
+    yearly tables, manifest."""
+    from sim.analysis import attribution as split
     from sim.analysis.comparison import ComparisonError, compare_to_folder, default_folder
 
     _check_common(seed, reps)
@@ -268,8 +277,10 @@ def compare_command(
     if not start < from_year <= last:
         fail(f"--from-year: {from_year} is outside the simulated years {start + 1}-{last}")
     out = out or default_folder(names, seed)
-    _check_size(resolved.values(), reps, workers, reps * len(names))
-    executor = prepare(out, force, workers, scheduler, tasks=reps * len(names))
+    plans = split.plan(resolved) if attribution else []
+    runs = [*resolved.values(), *(mixed for p in plans for mixed in p.runs.values())]
+    _check_size(runs, reps, workers, reps * len(runs))
+    executor = prepare(out, force, workers, scheduler, tasks=reps * len(runs))
     try:
         outcome = compare_to_folder(
             resolved,
@@ -284,7 +295,8 @@ def compare_command(
             xlsx,
             _observed,
             {n: p for n, (p, _) in loaded.items()},
-            _Progress(reps * len(names), "compare"),
+            _Progress(reps * len(runs), "compare"),
+            attribution,
         )
     except ComparisonError as exc:
         fail(str(exc), code=1)
@@ -294,6 +306,12 @@ def compare_command(
         executor.close()
     _print_failures(outcome.failures)
     _print_comparison(outcome.result)
+    for p in outcome.plans:
+        if p.factors.note:
+            typer.echo(f"{p.scenario} against {p.reference}: {p.factors.note}")
+    if outcome.attribution is not None:
+        for line in split.sentences(outcome.attribution, last):
+            typer.echo(line)
     typer.echo(f"\n{reps} paired replication(s) of {len(names)} scenarios in {outcome.seconds:.1f} s; results in {out}")
     if outcome.failures:
         raise typer.Exit(1)

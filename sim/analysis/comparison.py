@@ -11,7 +11,7 @@ for common random numbers). All but the last part are pure functions over the ye
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -344,6 +344,8 @@ class ComparisonOutcome:
     yearlies: dict[str, pd.DataFrame]
     failures: list[dict]
     seconds: float
+    attribution: pd.DataFrame | None = None  # attribution.csv, if made
+    plans: list = field(default_factory=list)  # sim.analysis.attribution.Plan per scenario
 
 
 def default_folder(names: list[str], seed: int) -> Path:
@@ -365,15 +367,20 @@ def compare_to_folder(
     observed=None,
     scenario_files: dict[str, str | Path] | None = None,
     on_done=None,
+    attribution: bool = True,
 ) -> ComparisonOutcome:
     """Run paired replications of `scenarios` (the first is the reference) and write what
     `caseload compare` writes into `out`: comparison.csv, break_even.csv, parameters.csv,
     scenarios/NAME/yearly.csv, manifest.json, and with `report` / `workbook` report.html and
     comparison.xlsx (`observed`: region -> observed December caseloads, for the report's plot).
+    With `attribution`, also attribution.csv: each scenario's difference split over the levers
+    and other parts it differs in (sim/analysis/attribution.py), from extra paired runs of every
+    combination, run in the same batch.
 
     Raises `sim.output.OutputError` before any work if `out` may not be written, and
     ComparisonError if no replication pair is left to compare.
     """
+    from sim.analysis import attribution as split
     from sim.analysis.report import write_outputs
     from sim.output import check_target, manifest, write_folder
     from sim.replications import SerialExecutor
@@ -382,12 +389,16 @@ def compare_to_folder(
     check_target(out, force)
     names = list(scenarios)
     started = time.perf_counter()
-    yearlies, failures = run_paired(scenarios, seed, reps, executor or SerialExecutor(), on_done)
+    plans = split.plan(scenarios) if attribution else []
+    runs = {**scenarios, **{p.key(c): mixed for p in plans for c, mixed in p.runs.items()}}
+    yearlies, failures = run_paired(runs, seed, reps, executor or SerialExecutor(), on_done)
     try:
-        result = compare(yearlies, scenarios, years, discount_rate)
+        result = compare({n: yearlies[n] for n in names}, scenarios, years, discount_rate)
     except (ComparisonError, KeyError) as exc:
         why = f"; {len(failures)} replication(s) failed, the first: {failures[0]['error']}" if failures else ""
         raise ComparisonError(f"nothing to compare: {exc}{why}") from None
+    missing = [n for n in runs if yearlies[n].empty]
+    shares = split.attribute_plans(plans, runs, yearlies, years) if plans and not missing else None
     seconds = time.perf_counter() - started
     fields = manifest(
         "compare",
@@ -403,20 +414,47 @@ def compare_to_folder(
         discount_rate=discount_rate,
         run_seconds=round(seconds, 3),
         parameters={n: s.model_dump(mode="json") for n, s in scenarios.items()},
+        attribution=_attribution_manifest(plans, attribution, missing),
     )
     tables = {
         "comparison.csv": result.table,
         "break_even.csv": result.break_even,
         "parameters.csv": differing_parameters(scenarios),
-        **{f"scenarios/{name}/yearly.csv": yearly for name, yearly in yearlies.items()},
+        **{f"scenarios/{name}/yearly.csv": yearlies[name] for name in names},
     }
+    if shares is not None:
+        tables["attribution.csv"] = shares
 
     def pages(folder: Path) -> None:
         if report or workbook:
             write_outputs(folder, "report.html" if report else None, "comparison.xlsx" if workbook else None, observed)
 
     write_folder(out, tables, fields, force=force, extra=pages)
-    return ComparisonOutcome(out, result, yearlies, failures, seconds)
+    return ComparisonOutcome(out, result, {n: yearlies[n] for n in names}, failures, seconds, shares, plans)
+
+
+def _attribution_manifest(plans, asked: bool, missing: list[str]) -> dict:
+    """What the manifest says of the attribution: the factors and combinations, or why there is none."""
+    if not asked:
+        return {"done": False, "why": "not asked for (--no-attribution)"}
+    if missing:
+        return {"done": False, "why": f"every replication of {', '.join(missing)} failed"}
+    return {
+        "done": True,
+        "comparisons": [
+            {
+                "scenario": p.scenario,
+                "reference": p.reference,
+                "factors": [
+                    {"name": f.name, "levers": list(f.levers), "sections": list(f.sections)} for f in p.factors.factors
+                ],
+                "grouping": p.factors.note,
+                "combinations": 2 ** len(p.factors.factors),
+                "extra_runs_per_replication": len(p.runs),
+            }
+            for p in plans
+        ],
+    }
 
 
 def check_comparable(scenarios: dict[str, Scenario]) -> None:
