@@ -132,7 +132,7 @@ def test_scenarios_lists_and_shows():
         assert name in listed.output
     shown = invoke("scenarios", "show", "broad")
     assert shown.exit_code == 0
-    assert json.loads(shown.output)["policies"]["broad"]["gatekeeper_share"] == 0.36
+    assert json.loads(shown.output)["policies"]["broad"]["door"]["gatekeeper_share"] == 0.36
     assert invoke("scenarios", "show", "nope").exit_code == 2
 
 

@@ -36,6 +36,8 @@ class Metric:
 
 METRICS: list[Metric] = [
     Metric("caseload_december", "mean", "clients on benefit on 31 December (total: mean over the years)"),
+    Metric("notifications", "sum", "new notifications (before the door)"),
+    Metric("gatekept", "sum", "notifications the gatekeeper stopped"),
     Metric("inflow", "sum", "entries to benefit, returns included"),
     Metric("returns", "sum", "returns after temporary work (the revolving door)"),
     Metric("outflow", "sum", "all exits"),
@@ -51,8 +53,15 @@ METRICS: list[Metric] = [
     Metric("benefit_client_months", "sum", "full-benefit client-months paid"),
     Metric("benefit_spending_eur", "sum", "benefit spending on the BUIG budget"),
     Metric("trajectory_spending_eur", "sum", "trajectory spending on the participation budget"),
-    Metric("total_spending_eur", "sum", "benefit plus trajectory spending"),
-    Metric("buig_balance_eur", "sum", "state grant minus benefit spending (only years with a grant)"),
+    Metric("work_consultants", "sum", "work consultants' FTE-years"),
+    Metric("work_consultant_spending_eur", "sum", "staff budget: the work consultants"),
+    Metric("income_consultant_spending_eur", "sum", "staff budget: income consultants' contacts with the unserved"),
+    Metric("guidance_spending_eur", "sum", "staff budget: extra participation guidance"),
+    Metric("aftercare_spending_eur", "sum", "staff budget: aftercare after placements"),
+    Metric("staff_spending_eur", "sum", "the staff budget's items together"),
+    Metric("total_spending_eur", "sum", "every budget: benefits, trajectories and staff"),
+    Metric("safety_net_eur", "sum", "safety-net payment on a BUIG deficit (only years with a grant, if applied)"),
+    Metric("buig_balance_eur", "sum", "state grant plus safety net minus benefit spending (only years with a grant)"),
     Metric("net_saving_eur", "sum", "saving against the reference: its total spending minus this one's"),
     Metric("cumulative_net_saving_eur", "last", "net saving summed from the horizon's first year, discounted"),
 ]
@@ -62,6 +71,8 @@ COLUMNS = ["year", "metric", "scenario", "reference", "mean", "reference_mean", 
 
 _OWN = {  # metric -> yearly column, for the metrics that are a column as it is
     "caseload_december": "caseload_december",
+    "notifications": "notifications",
+    "gatekept": "gatekept",
     "inflow": "inflow",
     "returns": "returns",
     "outflow": "outflow",
@@ -75,7 +86,14 @@ _OWN = {  # metric -> yearly column, for the metrics that are a column as it is
     "benefit_client_months": "benefit_client_months",
     "benefit_spending_eur": "benefit_spending_eur",
     "trajectory_spending_eur": "trajectory_spending_eur",
+    "work_consultants": "work_consultants",
+    "work_consultant_spending_eur": "work_consultant_spending_eur",
+    "income_consultant_spending_eur": "income_consultant_spending_eur",
+    "guidance_spending_eur": "guidance_spending_eur",
+    "aftercare_spending_eur": "aftercare_spending_eur",
+    "staff_spending_eur": "staff_spending_eur",
     "total_spending_eur": "total_spending_eur",
+    "safety_net_eur": "safety_net_eur",
     "buig_balance_eur": "buig_balance_eur",
 }
 
@@ -163,8 +181,9 @@ def compare(
         raise ComparisonError(f"no common (year, replication) rows in {years[0]}-{years[1]}")
     index = pd.MultiIndex.from_tuples(common, names=["year", "replication"])
     own = {n: f.loc[index] for n, f in own.items()}
-    if all(own[n]["buig_balance_eur"].isna().all() for n in names):
-        own = {n: f.drop(columns="buig_balance_eur") for n, f in own.items()}
+    for optional in ("buig_balance_eur", "safety_net_eur"):  # only with a grant
+        if all(own[n][optional].isna().all() for n in names):
+            own = {n: f.drop(columns=optional) for n, f in own.items()}
     year_values = index.get_level_values("year").to_numpy()
     factor = discount_factors(year_values, years[0], discount_rate)
     ref_total = own[reference]["total_spending_eur"].to_numpy()

@@ -40,6 +40,9 @@ from sim.parameters import CATEGORIES
 
 HEADLINE = [
     "caseload_december",
+    "notifications",
+    "gatekept",
+    "inflow",
     "exits_work",
     "exits_work_fulltime",
     "exits_work_temporary",
@@ -48,20 +51,31 @@ HEADLINE = [
     "participation_share",
     "work_consultant_caseload",
     "wait_days_mean",
+    "work_consultants",
     "benefit_spending_eur",
     "trajectory_spending_eur",
+    "staff_spending_eur",
+    "total_spending_eur",
     "net_saving_eur",
     "cumulative_net_saving_eur",
 ]
 BUDGET = [
     "benefit_spending_eur",
     "trajectory_spending_eur",
+    "staff_spending_eur",
+    "total_spending_eur",
     "buig_balance_eur",
     "net_saving_eur",
     "cumulative_net_saving_eur",
 ]
 LABELS = {
     "caseload_december": "December caseload (mean over years)",
+    "notifications": "notifications",
+    "gatekept": "stopped at the door",
+    "inflow": "inflow to benefit (returns included)",
+    "work_consultants": "work consultants, FTE-years",
+    "staff_spending_eur": "staff spending, EUR",
+    "total_spending_eur": "total spending (all budgets), EUR",
     "exits_work": "exits to work (all types)",
     "exits_work_fulltime": "exits to full-time work",
     "exits_work_temporary": "exits to temporary work",
@@ -146,6 +160,16 @@ BREAK_EVEN_COLUMNS = {
     "cumulative_saving_mean": "number",
     "cumulative_saving_low": "number",
     "cumulative_saving_high": "number",
+}
+ATTRIBUTION_COLUMNS = {
+    "year": "year_or_total",
+    "metric": "text",
+    "scenario": "text",
+    "reference": "text",
+    "lever": "text",
+    "share_mean": "number",
+    "share_low": "number",
+    "share_high": "number",
 }
 YEARLY_COLUMNS = {
     "year": "year",
@@ -335,6 +359,10 @@ def read_folder(folder: Path) -> dict:
         "break_even": read_table(folder / "break_even.csv", BREAK_EVEN_COLUMNS),
         "parameters": parameters,
         "yearly": {n: read_table(folder / "scenarios" / n / "yearly.csv", YEARLY_COLUMNS) for n in names},
+        # written by comparisons since the levers came apart; an older folder has none
+        "attribution": read_table(folder / "attribution.csv", ATTRIBUTION_COLUMNS)
+        if (folder / "attribution.csv").exists()
+        else None,
     }
 
 
@@ -554,6 +582,99 @@ def _manifest(data: dict) -> str:
     return _table(["item", "value"], rows)
 
 
+def _assumptions(data: dict) -> str:
+    """What each scenario assumes, period by period, in plain words (sim.policies.describe)."""
+    from pydantic import ValidationError
+
+    from sim.parameters import Scenario
+    from sim.policies import describe
+
+    items = []
+    for name in data["manifest"]["scenarios"]:
+        try:
+            lines = describe(Scenario.model_validate(data["manifest"]["parameters"][name]))
+        except (ValidationError, KeyError, TypeError):
+            lines = ["(not described: the folder was written by an older version; see the parameters below)"]
+        inner = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+        items.append(f"<li><b>{html.escape(name)}</b><ul>{inner}</ul></li>")
+    return f"<ul>{''.join(items)}</ul>"
+
+
+_SPLIT = [
+    ("caseload_december", "last", "December caseload, clients", 1.0),
+    ("net_saving_eur", "total", "net saving, EUR million", 1e6),
+]
+
+
+def _plot_waterfall(data: dict, scenario: str) -> str:
+    """Reference value, one bar per factor's share, the scenario's value: for the last year's
+    December caseload and the horizon's net saving."""
+    a, c, m = data["attribution"], data["comparison"], data["manifest"]
+    fig, axes = subplots((11, 3.8), 1, 2)
+    for ax, (metric, which, title, unit) in zip(axes, _SPLIT, strict=True):
+        year = str(m["until_year"]) if which == "last" else "total"
+        rows = a[(a["scenario"] == scenario) & (a["metric"] == metric) & (a["year"] == year)]
+        base = c[(c["scenario"] == scenario) & (c["metric"] == metric) & (c["year"] == year)]
+        start = 0.0 if metric == "net_saving_eur" or base.empty else float(base.iloc[0]["reference_mean"])
+        level, labels = start, [m["reference"] if metric != "net_saving_eur" else "no saving"]
+        ax.bar(0, start / unit, color="#9aa7b4")
+        for i, row in enumerate(rows.itertuples(), start=1):
+            share = row.share_mean
+            ax.bar(i, share / unit, bottom=level / unit, color="#4f8fcf" if share < 0 else "#e08a3c")
+            ax.errorbar(
+                i,
+                (level + share) / unit,
+                yerr=[[(share - row.share_low) / unit], [(row.share_high - share) / unit]],
+                color="black",
+                capsize=3,
+                lw=0.8,
+            )
+            level += share
+            labels.append(row.lever)
+        ax.bar(len(labels), level / unit, color="#1565c0")
+        labels.append(scenario)
+        ax.set_xticks(range(len(labels)), labels, rotation=20, fontsize=8)
+        ax.axhline(0, color="black", lw=0.6)
+        ax.margins(y=0.08)
+        ax.set_title(f"{title} ({year})", fontsize=10)
+        ax.grid(alpha=0.3, axis="y")
+    return _png(fig)
+
+
+def _attribution(data: dict) -> str:
+    """The split of each difference over what the scenarios differ in: waterfalls and the table."""
+    a, m = data["attribution"], data["manifest"]
+    if a is None:
+        return "<p>This folder has no attribution.csv (written without attribution, or by an older version).</p>"
+    notes = [c.get("grouping") for c in m.get("attribution", {}).get("comparisons", []) if c.get("grouping")]
+    parts = [
+        "<p class='note'>Each scenario's difference from the reference split over the levers of the policies in "
+        "force and the other parts of the scenario in which they differ: the Shapley value of each over all "
+        "combinations, run on the same paired replications, so the shares add up to the difference in every "
+        "replication; 95% paired-t intervals over replications. Orange adds to the metric, blue takes off.</p>",
+        *(f"<p class='note'>{html.escape(n)}</p>" for n in notes),
+    ]
+    for scenario in m["scenarios"][1:]:
+        if not (a["scenario"] == scenario).any():
+            continue
+        parts.append(f"<h3>{html.escape(scenario)} against {html.escape(m['reference'])}</h3>")
+        parts.append(_plot_waterfall(data, scenario))
+        rows = []
+        part = a[(a["scenario"] == scenario) & a["year"].isin([str(m["until_year"]), "total"])]
+        for row in part.itertuples():
+            key = f"year={row.year}|metric={row.metric}|scenario={scenario}|lever={row.lever}"
+            cells = "".join(
+                _cell(getattr(row, col), row.metric, "attribution.csv", key, col)
+                for col in ("share_mean", "share_low", "share_high")
+            )
+            label = LABELS.get(row.metric, row.metric)
+            rows.append(
+                f"<tr><td>{row.year}</td><td>{html.escape(label)}</td><td>{html.escape(row.lever)}</td>{cells}</tr>"
+            )
+        parts.append(_table(["year", "metric", "lever or part", "share", "95% low", "95% high"], rows))
+    return "\n".join(parts)
+
+
 Observed = Callable[[str], "pd.Series | None"]
 """The observed December caseload by year of a region, or None: passed in, the report reads no data."""
 
@@ -582,10 +703,15 @@ def page(data: dict) -> str:
         f"(seed {m['seed']}): replication i of every scenario sees the same clients with the same personal draws, so the "
         "differences come from the policy. Intervals of differences are 95% paired-t confidence intervals of the mean; "
         f"bands around paths are 90% of replications. Savings are discounted at {rate:.1%} a year to {m['from_year']}.</p>",
+        "<h2>What each scenario assumes</h2>",
+        _assumptions(data),
         "<h2>Headline: totals over the horizon</h2>",
         "<p class='note'>Flows and euros are summed over the horizon; stocks, shares, caseloads and waiting times are means "
-        "of the yearly values. Net saving = the reference's benefit + trajectory spending minus this scenario's.</p>",
+        "of the yearly values. Differences are this scenario minus the reference; net saving = the reference's total "
+        "spending (benefits, trajectories and staff) minus this scenario's.</p>",
         _headline(data),
+        "<h2>What drives the difference</h2>",
+        _attribution(data),
         "<h2>Caseload paths</h2>",
         _plot_paths(data),
         "<h2>Differences per year</h2>",
@@ -596,15 +722,18 @@ def page(data: dict) -> str:
         _yearly_differences(data, "exits_work"),
         "<h2>Composition of the stock</h2>",
         _plot_composition(data),
-        "<h2>Budget (BUIG and participation budget), EUR</h2>",
-        "<p class='note'>Benefit spending = full-benefit client-months (part-time workers at their partial share) × "
-        "the benefit per client-year / 12, on the BUIG. Trajectory spending = trajectories started × price, on the "
-        "participation budget. The BUIG balance (grant minus benefits) shows only for years with a grant in the "
-        "scenario (<code>money.state_grant_eur_per_year</code>).</p>",
+        "<h2>Budget (BUIG, participation budget and staff), EUR</h2>",
+        "<p class='note'>Benefit spending = full-benefit client-months (part-time workers at their partial share, owed "
+        "from the day of notification) × the year's benefit / 12, on the BUIG. Trajectory spending = trajectories started "
+        "× price, on the participation budget. Staff = the work consultants' FTE-years, the income consultants' "
+        "contacts with the unserved, the extra guidance and aftercare, at the prices in docs/domain.md, on the "
+        "municipality's own budget. Not in the euros: the intake chain's desks, wage-cost subsidies, the participation "
+        "activities themselves, anything outside the municipality. The BUIG balance (grant plus any safety net minus "
+        "benefits) shows only for years with a grant in the scenario (<code>money.state_grant_eur_per_year</code>).</p>",
         _budget(data),
         "<h3>Break-even</h3>",
-        "<p class='note'>The first year from which cumulative benefit savings exceed cumulative extra trajectory "
-        "costs for good; its range comes from the 95% bounds of the cumulative saving.</p>",
+        "<p class='note'>The first year from which the cumulative net saving on total spending (every budget) is "
+        "positive for good; its range comes from the 95% bounds of the cumulative saving.</p>",
         _break_even(data),
         "<h2>Parameters that differ</h2>",
         _parameters(data),
@@ -740,6 +869,8 @@ def workbook_bytes(data: dict) -> bytes:
         ("break_even", data["break_even"], set()),
         ("parameters", data["parameters"], set(names)),
     ]
+    if data.get("attribution") is not None:
+        sheets.insert(3, ("attribution", data["attribution"], {"year"}))
     book = openpyxl.Workbook()
     book.remove(book.active)
     bold = Font(bold=True)

@@ -31,7 +31,8 @@ def test_table_has_the_documented_columns_and_a_total_per_metric(paired):
     assert list(table.columns) == COLUMNS
     assert set(table["year"]) == {"2019", "2020", "total"}
     assert (table.groupby(["year", "scenario"]).size() == len(set(table["metric"]))).all()
-    assert set(table["metric"]) == set(METRIC_NAMES) - {"buig_balance_eur"}  # no grant given
+    # the default region has a BUIG grant (2017-2018, indexed after); the safety net is off but shown as 0
+    assert set(table["metric"]) == set(METRIC_NAMES)
     reference = table[table["scenario"] == "focus"]
     assert (reference["diff_mean"] == 0).all() and (reference["mean"] == reference["reference_mean"]).all()
 
@@ -101,7 +102,10 @@ def test_paired_interval():
 def test_buig_balance_appears_with_a_state_grant(paired):
     scenarios, yearlies = paired
     grant = {"2019": 25_000_000.0, "2020": 24_000_000.0}
-    with_grant = {n: with_overrides(s, {"money": {"state_grant_eur_per_year": grant}}) for n, s in scenarios.items()}
+    with_grant = {
+        n: s.model_copy(update={"money": s.money.model_copy(update={"state_grant_eur_per_year": grant})})
+        for n, s in scenarios.items()
+    }
     t = compare(yearlies, with_grant, YEARS).table.set_index(["year", "metric", "scenario"])
     for year in YEARS:
         benefit = t.loc[(str(year), "benefit_spending_eur", "broad")]
@@ -170,3 +174,32 @@ def test_compare_to_folder_writes_what_caseload_compare_writes(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert_same_results(tmp_path / "api", tmp_path / "cli")
+
+
+@pytest.mark.cli
+def test_compare_splits_the_difference_over_the_levers_and_says_so(tmp_path):
+    out = tmp_path / "gate"
+    result = invoke("compare", "focus", "focus-gatekeeper", "--reps", 2, "--until", 2020, "--workers", 1, "--out", out)
+    assert result.exit_code == 0, result.output
+    shares = pd.read_csv(out / "attribution.csv", dtype={"year": str})
+    assert list(shares.columns) == [
+        "year",
+        "metric",
+        "scenario",
+        "reference",
+        "lever",
+        "share_mean",
+        "share_low",
+        "share_high",
+    ]
+    assert set(shares["lever"]) == {"door"}
+    assert "Of " in result.output and "(focus-gatekeeper against focus): door" in result.output
+    recorded = json.loads((out / "manifest.json").read_text())["attribution"]
+    assert recorded["done"] and recorded["comparisons"][0]["combinations"] == 2
+    skipped = tmp_path / "skipped"
+    result = invoke(
+        "compare", "focus", "focus-gatekeeper", "--reps", 2, "--until", 2020, "--no-attribution", "--out", skipped
+    )
+    assert result.exit_code == 0, result.output
+    assert not (skipped / "attribution.csv").exists() and "Of " not in result.output
+    assert json.loads((skipped / "manifest.json").read_text())["attribution"]["done"] is False

@@ -90,7 +90,10 @@ def test_every_number_in_the_report_tables_comes_from_the_csv_files(folder):
     break_even = pd.read_csv(folder / "break_even.csv").set_index("scenario")
     parameters = pd.read_csv(folder / "parameters.csv", dtype=str, keep_default_na=False).set_index("parameter")
     manifest = json.loads((folder / "manifest.json").read_text())
-    checked = {"comparison.csv": 0, "break_even.csv": 0, "parameters.csv": 0, "manifest.json": 0}
+    shares = pd.read_csv(folder / "attribution.csv", dtype={"year": str}).set_index(
+        ["year", "metric", "scenario", "lever"]
+    )
+    checked = {"comparison.csv": 0, "break_even.csv": 0, "parameters.csv": 0, "manifest.json": 0, "attribution.csv": 0}
     for cell in _cells(folder).cells:
         source = cell.get("data-file")
         if source is None:
@@ -101,6 +104,8 @@ def test_every_number_in_the_report_tables_comes_from_the_csv_files(folder):
             value = comparison.loc[(key["year"], key["metric"], key["scenario"]), column]
         elif source == "break_even.csv":
             value = break_even.loc[key["scenario"], column]
+        elif source == "attribution.csv":
+            value = shares.loc[(key["year"], key["metric"], key["scenario"], key["lever"]), column]
         elif source == "parameters.csv":
             assert text == parameters.loc[key["parameter"], column]
             checked[source] += 1
@@ -122,7 +127,7 @@ def test_report_is_self_contained_with_embedded_plots(folder):
     html = (folder / "report.html").read_text(encoding="utf-8")
     links = _cells(folder).links
     assert links and all(link.startswith("data:image/png;base64,") for link in links)
-    assert html.count("data:image/png;base64,") == 3  # paths, differences, composition
+    assert html.count("data:image/png;base64,") == 5  # a waterfall per scenario (2), paths, differences, composition
     for heading in (
         "Caseload paths",
         "Differences per year",
@@ -138,7 +143,7 @@ def test_report_is_self_contained_with_embedded_plots(folder):
 
 def test_workbook_holds_the_budget_and_difference_tables(folder):
     book = openpyxl.load_workbook(folder / "comparison.xlsx", read_only=True)
-    assert book.sheetnames == ["budget", "differences", "break_even", "parameters"]
+    assert book.sheetnames == ["budget", "differences", "break_even", "attribution", "parameters"]
     rows = list(book["differences"].values)
     csv = pd.read_csv(folder / "comparison.csv", dtype={"year": str})
     assert list(rows[0]) == list(csv.columns) and len(rows) == len(csv) + 1
