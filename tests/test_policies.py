@@ -88,28 +88,11 @@ def test_guidance_runs_the_configured_calendar_months_after_the_policy_starts(fo
 @pytest.mark.parametrize("months", [0.0, 1.0, 6.0, 12.0, 13.0, 24.0, 36.0])
 @pytest.mark.parametrize("start", ["2020-01-01", "2021-01-01", "2020-03-01", "2020-07-15"])
 def test_the_guidance_window_is_that_many_calendar_months_from_the_start(focus_participation, months, start):
-    scenario = (
-        with_overrides(
-            focus_participation,
-            {
-                "policies": {"focus-participation": {"contact": {"guidance_months": months}}},
-                "policy_schedule": [
-                    {"start": "2014-01-01", "policy": "focus"},
-                    {"start": start, "policy": "focus-participation"},
-                ],
-            },
-        )
-        if months > 0
-        else with_overrides(
-            focus_participation,
-            {
-                "policies": {"focus-participation": {"contact": {"guidance_share": 0.0}}},
-                "policy_schedule": [
-                    {"start": "2014-01-01", "policy": "focus"},
-                    {"start": start, "policy": "focus-participation"},
-                ],
-            },
-        )
+    # no months means no guidance (guidance with a share but no months is refused by the schema)
+    contact = {"guidance_months": months} if months > 0 else {"guidance_share": 0.0}
+    schedule = [{"start": "2014-01-01", "policy": "focus"}, {"start": start, "policy": "focus-participation"}]
+    scenario = with_overrides(
+        focus_participation, {"policies": {"focus-participation": {"contact": contact}}, "policy_schedule": schedule}
     )
     guided = _guided_months(scenario, Calendar.for_years(2014, 2026))
     first = dt.date.fromisoformat(start)
