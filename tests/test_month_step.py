@@ -53,6 +53,7 @@ def _month(pension_age: float = 67.0, p_review: float = 0.0, seed: int = 1) -> M
         guidance_share=0.0,
         trajectory_routes=np.zeros(Route.PARTICIPATION + 1, dtype=bool),
         p_review=p_review,
+        trajectory_budget_left=np.inf,
         contact_multiplier=np.ones(4),
         intensity=np.zeros(4),
         bases=Streams(seed).bases(STREAMS, 12),
@@ -167,3 +168,31 @@ def test_the_month_end_stock_counts_by_category_duration_route_and_part_time():
     # years on at the month end: 0.28, 0.98, 1.58, 3.08, 4.07, 4.58, 10.08, 20.08
     assert [stocks[f"stock_duration_{d}"] for d in ("lt1", "1_2", "2_4", "4plus")] == [2, 1, 1, 4]
     assert stocks["stock_participation"] == 3 and stocks["stock_parttime"] == 3
+
+
+def test_the_trajectory_ceiling_lets_only_the_starts_that_fit():
+    # every development client would start (chance ~1): the ceiling decides how many may
+    scenario = flat_hazards(0.0, 0.0, trajectories={"start_per_month": 5.0})
+    prices = run_rules(scenario).routes.trajectory_price
+    routes = np.zeros(Route.PARTICIPATION + 1, dtype=bool)
+    routes[Route.DEVELOPMENT] = True
+    free = _month()._replace(trajectory_routes=routes)
+    t, ids = _clients(40)
+    everyone = _step(t, ids, scenario, free)
+    assert len(everyone.started) > 35
+    wanted = everyone.started_type
+    for k in (0, 1, 5, len(wanted)):
+        t, ids = _clients(40)
+        room = float(prices[wanted[:k]].sum())
+        out = _step(t, ids, scenario, free._replace(trajectory_budget_left=room))
+        # those who would start, in order, while their price fits what is left; the rest wait
+        fits, left = [], room
+        for p, kind in zip(everyone.started, wanted, strict=True):
+            if prices[kind] <= left:
+                fits.append(p)
+                left -= prices[kind]
+        assert out.started.tolist() == fits
+        assert len(fits) >= k and float(prices[out.started_type].sum()) <= room
+    t, ids = _clients(40)
+    none = _step(t, ids, scenario, free._replace(trajectory_budget_left=float(prices.min()) - 1.0))
+    assert len(none.started) == 0
