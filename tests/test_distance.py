@@ -70,7 +70,12 @@ def test_the_month_step_drifts_everyone_without_contact_or_trajectories():
     """No consultants, no income-consultant talks, no trajectories: activation is 0 for everyone,
     so each client who stays on benefit drifts by the rule over their days on benefit that month."""
     scenario = steady_state(
-        policies={"focus": {"work_consultants": 0.0, "unserved_contacts_per_year": 0.0}},
+        policies={
+            "focus": {
+                "staffing": {"rule": "fixed", "work_consultants": 0.0},
+                "contact": {"unserved_contacts_per_year": 0.0},
+            }
+        },
         trajectories={"start_per_month": 0.0},
         region={"initial_stock": 400},
         inflow={"base_notifications_per_year": 300.0},

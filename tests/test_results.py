@@ -31,6 +31,7 @@ def _rows(years: list[int], seed: int = 0) -> list[dict]:
             for column in STOCK_COLUMNS:
                 row[column] = int(rng.integers(500))
             row["work_consultant_caseload"] = float(rng.random() * 100)
+            row["work_consultants"] = float(rng.random() * 10)
             rows.append(row)
     return rows
 
@@ -55,6 +56,7 @@ def test_the_yearly_table_sums_the_flows_and_keeps_the_december_stocks():
         for column in STOCK_COLUMNS:
             assert row[column] == december[column], (year, column)
         assert row["work_consultant_caseload"] == pytest.approx(months["work_consultant_caseload"].mean())
+        assert row["work_consultants"] == pytest.approx(months["work_consultants"].mean())  # FTE-years
         assert row["wait_days_mean"] == WAITS.loc[year, "wait_days_mean"]
         assert row["wait_days_p90"] == WAITS.loc[year, "wait_days_p90"]
 
@@ -71,7 +73,15 @@ def test_the_start_years_row_holds_only_the_stock():
 def test_counts_are_whole_numbers_and_money_and_waits_are_floats_all_nullable():
     yearly, _ = build_tables(_rows([2014]), WAITS, START, initial_stock=5, replication=0)
     assert str(yearly["caseload_december"].dtype) == "Int64" and str(yearly["outflow"].dtype) == "Int64"
-    for column in ("benefit_client_months", "benefit_spending_eur", "wait_days_p90", "work_consultant_caseload"):
+    for column in (
+        "benefit_client_months",
+        "benefit_spending_eur",
+        "wait_days_p90",
+        "work_consultant_caseload",
+        "work_consultants",
+        "work_consultant_spending_eur",
+        "participation_distance_mean",
+    ):
         assert str(yearly[column].dtype) == "Float64", column
 
 
