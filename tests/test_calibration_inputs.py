@@ -196,7 +196,7 @@ def test_a_budget_below_the_first_population_and_polish_is_refused(tmp_path, pop
 @pytest.mark.cli
 def test_cli_budget_30_names_the_minimum_for_the_default_file():
     result = _cli("--budget", "30", "--out", "/nonexistent/out")
-    assert "--budget: at least 97 for 12 free parameters" in _one_error_line(result, 2)
+    assert "--budget: at least 105 for 13 free parameters" in _one_error_line(result, 2)
 
 
 @pytest.mark.unit

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 import pytest
-from bands import share_band
+from bands import se_band, share_band
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -108,10 +108,14 @@ def test_meeting_queue_seats_in_order_of_notification(short_baseline):
     model.run()
     events = model.log.frame()
     seated = events[events["event"] == "information_meeting"]
-    # queue order is notification order: client ids are given in order of notification
-    assert (np.diff(seated["client"].to_numpy()) > 0).all()
-    notified = events[events["event"] == "notified"].set_index("client")["day"]
-    assert (np.diff(notified.reindex(seated["client"]).to_numpy()) >= 0).all()
+    # queue order is notification order, a re-applicant's by the day it notified again
+    latest = events[events["event"].isin(["notified", "reapplied"])].groupby("client")["day"].last()
+    assert (np.diff(latest.reindex(seated["client"]).to_numpy()) >= 0).all()
+    # and client ids are given in order of notification
+    again = set(events.loc[events["event"] == "reapplied", "client"])
+    assert again  # the broad years' door sends some back later
+    first_time = seated[~seated["client"].isin(again)]["client"].to_numpy()
+    assert (np.diff(first_time) > 0).all()
 
 
 @pytest.mark.unit
@@ -131,8 +135,48 @@ def test_gatekeeper_share_within_binomial_band(short_baseline):
     model.run()
     notified = sum(r["notifications"] for r in model.rows)
     stopped = sum(r["gatekept"] for r in model.rows)
-    p = scenario.policies["broad"].gatekeeper_share
+    p = scenario.policies["broad"].door.gatekeeper_share
     assert abs(stopped / notified - p) < share_band(p, notified)
+
+
+@pytest.mark.theory
+def test_those_stopped_at_the_door_are_refused_find_other_means_or_apply_again_later(short_baseline):
+    scenario = with_overrides(short_baseline, {"policy_schedule": [{"start": "2014-01-01", "policy": "broad"}]})
+    model = Model(scenario, 6, record_events=True)
+    model.run()
+    events = model.log.frame()
+    inflow = scenario.inflow
+    stopped = events.loc[events["event"] == "gatekept"].set_index("client")["day"]
+    again = events.loc[events["event"] == "reapplied"].set_index("client")["day"]
+    t = model.table
+    entitlement = t.u_entitlement[stopped.index.to_numpy()]
+    entitled = stopped[entitlement >= inflow.refused_share]
+    # the not entitled among them never come back; a re-applicant is stopped once
+    assert set(again.index) <= set(entitled.index) and again.index.is_unique
+    # of the entitled, the share deterred only for now (binomial band); count only those stopped six
+    # mean waits before the end, as a later one may not be back yet (e^-6: 0.25% still out)
+    mean = inflow.gatekept_reapply_months * 30.4375
+    early = entitled[entitled < model.calendar.end_day - 6 * mean]
+    came_back = early.index.isin(again.index).mean()
+    p = inflow.gatekept_reapply_share
+    assert abs(came_back - p) < share_band(p, len(early)) + 0.0025 * p
+    # after an exponential wait with the configured mean (band from its sd over sqrt(n))
+    waits = (again - stopped.reindex(again.index)).to_numpy()
+    back = early.index.isin(again.index)
+    early_waits = (again.reindex(early.index[back]) - early[back]).to_numpy()
+    assert (waits > 0).all()
+    # (the cut at six means takes 1.5% off the mean of an exponential)
+    assert abs(early_waits.mean() - mean) < se_band(mean / np.sqrt(len(early_waits))) + 0.015 * mean
+
+
+@pytest.mark.unit
+def test_without_re_applicants_the_door_removes_for_good(short_baseline):
+    scenario = with_overrides(short_baseline, {"inflow": {"gatekept_reapply_share": 0.0}})
+    model = Model(scenario, 6, record_events=True)
+    model.run()
+    events = model.log.frame()
+    assert not (events["event"] == "reapplied").any()
+    assert (events["event"] == "gatekept").sum() > 0 and sum(r["reapplications"] for r in model.rows) == 0
 
 
 @pytest.mark.unit
