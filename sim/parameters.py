@@ -608,8 +608,9 @@ class Money(Strict):
         description="Cost of aftercare for one placement (exit to work or part-time job) under a policy with "
         "aftercare; assumption: about six consultant contacts in the first months.",
     )
-    state_grant_eur_per_year: dict[str, NonNegative] = Field(
-        default_factory=dict, description="BUIG grant by year ('2019' = ...), to show the balance; optional input."
+    state_grant_eur_per_year: Annotated[dict[str, NonNegative], COUNT] = Field(
+        default_factory=dict,
+        description="BUIG grant by year ('2019' = ...), to show the balance; optional input (scales with the region).",
     )
     state_grant_indexed_after_last: bool = Field(
         False,

@@ -171,12 +171,16 @@ def scaled_counts(data: dict[str, Any], initial_stock: int) -> dict[str, Any]:
     ratio = initial_stock / max(region.get("initial_stock", Region.model_fields["initial_stock"].default), 1)
     out: dict[str, Any] = {"region": {"initial_stock": initial_stock}}
     for loc, field, value in _count_fields(data, Scenario, ()):
-        if not is_number(value):
+        if isinstance(value, dict) and value and all(is_number(v) for v in value.values()):
+            scaled: object = {key: scaled_count(v, ratio, False) for key, v in value.items()}  # e.g. a grant by year
+        elif is_number(value):
+            scaled = scaled_count(value, ratio, field.annotation is int)
+        else:
             continue
         table = out
         for part in loc[:-1]:
             table = table.setdefault(part, {})
-        table[loc[-1]] = scaled_count(value, ratio, field.annotation is int)
+        table[loc[-1]] = scaled
     return out
 
 

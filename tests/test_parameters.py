@@ -11,7 +11,7 @@ import datetime as dt
 import pytest
 from pydantic import ValidationError
 
-from sim.parameters import Chain, Drivers, Inflow, Money, Policy, Scenario, Shock, Simulation, is_count
+from sim.parameters import Chain, Drivers, Inflow, Money, Scenario, Shock, Simulation, Staffing, is_count
 
 pytestmark = pytest.mark.unit
 
@@ -104,6 +104,9 @@ def test_other_block_rules():
 
 def test_counts_that_scale_with_the_population_are_marked_and_rates_are_not():
     assert is_count(Inflow.model_fields["base_notifications_per_year"])
-    assert is_count(Policy.model_fields["work_consultants"])
+    assert is_count(Staffing.model_fields["work_consultants"]) and is_count(
+        Staffing.model_fields["budget_eur_per_year"]
+    )
+    assert is_count(Money.model_fields["state_grant_eur_per_year"])
     assert not is_count(Inflow.model_fields["elasticity_inflow"])
-    assert not is_count(Policy.model_fields["caseload_norm"])  # clients per consultant: a ratio
+    assert not is_count(Staffing.model_fields["caseload_norm"])  # clients per consultant: a ratio

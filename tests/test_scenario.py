@@ -129,7 +129,9 @@ def test_scale_to_stock_multiplies_every_count_and_keeps_every_rate(tmp_path):
     scaled = load(str(write(tmp_path, BASE + "scale_to_stock = 3320\n"))).scenario
     assert scaled.region.initial_stock == 3320
     assert scaled.inflow.base_notifications_per_year == baseline.inflow.base_notifications_per_year * 2.0
-    assert scaled.policies["focus"].work_consultants == baseline.policies["focus"].work_consultants * 2.0
+    grants = baseline.money.state_grant_eur_per_year
+    assert scaled.money.state_grant_eur_per_year == {year: grant * 2.0 for year, grant in grants.items()}
+    assert scaled.policies == baseline.policies  # teams that follow their norm: no count to scale
     # a count no file sets is scaled from its default; whole numbers stay whole
     assert scaled.chain.extra_meeting_queue_threshold == 24 and scaled.chain.intakes_per_weekday == 8
     assert scaled.work == baseline.work and scaled.inflow.elasticity_inflow == baseline.inflow.elasticity_inflow
