@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sim.clients import Route
 from sim.consultants import (
     assign_consultants,
     clients_to_serve,
@@ -21,7 +22,8 @@ from sim.consultants import (
     contact_rate,
     team_size,
 )
-from sim.parameters import Contact
+from sim.parameters import Contact, Money, Staffing
+from sim.policies import served_route_mask
 from sim.scenario import load
 
 pytestmark = pytest.mark.unit
@@ -56,30 +58,58 @@ def test_consultants_serve_the_eligible_closest_first_up_to_staff_times_norm(sce
     distance = np.array([30.0, 5.0, 1.0, 20.0, 2.0, 2.0, 10.0, 0.5, 40.0])
     on_route = np.array([True, True, True, True, True, True, True, False, True])
     to_serve = clients_to_serve(distance, on_route, policy)
-    # beyond 24 months or on a route the policy does not serve: never
-    assert np.flatnonzero(to_serve).tolist() == [1, 2, 3, 4, 5, 6]
-    guidance = assign_consultants(distance, to_serve, 1.0, 4.0, scenario.contact)
-    # a team of one at norm 4: the 4 closest (ties in order)
-    assert np.flatnonzero(guidance.served).tolist() == [1, 2, 4, 5]
-    assert guidance.caseload_per_consultant == 4.0 and guidance.work_consultants == 1.0
-    assert guidance.contacts_per_served_per_year == contact_rate(4.0, scenario.contact)
+    guidance = assign_consultants(distance, to_serve, 2.0, 3.0, scenario.contact)
+    # beyond 24 months or without a route: never; of the rest, the 6 closest (ties in order)
+    assert np.flatnonzero(guidance.served).tolist() == [1, 2, 3, 4, 5, 6]
+    assert guidance.work_consultants == 2.0
+    assert guidance.caseload_per_consultant == 3.0
+    assert guidance.contacts_per_served_per_year == contact_rate(3.0, scenario.contact)
 
 
-def test_the_team_is_fixed_follows_the_norm_or_is_what_the_budget_pays(scenario):
-    money = scenario.money
-    norm = scenario.policies["focus"].staffing  # norm 80
-    assert team_size(norm, 400, money) == 5.0
-    assert team_size(norm.model_copy(update={"max_work_consultants": 4.0}), 400, money) == 4.0
-    fixed = norm.model_copy(update={"rule": "fixed", "work_consultants": 9.0})
-    assert team_size(fixed, 400, money) == team_size(fixed, 4000, money) == 9.0
-    budget = norm.model_copy(update={"rule": "budget", "budget_eur_per_year": 400_000.0})
-    assert team_size(budget, 400, money) == 400_000.0 / money.work_consultant_eur_per_fte_year
-    # a team that follows its norm serves everyone it is for, at exactly the norm
-    distance = np.linspace(0, 20, 401)
+def test_whom_the_consultants_serve_is_the_served_routes_within_the_served_distance(scenario):
+    focus, broad = scenario.policies["focus"], scenario.policies["broad"]
+    # by route code (none, direct, mediation, development, sheltered, participation): focus serves
+    # category 1's routes
+    assert served_route_mask(focus).tolist() == [False, True, True, True, False, False]
+    assert served_route_mask(broad)[Route.DIRECT :].all()
+    distance = np.array([1.0, 24.0, 24.5, 10.0, 10.0, 100.0])
+    route = np.array(
+        [Route.DIRECT, Route.MEDIATION, Route.DEVELOPMENT, Route.SHELTERED, Route.PARTICIPATION] + [Route.PARTICIPATION]
+    )
+    assert clients_to_serve(distance, served_route_mask(focus)[route], focus).tolist() == [
+        True,
+        True,
+        False,  # beyond 24 months
+        False,  # 2B's sheltered route
+        False,  # participation
+        False,
+    ]
+    assert clients_to_serve(distance, served_route_mask(broad)[route], broad).all()
+
+
+def test_a_team_that_follows_its_norm_serves_everyone_at_exactly_the_norm(scenario):
+    staffing = Staffing(rule="norm", caseload_norm=80.0)
+    distance = np.linspace(0.0, 20.0, 1001)
     to_serve = np.ones(len(distance), dtype=bool)
-    team = team_size(norm, len(distance), money)
-    guidance = assign_consultants(distance, to_serve, team, norm.caseload_norm, scenario.contact)
-    assert guidance.served.all() and guidance.caseload_per_consultant == pytest.approx(norm.caseload_norm)
+    team = team_size(staffing, len(distance), scenario.money)
+    assert team == 1001 / 80.0
+    guidance = assign_consultants(distance, to_serve, team, staffing.caseload_norm, scenario.contact)
+    # the product team x norm may round below 1001: nobody is dropped for that
+    assert guidance.served.all()
+    assert guidance.caseload_per_consultant == pytest.approx(80.0, rel=1e-12)
+
+
+def test_the_three_staffing_rules_give_their_team():
+    money = Money(work_consultant_eur_per_fte_year=80_000.0)
+    assert team_size(Staffing(rule="fixed", caseload_norm=90.0, work_consultants=9.0), 5000, money) == 9.0
+    assert team_size(Staffing(rule="fixed", caseload_norm=90.0, work_consultants=9.0), 0, money) == 9.0
+    assert team_size(Staffing(rule="norm", caseload_norm=120.0), 1800, money) == 15.0
+    assert team_size(Staffing(rule="norm", caseload_norm=120.0), 0, money) == 0.0
+    capped = Staffing(rule="norm", caseload_norm=120.0, max_work_consultants=10.0)
+    assert team_size(capped, 1800, money) == 10.0
+    assert team_size(capped, 600, money) == 5.0
+    budget = Staffing(rule="budget", caseload_norm=90.0, budget_eur_per_year=1_000_000.0)
+    assert team_size(budget, 5000, money) == 1_000_000.0 / 80_000.0 == 12.5
 
 
 def test_contacts_are_capacity_over_caseload_at_most_the_maximum():
