@@ -22,7 +22,8 @@ from verification_scenarios import baseline
 from sim.calendar import DAYS_PER_MONTH
 from sim.clients import State
 from sim.model import Model
-from sim.parameters import CATEGORIES
+from sim.money import STAFF_COLUMNS, back_pay_client_months, benefit_price
+from sim.parameters import CATEGORIES, ROUTE_NAMES
 from sim.results import build_tables, waits_by_grant_year
 from sim.scenario import with_overrides
 
@@ -55,6 +56,13 @@ NON_NEGATIVE = [
     "stock_parttime",
     "clients_served",
     "in_chain",
+    "reapplications",
+    "deterred",
+    "work_consultants",
+    *STAFF_COLUMNS,
+    "placements_category_1",
+    "placements_category_2",
+    "placements_category_3",
 ]
 
 
@@ -77,22 +85,38 @@ def check_invariants(model: Model) -> pd.DataFrame:
     # consultants are assigned among those on benefit during the month (leavers included)
     assert (rows["clients_served"] <= previous + rows["inflow"]).all()
 
-    # money: client-months times prices; nobody is paid more than a month, nor for more clients than there were
-    price = sc.money.benefit_eur_per_full_year / 12.0
+    # money: client-months times the year's price; nobody is paid more than a month, nor for more
+    # clients than there were, besides what is owed back to notification when a benefit is granted
+    price = np.array([benefit_price(sc.money, int(y)) for y in rows["year"]]) / 12.0
     assert np.allclose(rows["benefit_spending_eur"], rows["benefit_client_months"] * price, rtol=1e-12, atol=1e-6)
     starts = [dt.date(int(y), int(m), 1) for y, m in zip(rows["year"], rows["month"], strict=True)]
     month_len = (
         np.array([((s.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - s).days for s in starts])
         / DAYS_PER_MONTH
     )
-    assert (rows["benefit_client_months"] <= (previous + rows["inflow"]) * month_len + 1e-9).all()
+    t = model.table
+    granted = np.flatnonzero(np.isfinite(t.view("grant_day")))
+    month_of = np.searchsorted([m[3] for m in model.calendar.month_starts()], t.grant_day[granted], side="right")
+    owed = np.array(
+        [
+            back_pay_client_months(sc.money, t.notification_day[ids], t.birth_day[ids], t.grant_day[ids])
+            for ids in (granted[month_of == k] for k in range(len(rows)))
+        ]
+    )
+    assert (rows["benefit_client_months"] - owed <= (previous + rows["inflow"]) * month_len + 1e-9).all()
+    assert (owed >= 0).all() and (sc.money.benefit_from_notification or (owed == 0).all())
+    # staff: the team's months at its price; placements by group add up to the jobs found
+    fte = sc.money.work_consultant_eur_per_fte_year / 12.0
+    assert np.allclose(rows["work_consultant_spending_eur"], rows["work_consultants"] * fte, rtol=1e-12)
+    jobs = rows[["outflow_work_fulltime", "outflow_work_temporary", "outflow_self_employment", "placements_parttime"]]
+    placed = rows[["placements_category_1", "placements_category_2", "placements_category_3"]]
+    assert (placed.sum(axis=1) == jobs.sum(axis=1)).all()
     prices = np.array([t.price_eur for t in sc.trajectories.basket])
     started = rows["trajectories_started"]
     assert (rows["trajectory_spending_eur"] >= started * prices.min() - 1e-6).all()
     assert (rows["trajectory_spending_eur"] <= started * prices.max() + 1e-6).all()
 
     # every client in exactly one known state, consistent with the tables and the event log
-    t = model.table
     states = t.view("state")
     assert np.isin(states, list(KNOWN_STATES)).all(), set(np.unique(states)) - KNOWN_STATES
     counts = {s: int((states == s).sum()) for s in KNOWN_STATES}
@@ -153,16 +177,33 @@ rates = st.floats(0.0, 0.3)
 @st.composite
 def scenarios(draw):
     job_split = [draw(st.floats(0.0, 0.33)) for _ in range(3)]
+    rule = draw(st.sampled_from(["fixed", "norm", "budget"]))
+    guidance = draw(shares)
     policy = {
-        "work_consultants": draw(st.sampled_from([0.0, 0.5, 3.0, 9.0, 40.0])),
-        "caseload_norm": draw(st.floats(1.0, 300.0)),
-        "served_max_distance_months": draw(st.floats(0.0, 200.0)),
-        "unserved_contacts_per_year": draw(st.floats(0.0, 12.0)),
-        "gatekeeper_share": draw(shares),
-        "trajectories_in_participation": draw(st.booleans()),
-        "participation_guidance_share": draw(shares),
-        "participation_guidance_contacts_per_year": draw(st.floats(0.0, 24.0)),
-        "participation_guidance_months": draw(st.floats(0.0, 48.0)),
+        "door": {"gatekeeper_share": draw(shares)},
+        "served": {
+            "max_distance_months": draw(st.floats(0.0, 200.0)),
+            "routes": draw(st.lists(st.sampled_from(ROUTE_NAMES), unique=True)),
+        },
+        "staffing": {
+            "rule": rule,
+            "caseload_norm": draw(st.floats(1.0, 300.0)),
+            "work_consultants": draw(st.sampled_from([0.0, 0.5, 3.0, 9.0, 40.0])),
+            "max_work_consultants": draw(st.none() | st.floats(0.0, 20.0)),
+            "budget_eur_per_year": draw(st.floats(0.0, 2e6)),
+            "review_months": draw(st.integers(1, 12)),
+        },
+        "contact": {
+            "unserved_contacts_per_year": draw(st.floats(0.0, 12.0)),
+            "guidance_share": guidance,
+            "guidance_contacts_per_year": draw(st.floats(0.5, 24.0)),
+            "guidance_months": draw(st.floats(0.5, 48.0)),
+        },
+        "trajectories": {
+            "routes": draw(st.lists(st.sampled_from(["development", "sheltered", "participation"]), unique=True)),
+            "yearly_budget_eur": draw(st.none() | st.floats(0.0, 5e5)),
+        },
+        "aftercare": {"retention_share": draw(shares)},
     }
     overrides = {
         "region": {"initial_stock": draw(st.integers(0, 120)), "refugee_share_of_stock": draw(shares)},
@@ -172,6 +213,8 @@ def scenarios(draw):
             "refused_share": draw(shares),
             "newcomer_distance_mean_months": draw(st.floats(0.1, 60.0)),
             "refugee_notifications_per_permit": draw(st.floats(0.0, 0.01)),
+            "gatekept_reapply_share": draw(shares),
+            "gatekept_reapply_months": draw(st.floats(0.1, 24.0)),
         },
         "chain": {
             "information_meeting_places": draw(st.integers(0, 30)),
@@ -188,7 +231,6 @@ def scenarios(draw):
             "temporary_share": job_split[1],
             "self_employment_share": job_split[2],
             "temporary_contract_months_mean": draw(st.floats(0.1, 24.0)),
-            "aftercare_retention_share": draw(shares),
             "parttime_benefit_share": draw(shares),
             "parttime_job_end_per_month": draw(rates),
             "education_per_month_young": draw(rates),
@@ -200,8 +242,13 @@ def scenarios(draw):
         },
         "contact": {"contact_effect_max": draw(st.floats(0.0, 5.0))},
         "trajectories": {"start_per_month": draw(st.floats(0.0, 1.0))},
-        "policies": {"broad": policy, "focus": {**policy, "gatekeeper_share": draw(shares)}},
-        "money": {"benefit_eur_per_full_year": draw(st.floats(0.0, 40_000.0))},
+        "policies": {"broad": policy, "focus": {**policy, "door": {"gatekeeper_share": draw(shares)}}},
+        "money": {
+            "benefit_eur_per_full_year": draw(st.floats(0.0, 40_000.0)),
+            "benefit_indexation_per_year": draw(st.floats(-0.05, 0.1)),
+            "benefit_from_notification": draw(st.booleans()),
+            "work_consultant_eur_per_fte_year": draw(st.floats(1.0, 200_000.0)),
+        },
     }
     if draw(st.booleans()):
         overrides["shocks"] = [
