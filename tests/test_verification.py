@@ -305,7 +305,15 @@ def test_no_contact_job_finding_falls_to_the_no_contact_rate():
         simulation={"until_year": 2016},
     )
     no_contact = with_overrides(
-        scenario, {"policies": {"focus": {"work_consultants": 0.0, "unserved_contacts_per_year": 0.0}}}
+        scenario,
+        {
+            "policies": {
+                "focus": {
+                    "staffing": {"rule": "fixed", "work_consultants": 0.0},
+                    "contact": {"unserved_contacts_per_year": 0.0},
+                }
+            }
+        },
     )
     monthly = run(no_contact, 8).monthly
     assert monthly["clients_served"].eq(0).all()
@@ -403,7 +411,9 @@ def test_more_work_consultants_never_fewer_exits_to_work(small_baseline):
         with_overrides(
             small_baseline,
             {
-                "policies": {"broad": {"work_consultants": k}, "focus": {"work_consultants": k}},
+                "policies": {
+                    name: {"staffing": {"rule": "fixed", "work_consultants": k}} for name in ("broad", "focus")
+                },
                 "simulation": {"until_year": 2015},
             },
         )

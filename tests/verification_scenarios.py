@@ -35,7 +35,9 @@ def baseline() -> Scenario:
 
 
 def steady_state(**overrides: Any) -> Scenario:
-    """Constant drivers, one policy (focus) throughout, no shocks, no seasonality, no extra groups."""
+    """Constant drivers, one policy (focus) throughout, no shocks, no seasonality, no extra groups;
+    benefits paid from the day they start, so a benefit client-month is a month on the caseload
+    (the checks read exposure from it)."""
     scenario = with_overrides(
         baseline(),
         {
@@ -43,6 +45,7 @@ def steady_state(**overrides: Any) -> Scenario:
             "inflow": NO_EXTRA_INFLOW,
             "policy_schedule": [{"start": "2014-01-01", "policy": "focus"}],
             "shocks": [],
+            "money": {"benefit_from_notification": False},
         },
     )
     return with_overrides(scenario, overrides) if overrides else scenario
