@@ -11,7 +11,7 @@ import datetime as dt
 import pytest
 from pydantic import ValidationError
 
-from sim.parameters import Chain, Drivers, Inflow, Money, Scenario, Shock, Simulation, Staffing, is_count
+from sim.parameters import Aftercare, Chain, Drivers, Inflow, Money, Scenario, Shock, Simulation, Staffing, is_count
 
 pytestmark = pytest.mark.unit
 
@@ -110,3 +110,130 @@ def test_counts_that_scale_with_the_population_are_marked_and_rates_are_not():
     assert is_count(Money.model_fields["state_grant_eur_per_year"])
     assert not is_count(Inflow.model_fields["elasticity_inflow"])
     assert not is_count(Staffing.model_fields["caseload_norm"])  # clients per consultant: a ratio
+
+
+# -- policies as levers: based_on and a lever taken by a policy's name ----------------------------
+
+
+def _with_policies(data: dict, **policies: dict) -> dict:
+    return {**data, "policies": {**data["policies"], **policies}}
+
+
+def _policies(data: dict, **policies: dict) -> dict:
+    return Scenario.model_validate(_with_policies(data, **policies)).policies
+
+
+def test_based_on_lays_the_base_under_the_policy(data):
+    guidance = {"guidance_share": 0.2, "guidance_contacts_per_year": 4.0, "guidance_months": 12.0}
+    policies = _policies(
+        data,
+        x={"based_on": "focus", "contact": guidance},
+        y={"based_on": "x", "door": {"gatekeeper_share": 0.1}, "description": "y"},
+    )
+    focus, x, y = policies["focus"], policies["x"], policies["y"]
+    # levers not given are the base's; a lever given in part keeps the base's other fields
+    for lever in ("door", "served", "staffing", "trajectories", "aftercare"):
+        assert getattr(x, lever) == getattr(focus, lever), lever
+    assert x.contact == focus.contact.model_copy(update=guidance)
+    assert x.description == focus.description
+    # and a base may itself be based on another
+    assert y.door.gatekeeper_share == 0.1 and y.description == "y"
+    assert (y.contact, y.served, y.staffing) == (x.contact, focus.served, focus.staffing)
+    # the base is unchanged
+    assert policies["focus"] == Scenario.model_validate(data).policies["focus"]
+
+
+def test_a_lever_given_as_a_policy_name_copies_that_lever(data):
+    bare = {
+        "served": {"max_distance_months": 10.0},
+        "staffing": {"rule": "fixed", "caseload_norm": 50.0, "work_consultants": 2.0},
+    }
+    policies = _policies(
+        data,
+        x={"based_on": "focus", "door": "broad", "staffing": "broad"},
+        y={"based_on": "broad"},
+        z={"based_on": "focus", "served": "y", "aftercare": "bare"},
+        bare=bare,
+    )
+    broad, focus = policies["broad"], policies["focus"]
+    x = policies["x"]
+    assert (x.door, x.staffing) == (broad.door, broad.staffing)
+    assert (x.served, x.contact, x.trajectories, x.aftercare) == (
+        focus.served,
+        focus.contact,
+        focus.trajectories,
+        focus.aftercare,
+    )
+    # the named policy's lever as resolved (y is based on broad); a lever it left out is the default
+    assert policies["z"].served == broad.served
+    assert policies["z"].aftercare == Aftercare()
+    # the shipped variants that isolate the door
+    assert policies["focus-gatekeeper"] == focus.model_copy(
+        update={"door": broad.door, "description": policies["focus-gatekeeper"].description}
+    )
+    assert policies["broad-open-door"] == broad.model_copy(
+        update={"door": focus.door, "description": policies["broad-open-door"].description}
+    )
+
+
+POLICY_ERRORS = [
+    ({"x": {"based_on": "nosuch"}}, ["x.based_on", "names policy 'nosuch'", "defined: broad"]),
+    ({"x": {"based_on": 3}}, ["x.based_on", "names policy 3"]),
+    ({"x": {"based_on": "focus", "door": "nosuch"}}, ["x.door", "names policy 'nosuch'"]),
+    ({"x": {"based_on": "y"}, "y": {"based_on": "x"}}, ["based_on", "in a circle", "x -> y -> x"]),
+    ({"x": {"based_on": "x"}}, ["x.based_on", "in a circle"]),
+    ({"x": {"based_on": "focus", "door": "x"}}, ["x.door", "takes its lever from itself"]),
+    ({"x": {"based_on": "focus", "doors": {"gatekeeper_share": 0.1}}}, ["x.doors", "Extra inputs are not permitted"]),
+    ({"x": {"based_on": "focus", "door": {"gatekeeper": 0.1}}}, ["x.door.gatekeeper", "Extra inputs"]),
+    (
+        {"x": {"based_on": "focus", "door": {"gatekeeper_share": 1.5}}},
+        ["x.door.gatekeeper_share", "less than or equal to 1"],
+    ),
+    ({"x": {"based_on": "focus", "staffing": {"caseload_norm": 0.0}}}, ["x.staffing.caseload_norm", "greater than 0"]),
+    (
+        {"x": {"based_on": "focus", "staffing": {"review_months": 13}}},
+        ["x.staffing.review_months", "less than or equal to 12"],
+    ),
+    ({"x": {"based_on": "focus", "staffing": {"rule": "team"}}}, ["x.staffing.rule", "'fixed', 'norm' or 'budget'"]),
+    (
+        {"x": {"based_on": "focus", "staffing": {"rule": "fixed"}}},
+        ["x.staffing", "work_consultants: rule 'fixed' needs it"],
+    ),
+    (
+        {"x": {"based_on": "focus", "staffing": {"rule": "budget"}}},
+        ["x.staffing", "budget_eur_per_year: rule 'budget' needs it"],
+    ),
+    (
+        {"x": {"based_on": "focus", "contact": {"guidance_share": 0.2}}},
+        ["x.contact", "guidance_months: must be above 0 when guidance_share is set"],
+    ),
+    (
+        {"x": {"based_on": "focus", "contact": {"guidance_share": 0.2, "guidance_months": 12.0}}},
+        ["x.contact", "guidance_contacts_per_year: must be above 0 when guidance_share is set"],
+    ),
+    (
+        {"x": {"based_on": "focus", "served": {"routes": ["direct", "mediation", "direct"]}}},
+        ["x.served.routes", "names a route twice"],
+    ),
+    (
+        {"x": {"based_on": "focus", "trajectories": {"routes": ["sheltered", "sheltered"]}}},
+        ["x.trajectories.routes", "names a route twice"],
+    ),
+    ({"x": {"based_on": "focus", "served": {"routes": ["direkt"]}}}, ["x.served.routes.0", "'direct'"]),
+    ({"x": {"door": {}, "staffing": {"rule": "norm", "caseload_norm": 80.0}}}, ["x.served", "Field required"]),
+]
+
+
+@pytest.mark.parametrize(("policies", "fragments"), POLICY_ERRORS)
+def test_a_wrong_policy_is_refused_naming_the_field(data, policies, fragments):
+    _refused(_with_policies(data, **policies), *fragments)
+
+
+def test_a_lever_set_for_its_rule_is_accepted(data):
+    staffing = {"rule": "budget", "caseload_norm": 80.0, "budget_eur_per_year": 400_000.0}
+    contact = {"guidance_share": 0.2, "guidance_contacts_per_year": 4.0, "guidance_months": 12.0}
+    policies = _policies(data, x={"based_on": "focus", "staffing": staffing, "contact": contact})
+    assert policies["x"].staffing.budget_eur_per_year == 400_000.0
+    # rule fixed from a norm-following base: only the team is needed
+    fixed = _policies(data, x={"based_on": "focus", "staffing": {"rule": "fixed", "work_consultants": 9.0}})
+    assert fixed["x"].staffing.caseload_norm == 80.0 and fixed["x"].staffing.work_consultants == 9.0
