@@ -19,8 +19,9 @@ from typer.testing import CliRunner
 from verification_scenarios import baseline
 
 from cli import app
+from sim.config import model_at
 from sim.files import is_slug
-from sim.parameters import Policy, Scenario
+from sim.parameters import LEVERS, Policy, Scenario
 from sim.scenario import ScenarioError, load
 
 pytestmark = pytest.mark.cli
@@ -50,6 +51,9 @@ def _scalar_fields() -> list[tuple[tuple[str, ...], type, dict]]:
         if isinstance(model, type) and issubclass(model, BaseModel):
             sections.append(((name,), model))
     sections.append((("policies", "focus"), Policy))
+    # and each lever of a policy, a table of its own
+    for lever in LEVERS:
+        sections.append((("policies", "focus", lever), Policy.model_fields[lever].annotation))
     fields = []
     for prefix, model in sections:
         values = data
@@ -160,10 +164,7 @@ def test_out_of_range_values_name_the_field(field, data):
 @FUZZ
 @given(st.sampled_from(SECTIONS), st.from_regex(r"\A[a-z][a-z_]{2,20}\Z"))
 def test_unknown_keys_name_the_key_and_the_allowed_ones(section, key):
-    if section == ("policies", "focus"):
-        allowed = set(Policy.model_fields)
-    else:
-        allowed = set(Scenario.model_fields[section[0]].annotation.model_fields)
+    allowed = set(model_at(Scenario, section).model_fields)
     if key in allowed:
         return
     assert_clean_failure(_file((*section, key), "1"), ".".join((*section, key)), "unknown field", "Allowed here")
@@ -297,6 +298,44 @@ def test_specific_bad_files(text, fragments):
 )
 def test_silent_surprises_are_errors_naming_the_field(text, fragments):
     assert_clean_failure(text, "bad.toml", *fragments)
+
+
+POLICY = 'include = "baseline"\n[policies.x]\nbased_on = "focus"\n'
+"""A file with a policy `x` based on focus; each case below adds one mistake to it."""
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        ('include = "baseline"\n[policies.x]\nbased_on = "nosuch"\n', ["policies", "x.based_on", "'nosuch'"]),
+        (POLICY + 'door = "nosuch"\n', ["policies", "x.door", "names policy 'nosuch'"]),
+        (
+            'include = "baseline"\n[policies.x]\nbased_on = "y"\n[policies.y]\nbased_on = "x"\n',
+            ["policies", "based_on", "in a circle"],
+        ),
+        (POLICY + "lever = 1\n", ["policies.x.lever", "unknown field", "Allowed here: aftercare"]),
+        (POLICY + "door = { gatekeeper = 0.3 }\n", ["policies.x.door.gatekeeper", "Did you mean 'gatekeeper_share'?"]),
+        (POLICY + "door = { gatekeeper_share = 1.5 }\n", ["policies.x.door.gatekeeper_share", "(got 1.5)"]),
+        (POLICY + 'staffing = { rule = "fixed" }\n', ["policies.x.staffing.work_consultants", "rule 'fixed' needs it"]),
+        (
+            POLICY + 'staffing = { rule = "budget" }\n',
+            ["policies.x.staffing.budget_eur_per_year", "rule 'budget' needs it"],
+        ),
+        (POLICY + "contact = { guidance_share = 0.2 }\n", ["policies.x.contact.guidance_months", "must be above 0"]),
+        (
+            POLICY + 'served = { max_distance_months = 24, routes = ["direct", "direct"] }\n',
+            ["policies.x.served.routes", "names a route twice"],
+        ),
+        (
+            POLICY + 'trajectories = { routes = ["sheltered", "sheltered"] }\n',
+            ["policies.x.trajectories.routes", "names a route twice"],
+        ),
+    ],
+)
+def test_a_wrong_policy_lever_is_an_error_naming_the_field(text, fragments):
+    """Mistakes in the levers, based_on and levers by name: one line naming the field, exit 2,
+    nothing written (tests/test_parameters.py has the schema's side of each)."""
+    assert_clean_failure(text, "bad.toml: ", *fragments)
 
 
 # -- names that become paths -----------------------------------------------------------------------
