@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from bands import se_band, share_band
 from hypothesis import given, settings
@@ -177,6 +178,42 @@ def test_without_re_applicants_the_door_removes_for_good(short_baseline):
     events = model.log.frame()
     assert not (events["event"] == "reapplied").any()
     assert (events["event"] == "gatekept").sum() > 0 and sum(r["reapplications"] for r in model.rows) == 0
+    # the old permanent removal: everyone stopped stays stopped, nobody waits to come back
+    stopped = events.loc[events["event"] == "gatekept", "client"].to_numpy()
+    assert (model.table.state[stopped] == State.GATEKEPT).all()
+    assert all(r["deterred"] == 0 for r in model.rows)
+
+
+@pytest.mark.unit
+def test_re_applicants_pass_the_door_and_join_the_meeting_queue_on_their_day(short_baseline):
+    scenario = with_overrides(short_baseline, {"policy_schedule": [{"start": "2014-01-01", "policy": "broad"}]})
+    model = Model(scenario, 7, record_events=True)
+    model.run()
+    events = model.log.frame()
+    again = events.loc[events["event"] == "reapplied"].set_index("client")["day"]
+    assert len(again) > 100
+    # stopped once: the door is not asked again
+    gatekept = events.loc[events["event"] == "gatekept", "client"]
+    assert gatekept.is_unique and set(again.index) <= set(gatekept)
+    # they wait for the meeting from the day they notify again, like a new notification that day
+    seated = events.loc[events["event"] == "information_meeting"].set_index("client")["day"]
+    t = model.table
+    assert np.array_equal(t.notification_day[again.index.to_numpy()], again.to_numpy())
+    back = again[again < model.calendar.end_day - 90]  # long enough before the end to be seated
+    assert back.index.isin(seated.index).all()
+    assert (seated.reindex(back.index) - back >= scenario.chain.contact_days).all()
+    # the monthly counts are the events', and those still away are the deterred
+    rows = pd.DataFrame(model.rows)
+    month_ends = np.array([end for _, _, _, end in model.calendar.month_starts()])
+    by_month = np.bincount(np.searchsorted(month_ends, again.to_numpy(), side="right"), minlength=len(rows))
+    assert by_month.tolist() == rows["reapplications"].tolist()
+    inflow = scenario.inflow
+    still_away = (
+        (t.view("state") == State.GATEKEPT)
+        & (t.view("u_entitlement") >= inflow.refused_share)
+        & (t.view("u_reapply") < inflow.gatekept_reapply_share)
+    )
+    assert rows["deterred"].iloc[-1] == model.chain.deterred() == int(still_away.sum()) > 0
 
 
 @pytest.mark.unit
