@@ -196,3 +196,23 @@ def test_the_trajectory_ceiling_lets_only_the_starts_that_fit():
     t, ids = _clients(40)
     none = _step(t, ids, scenario, free._replace(trajectory_budget_left=float(prices.min()) - 1.0))
     assert len(none.started) == 0
+
+
+def test_with_one_price_room_for_k_trajectories_starts_exactly_the_first_k():
+    scenario = flat_hazards(0.0, 0.0, trajectories={"start_per_month": 5.0})
+    basket = [b.model_dump() for b in scenario.trajectories.basket]
+    scenario = with_overrides(scenario, {"trajectories": {"basket": [{**b, "price_eur": 2500.0} for b in basket]}})
+    routes = np.zeros(Route.PARTICIPATION + 1, dtype=bool)
+    routes[Route.DEVELOPMENT] = True
+    free = _month()._replace(trajectory_routes=routes)
+    t, ids = _clients(40)
+    everyone = _step(t, ids, scenario, free).started
+    assert len(everyone) > 35
+    for k in (0, 1, 7, len(everyone)):
+        for room in (2500.0 * k, 2500.0 * k + 2499.0):  # room for k, not for k + 1
+            t, ids = _clients(40)
+            out = _step(t, ids, scenario, free._replace(trajectory_budget_left=room))
+            assert out.started.tolist() == everyone[:k].tolist()
+            # those who would have started and did not wait: no trajectory, nothing counted
+            waiting = ids[everyone[k:]]
+            assert (t.trajectories_started[waiting] == 0).all() and (t.trajectory_end_day[waiting] < START).all()
