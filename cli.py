@@ -278,7 +278,7 @@ def compare_command(
         fail(f"--from-year: {from_year} is outside the simulated years {start + 1}-{last}")
     out = out or default_folder(names, seed)
     plans = split.plan(resolved) if attribution else []
-    runs = [*resolved.values(), *(mixed for p in plans for mixed in p.runs.values())]
+    runs = [*resolved.values(), *split.extra_runs(plans).values()]
     _check_size(runs, reps, workers, reps * len(runs))
     executor = prepare(out, force, workers, scheduler, tasks=reps * len(runs))
     try:
@@ -306,11 +306,9 @@ def compare_command(
         executor.close()
     _print_failures(outcome.failures)
     _print_comparison(outcome.result)
-    for p in outcome.plans:
-        if p.factors.note:
-            typer.echo(f"{p.scenario} against {p.reference}: {p.factors.note}")
     if outcome.attribution is not None:
-        for line in split.sentences(outcome.attribution, last):
+        typer.echo("")
+        for line in split.sentences(outcome.attribution, outcome.result.years, outcome.plans):
             typer.echo(line)
     typer.echo(f"\n{reps} paired replication(s) of {len(names)} scenarios in {outcome.seconds:.1f} s; results in {out}")
     if outcome.failures:

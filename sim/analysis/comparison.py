@@ -38,6 +38,7 @@ METRICS: list[Metric] = [
     Metric("caseload_december", "mean", "clients on benefit on 31 December (total: mean over the years)"),
     Metric("notifications", "sum", "new notifications (before the door)"),
     Metric("gatekept", "sum", "notifications the gatekeeper stopped"),
+    Metric("reapplications", "sum", "people the gatekeeper stopped who applied again"),
     Metric("inflow", "sum", "entries to benefit, returns included"),
     Metric("returns", "sum", "returns after temporary work (the revolving door)"),
     Metric("outflow", "sum", "all exits"),
@@ -73,6 +74,7 @@ _OWN = {  # metric -> yearly column, for the metrics that are a column as it is
     "caseload_december": "caseload_december",
     "notifications": "notifications",
     "gatekept": "gatekept",
+    "reapplications": "reapplications",
     "inflow": "inflow",
     "returns": "returns",
     "outflow": "outflow",
@@ -409,15 +411,16 @@ def compare_to_folder(
     names = list(scenarios)
     started = time.perf_counter()
     plans = split.plan(scenarios) if attribution else []
-    runs = {**scenarios, **{p.key(c): mixed for p in plans for c, mixed in p.runs.items()}}
+    runs = {**scenarios, **split.extra_runs(plans)}
     yearlies, failures = run_paired(runs, seed, reps, executor or SerialExecutor(), on_done)
     try:
         result = compare({n: yearlies[n] for n in names}, scenarios, years, discount_rate)
     except (ComparisonError, KeyError) as exc:
         why = f"; {len(failures)} replication(s) failed, the first: {failures[0]['error']}" if failures else ""
         raise ComparisonError(f"nothing to compare: {exc}{why}") from None
+    # a combination none of whose replications ran leaves its plans' shares unknown: none is made
     missing = [n for n in runs if yearlies[n].empty]
-    shares = split.attribute_plans(plans, runs, yearlies, years) if plans and not missing else None
+    shares = split.attribute_plans(plans, runs, yearlies, years) if attribution and not missing else None
     seconds = time.perf_counter() - started
     fields = manifest(
         "compare",
@@ -453,7 +456,8 @@ def compare_to_folder(
 
 
 def _attribution_manifest(plans, asked: bool, missing: list[str]) -> dict:
-    """What the manifest says of the attribution: the factors and combinations, or why there is none."""
+    """What the manifest says of the attribution: per comparison its factors (and what each
+    holds), any grouping or why it was not split, and the combinations run; or why there is none."""
     if not asked:
         return {"done": False, "why": "not asked for (--no-attribution)"}
     if missing:
@@ -467,9 +471,10 @@ def _attribution_manifest(plans, asked: bool, missing: list[str]) -> dict:
                 "factors": [
                     {"name": f.name, "levers": list(f.levers), "sections": list(f.sections)} for f in p.factors.factors
                 ],
-                "grouping": p.factors.note,
-                "combinations": 2 ** len(p.factors.factors),
+                "note": p.factors.note,
+                "combinations": p.combinations,
                 "extra_runs_per_replication": len(p.runs),
+                "runs": {p.key(c): s.name for c, s in p.runs.items()},
             }
             for p in plans
         ],

@@ -174,32 +174,3 @@ def test_compare_to_folder_writes_what_caseload_compare_writes(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert_same_results(tmp_path / "api", tmp_path / "cli")
-
-
-@pytest.mark.cli
-def test_compare_splits_the_difference_over_the_levers_and_says_so(tmp_path):
-    out = tmp_path / "gate"
-    result = invoke("compare", "focus", "focus-gatekeeper", "--reps", 2, "--until", 2020, "--workers", 1, "--out", out)
-    assert result.exit_code == 0, result.output
-    shares = pd.read_csv(out / "attribution.csv", dtype={"year": str})
-    assert list(shares.columns) == [
-        "year",
-        "metric",
-        "scenario",
-        "reference",
-        "lever",
-        "share_mean",
-        "share_low",
-        "share_high",
-    ]
-    assert set(shares["lever"]) == {"door"}
-    assert "Of " in result.output and "(focus-gatekeeper against focus): door" in result.output
-    recorded = json.loads((out / "manifest.json").read_text())["attribution"]
-    assert recorded["done"] and recorded["comparisons"][0]["combinations"] == 2
-    skipped = tmp_path / "skipped"
-    result = invoke(
-        "compare", "focus", "focus-gatekeeper", "--reps", 2, "--until", 2020, "--no-attribution", "--out", skipped
-    )
-    assert result.exit_code == 0, result.output
-    assert not (skipped / "attribution.csv").exists() and "Of " not in result.output
-    assert json.loads((skipped / "manifest.json").read_text())["attribution"]["done"] is False
