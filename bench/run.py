@@ -3,7 +3,8 @@
     python bench/run.py               # everything, median of 5 runs each (about 10-20 minutes)
     python bench/run.py --runs 7      # more runs per figure
     python bench/run.py --only 1 2    # some benchmarks: 1 one replication, 2 bare SimPy,
-                                      # 3 national size, 4 replications on all cores vs one
+                                      # 3 national size, 4 replications on all cores vs one,
+                                      # 5 a comparison with its attribution over 3 and 4 levers
 
 Every figure is the median over `--runs` runs. Wall time is what the targets are about; CPU time
 (of this process) is shown beside it because on a busy machine wall time includes waiting for a
@@ -169,6 +170,58 @@ def replications(runs: int, reps: int = 100) -> dict:
     }
 
 
+def three_levers():
+    """Focus against focus with broad's door, whom it serves and its staffing: 3 levers apart."""
+    from sim.analysis.attribution import mix
+
+    focus, broad = scenario("focus"), scenario("broad")
+    return focus, mix(focus, broad, {"door", "served", "staffing"}, set(), "focus-3-levers")
+
+
+def attribution(runs: int, reps: int = 20) -> list[dict]:
+    """Benchmark 5: `caseload compare` with attribution, `reps` paired replications to 2030 on all
+    cores, for 3 levers (8 combinations) and for focus against broad (4 levers, 16)."""
+    import tempfile
+
+    from sim.analysis.attribution import factors
+    from sim.analysis.comparison import compare_to_folder
+
+    rows = []
+    for label, (a, b) in (
+        ("3 levers", three_levers()),
+        ("focus against broad", (scenario("focus"), scenario("broad"))),
+    ):
+        k = len(factors(a, b).factors)
+        pair = {a.name: a, b.name: b}
+        walls = []
+        for _ in range(runs):
+            with tempfile.TemporaryDirectory() as folder:
+                executor = ProcessExecutor(os.cpu_count() or 1)
+                try:
+                    out = Path(folder) / "out"
+                    walls.append(
+                        timed(
+                            lambda p=pair, o=out, e=executor: compare_to_folder(
+                                p, o, (2019, 2030), seed=1, reps=reps, executor=e
+                            )
+                        )[0]
+                    )
+                finally:
+                    executor.close()
+        rows.append({"label": label, "levers": k, "reps": reps, "wall_s": statistics.median(walls)})
+    return rows
+
+
+def attribution_row(row: dict) -> str:
+    target = " | < 15 s for 3 levers" if row["levers"] == 3 else " | (no target)"
+    met = f" | {_met(row['wall_s'] < 15)} |" if row["levers"] == 3 else " | |"
+    return (
+        f"| 5. compare with attribution, {row['label']} ({row['levers']} levers, {2 ** row['levers']} combinations) "
+        f"x {row['reps']} paired replications, default region to 2030, all cores | {row['wall_s']:.1f} s wall"
+        f"{target}{met}"
+    )
+
+
 def parent_memory() -> list[dict]:
     """Peak memory of the parent process running 10 and 100 replications on all cores (one run each)."""
     return [{"reps": reps, **child(["parent", str(reps)])} for reps in (10, 100)]
@@ -254,7 +307,7 @@ if __name__ == "__main__":
     parser.add_argument(
         "--runs", type=int, default=5, help="runs per figure (median); at least 5 for docs/performance.md"
     )
-    parser.add_argument("--only", type=int, nargs="*", default=[1, 2, 3, 4], help="benchmarks to run")
+    parser.add_argument("--only", type=int, nargs="*", default=[1, 2, 3, 4, 5], help="benchmarks to run")
     opts = parser.parse_args()
     # rows appear as each benchmark finishes; the whole output is the table of docs/performance.md
     print(f"Machine: {machine()}. Median of {opts.runs} runs per figure.\n", flush=True)
@@ -272,4 +325,7 @@ if __name__ == "__main__":
         print(replications_row(replications(opts.runs)), flush=True)
         for row in parent_memory():
             print(parent_row(row), flush=True)
+    if 5 in opts.only:
+        for row in attribution(opts.runs):
+            print(attribution_row(row), flush=True)
     print(f"\nLoad average at the end: {_load()}.")
