@@ -139,6 +139,23 @@ def test_scale_to_stock_multiplies_every_count_and_keeps_every_rate(tmp_path):
     assert small.chain.intakes_per_weekday == 1  # at least one intake a day, or the chain would stop
 
 
+def test_scale_to_stock_scales_a_policys_staff_and_budgets_where_set(tmp_path):
+    levers = (
+        "[policies.focus]\n"
+        'staffing = { rule = "fixed", work_consultants = 9.0, max_work_consultants = 12.0, budget_eur_per_year = 5e5 }\n'
+        "trajectories = { yearly_budget_eur = 250000.0 }\n"
+    )
+    write(tmp_path, BASE + levers, "teams.toml")
+    scaled = load(str(write(tmp_path, 'include = "teams.toml"\nscale_to_stock = 3320\n'))).scenario
+    focus = scaled.policies["focus"]
+    assert (focus.staffing.work_consultants, focus.staffing.max_work_consultants) == (18.0, 24.0)
+    assert focus.staffing.budget_eur_per_year == 1e6 and focus.trajectories.yearly_budget_eur == 500_000.0
+    # ratios stay, and a count left unset (none: no ceiling) stays unset
+    assert focus.staffing.caseload_norm == 80.0
+    assert scaled.policies["broad"].trajectories.yearly_budget_eur is None
+    assert scaled.policies["broad"].staffing.work_consultants is None
+
+
 def test_a_count_the_scaling_file_sets_is_taken_as_given(tmp_path):
     scaled = load(str(write(tmp_path, BASE + "scale_to_stock = 3320\n[chain]\nintakes_per_weekday = 3\n"))).scenario
     assert scaled.chain.intakes_per_weekday == 3 and scaled.chain.diagnosis_talks_per_weekday == 10
