@@ -649,41 +649,58 @@ class Money(Strict):
 
 def resolve_policies(policies: object) -> object:
     """Policies as full tables: each `based_on` laid under the policy that names it, and each lever
-    given as another policy's name replaced by that policy's lever. Left as it is where it is not
-    a table of tables (validation then says so)."""
+    given as another policy's name replaced by that policy's lever, lever by lever (so two
+    policies may each take a different lever from the other). Left as it is where it is not a
+    table of tables (validation then says so)."""
     if not isinstance(policies, dict) or not all(isinstance(p, dict) for p in policies.values()):
         return policies
-    resolved: dict[str, dict] = {}
+    defined = ", ".join(sorted(policies))
 
-    def full(name: str, chain: tuple[str, ...]) -> dict:
-        if name in resolved:
-            return resolved[name]
-        own = dict(policies[name])
-        base = own.pop("based_on", None)
-        if base is not None:
-            if not isinstance(base, str) or base not in policies:
-                raise ValueError(f"{name}.based_on: names policy {base!r}; defined: {', '.join(sorted(policies))}")
-            if base in chain:
+    def base_of(name: str) -> str | None:
+        base = policies[name].get("based_on")
+        if base is not None and (not isinstance(base, str) or base not in policies):
+            raise ValueError(f"{name}.based_on: names policy {base!r}; defined: {defined}")
+        return base
+
+    for name in policies:  # a circle of based_on, before any lever is looked up
+        chain, at = [name], base_of(name)
+        while at is not None:
+            if at in chain:
                 raise ValueError(
-                    f"{name}.based_on: policies are based on each other in a circle ({' -> '.join((*chain, base))})"
+                    f"{name}.based_on: policies are based on each other in a circle ({' -> '.join((*chain, at))})"
                 )
-            own = merge(full(base, (*chain, base)), own)
-        for lever in LEVERS:
-            source = own.get(lever)
-            if isinstance(source, str):
-                if source not in policies:
-                    raise ValueError(f"{name}.{lever}: names policy {source!r}; defined: {', '.join(sorted(policies))}")
-                if source in chain or source == name:
-                    raise ValueError(f"{name}.{lever}: takes its lever from itself ({source!r})")
-                taken = full(source, (*chain, source)).get(lever)
-                if taken is None:
-                    own.pop(lever)
-                else:
-                    own[lever] = taken
-        resolved[name] = own
-        return own
+            chain.append(at)
+            at = base_of(at)
 
-    return {name: full(name, (name,)) for name in policies}
+    def lever_of(name: str, lever: str, chain: tuple[tuple[str, str], ...]) -> object:
+        """The lever's table for policy `name`: its own, laid on its base's, or another policy's."""
+        own = policies[name].get(lever)
+        if isinstance(own, str):
+            if own not in policies:
+                raise ValueError(f"{name}.{lever}: names policy {own!r}; defined: {defined}")
+            if own == name:
+                raise ValueError(f"{name}.{lever}: takes its lever from itself ({own!r}); name another policy")
+            if (own, lever) in chain:
+                circle = " -> ".join(f"{p}.{q}" for p, q in (*chain, (own, lever)))
+                raise ValueError(f"{name}.{lever}: levers taken from each other in a circle ({circle})")
+            return lever_of(own, lever, (*chain, (own, lever)))
+        base = base_of(name)
+        inherited = lever_of(base, lever, (*chain, (base, lever))) if base is not None else None
+        if own is None:
+            return inherited
+        return merge(inherited, own) if isinstance(own, dict) and isinstance(inherited, dict) else own
+
+    def full(name: str) -> dict:
+        base = base_of(name)
+        rest = {k: v for k, v in policies[name].items() if k != "based_on" and k not in LEVERS}
+        out = {**{k: v for k, v in full(base).items() if k not in LEVERS}, **rest} if base is not None else rest
+        for lever in LEVERS:
+            value = lever_of(name, lever, ((name, lever),))
+            if value is not None:
+                out[lever] = value
+        return out
+
+    return {name: full(name) for name in policies}
 
 
 class Scenario(Strict):

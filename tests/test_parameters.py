@@ -239,11 +239,6 @@ def test_a_lever_set_for_its_rule_is_accepted(data):
     assert fixed["x"].staffing.caseload_norm == 80.0 and fixed["x"].staffing.work_consultants == 9.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sim/parameters.resolve_policies looks for cycles by policy, not by lever: x taking y's door "
-    "while y takes x's served is refused as 'takes its lever from itself' though nothing is circular",
-)
 def test_two_policies_may_each_take_a_different_lever_from_the_other(data):
     policies = _policies(
         data,
@@ -255,11 +250,6 @@ def test_two_policies_may_each_take_a_different_lever_from_the_other(data):
     assert policies["y"].served.max_distance_months == 12.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sim/parameters.resolve_policies words a circle of levers by name (x.door = 'y', y.door = 'x') "
-    "as 'y.door: takes its lever from itself (x)' rather than naming the circle",
-)
 def test_levers_taken_from_each_other_in_a_circle_are_refused_as_a_circle(data):
     _refused(
         _with_policies(data, x={"based_on": "focus", "door": "y"}, y={"based_on": "focus", "door": "x"}),
