@@ -241,8 +241,48 @@ def _remove_empty(folders: list[Path]) -> None:
             return
 
 
+RECORDED_PACKAGES = ("numpy", "numba", "scipy", "pandas", "simpy", "pydantic")
+"""The libraries whose versions a manifest records: the ones the numbers depend on."""
+
+
+def software() -> dict[str, Any]:
+    """What made the numbers: Python, the libraries' versions and, in a git checkout, the commit
+    (with `dirty` when the working tree has changes); None where it cannot be told."""
+    import platform
+    import subprocess
+    from importlib.metadata import PackageNotFoundError, version
+
+    def package(name: str) -> str | None:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+
+    root = Path(__file__).resolve().parent.parent
+    commit = None
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain=v2", "--branch", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout
+        oid = next((line.split()[2] for line in head.splitlines() if line.startswith("# branch.oid ")), None)
+        dirty = any(not line.startswith("#") for line in head.splitlines())
+        commit = None if oid in (None, "(initial)") else oid + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        pass  # not a checkout, or no git: the version says what it can
+    return {
+        "python": platform.python_version(),
+        "packages": {name: package(name) for name in RECORDED_PACKAGES},
+        "git_commit": commit,
+    }
+
+
 def manifest(command: str, **fields: Any) -> dict[str, Any]:
-    """A results folder's manifest: the command that wrote it, the version, when, then `fields`.
+    """A results folder's manifest: the command that wrote it, the version, when, the software
+    (Python, libraries, git commit), then `fields`.
 
     `write_folder` adds who wrote it (`written_by`), which `--force` relies on.
     """
@@ -252,5 +292,6 @@ def manifest(command: str, **fields: Any) -> dict[str, Any]:
         "command": command,
         "version": __version__,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "software": software(),
         **fields,
     }

@@ -261,3 +261,18 @@ def test_only_text_that_a_spreadsheet_would_run_is_quoted():
     assert safe["number"].tolist() == frame["number"].tolist() and frame["text"].iloc[0] == "=1+1"  # a copy
     numbers = pd.DataFrame({"n": [-1, 2]})
     assert output.spreadsheet_safe(numbers) is numbers
+
+
+@pytest.mark.unit
+def test_a_manifest_records_the_software_the_numbers_came_from():
+    from importlib.metadata import version
+
+    from sim.output import RECORDED_PACKAGES, manifest
+
+    fields = manifest("run", seed=1)
+    software = fields["software"]
+    assert set(software["packages"]) == set(RECORDED_PACKAGES)
+    assert software["packages"]["numpy"] == version("numpy") and software["python"]
+    commit = software["git_commit"]  # in a checkout: the commit, marked dirty if the tree has changes
+    assert commit is None or len(commit.removesuffix("-dirty")) == 40
+    assert fields["seed"] == 1 and fields["command"] == "run"
