@@ -32,7 +32,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
-from sim.analysis.plots import png_bytes, subplots
+from sim.analysis.attribution import LEVER_WORDS
+from sim.analysis.plots import png_bytes, subplots, waterfall
 from sim.analysis.summary import summarise
 from sim.files import SLUG_RULE, FileProblem, is_slug, read_text
 from sim.output import OutputError
@@ -42,6 +43,7 @@ HEADLINE = [
     "caseload_december",
     "notifications",
     "gatekept",
+    "reapplications",
     "inflow",
     "exits_work",
     "exits_work_fulltime",
@@ -72,6 +74,7 @@ LABELS = {
     "caseload_december": "December caseload (mean over years)",
     "notifications": "notifications",
     "gatekept": "stopped at the door",
+    "reapplications": "stopped at the door who applied again",
     "inflow": "inflow to benefit (returns included)",
     "work_consultants": "work consultants, FTE-years",
     "staff_spending_eur": "staff spending, EUR",
@@ -544,20 +547,42 @@ def _break_even(data: dict) -> str:
     )
 
 
+_POLICY_PATHS = ("policies.", "policy_schedule.")
+
+
 def _parameters(data: dict) -> str:
+    """The resolved parameters that differ, side by side. The policies and their schedule are
+    said in plain words under "What each scenario assumes"; their paths are folded away."""
     p = data["parameters"]
     names = data["manifest"]["scenarios"]
-    rows = []
-    for _, row in p.iterrows():
-        cells = "".join(
-            f'<td data-file="parameters.csv" data-key="parameter={html.escape(row["parameter"])}" data-col="{html.escape(n)}">'
-            f"{html.escape(str(row[n]))}</td>"
-            for n in names
+
+    def rows(frame: pd.DataFrame) -> list[str]:
+        out = []
+        for _, row in frame.iterrows():
+            key = html.escape(row["parameter"])
+            cells = "".join(
+                f'<td data-file="parameters.csv" data-key="parameter={key}" data-col="{html.escape(n)}">'
+                f"{html.escape(str(row[n]))}</td>"
+                for n in names
+            )
+            out.append(f"<tr><td>{key}</td>{cells}</tr>")
+        return out
+
+    policy = p["parameter"].str.startswith(_POLICY_PATHS)
+    other, policies = rows(p[~policy]), rows(p[policy])
+    parts = [
+        _table(["parameter", *names], other)
+        if other
+        else "<p>Outside their policies, the scenarios have the same parameters.</p>"
+    ]
+    if policies:
+        parts.append(
+            "<details><summary>The policies' settings and schedule as parameter paths (in words above, under "
+            f"What each scenario assumes; {len(policies)} rows of parameters.csv)</summary>"
+            + _table(["parameter", *names], policies)
+            + "</details>"
         )
-        rows.append(f"<tr><td>{html.escape(row['parameter'])}</td>{cells}</tr>")
-    if not rows:
-        return "<p>The scenarios have the same parameters.</p>"
-    return _table(["parameter", *names], rows)
+    return "\n".join(parts)
 
 
 def _manifest(data: dict) -> str:
@@ -602,42 +627,29 @@ def _assumptions(data: dict) -> str:
 
 _SPLIT = [
     ("caseload_december", "last", "December caseload, clients", 1.0),
-    ("net_saving_eur", "total", "net saving, EUR million", 1e6),
+    ("net_saving_eur", "total", "net saving over the horizon, EUR million", 1e6),
 ]
 
 
 def _plot_waterfall(data: dict, scenario: str) -> str:
-    """Reference value, one bar per factor's share, the scenario's value: for the last year's
-    December caseload and the horizon's net saving."""
+    """From the reference's value, one bar per factor's share, to the scenario's value: for the
+    last year's December caseload and the horizon's net saving (which starts at no saving)."""
     a, c, m = data["attribution"], data["comparison"], data["manifest"]
-    fig, axes = subplots((11, 3.8), 1, 2)
+    fig, axes = subplots((11, 3.9), 1, 2)
     for ax, (metric, which, title, unit) in zip(axes, _SPLIT, strict=True):
         year = str(m["until_year"]) if which == "last" else "total"
         rows = a[(a["scenario"] == scenario) & (a["metric"] == metric) & (a["year"] == year)]
         base = c[(c["scenario"] == scenario) & (c["metric"] == metric) & (c["year"] == year)]
-        start = 0.0 if metric == "net_saving_eur" or base.empty else float(base.iloc[0]["reference_mean"])
-        level, labels = start, [m["reference"] if metric != "net_saving_eur" else "no saving"]
-        ax.bar(0, start / unit, color="#9aa7b4")
-        for i, row in enumerate(rows.itertuples(), start=1):
-            share = row.share_mean
-            ax.bar(i, share / unit, bottom=level / unit, color="#4f8fcf" if share < 0 else "#e08a3c")
-            ax.errorbar(
-                i,
-                (level + share) / unit,
-                yerr=[[(share - row.share_low) / unit], [(row.share_high - share) / unit]],
-                color="black",
-                capsize=3,
-                lw=0.8,
-            )
-            level += share
-            labels.append(row.lever)
-        ax.bar(len(labels), level / unit, color="#1565c0")
-        labels.append(scenario)
-        ax.set_xticks(range(len(labels)), labels, rotation=20, fontsize=8)
-        ax.axhline(0, color="black", lw=0.6)
-        ax.margins(y=0.08)
-        ax.set_title(f"{title} ({year})", fontsize=10)
-        ax.grid(alpha=0.3, axis="y")
+        if metric == "net_saving_eur" or base.empty:
+            start = (f"{m['reference']} (no saving)" if metric == "net_saving_eur" else m["reference"], 0.0)
+        else:
+            start = (m["reference"], float(base.iloc[0]["reference_mean"]))
+        steps = [
+            (LEVER_WORDS.get(r.lever, r.lever), r.share_mean, r.share_low, r.share_high) for r in rows.itertuples()
+        ]
+        waterfall(ax, start, steps, scenario, unit)
+        when = f"December {year}" if which == "last" else f"{m['from_year']}-{m['until_year']}"
+        ax.set_title(f"{title} ({when})", fontsize=10)
     return _png(fig)
 
 
@@ -646,18 +658,28 @@ def _attribution(data: dict) -> str:
     a, m = data["attribution"], data["manifest"]
     if a is None:
         return "<p>This folder has no attribution.csv (written without attribution, or by an older version).</p>"
-    notes = [c.get("grouping") for c in m.get("attribution", {}).get("comparisons", []) if c.get("grouping")]
+    said = {
+        c.get("scenario"): c.get("note") or c.get("grouping") for c in m.get("attribution", {}).get("comparisons", [])
+    }
     parts = [
         "<p class='note'>Each scenario's difference from the reference split over the levers of the policies in "
-        "force and the other parts of the scenario in which they differ: the Shapley value of each over all "
-        "combinations, run on the same paired replications, so the shares add up to the difference in every "
-        "replication; 95% paired-t intervals over replications. Orange adds to the metric, blue takes off.</p>",
-        *(f"<p class='note'>{html.escape(n)}</p>" for n in notes),
+        "force and the other parts of the scenario in which they differ. Every combination of them was run: the "
+        "reference with those taken from the scenario, on the same paired replications. A factor's share is its "
+        "Shapley value, its contribution averaged over the orders in which the factors can be added, so an "
+        "interaction is split evenly and the shares add up to the difference in every replication; 95% paired-t "
+        "intervals over replications. Read a waterfall from the reference's bar on the left: each factor adds "
+        "(orange) or takes off (blue) its share, with its interval at its end, and the last bar is the scenario's "
+        "value.</p>",
     ]
     for scenario in m["scenarios"][1:]:
-        if not (a["scenario"] == scenario).any():
-            continue
+        note = said.get(scenario)
         parts.append(f"<h3>{html.escape(scenario)} against {html.escape(m['reference'])}</h3>")
+        if note:
+            parts.append(f"<p class='note'>{html.escape(note)}.</p>")
+        if not (a["scenario"] == scenario).any():
+            if not note:
+                parts.append("<p class='note'>Not split.</p>")
+            continue
         parts.append(_plot_waterfall(data, scenario))
         rows = []
         part = a[(a["scenario"] == scenario) & a["year"].isin([str(m["until_year"]), "total"])]
@@ -668,8 +690,9 @@ def _attribution(data: dict) -> str:
                 for col in ("share_mean", "share_low", "share_high")
             )
             label = LABELS.get(row.metric, row.metric)
+            factor = LEVER_WORDS.get(row.lever, row.lever)
             rows.append(
-                f"<tr><td>{row.year}</td><td>{html.escape(label)}</td><td>{html.escape(row.lever)}</td>{cells}</tr>"
+                f"<tr><td>{row.year}</td><td>{html.escape(label)}</td><td>{html.escape(factor)}</td>{cells}</tr>"
             )
         parts.append(_table(["year", "metric", "lever or part", "share", "95% low", "95% high"], rows))
     return "\n".join(parts)
@@ -735,7 +758,7 @@ def page(data: dict) -> str:
         "<p class='note'>The first year from which the cumulative net saving on total spending (every budget) is "
         "positive for good; its range comes from the 95% bounds of the cumulative saving.</p>",
         _break_even(data),
-        "<h2>Parameters that differ</h2>",
+        "<h2>Other parameters that differ</h2>",
         _parameters(data),
         "<h2>Run</h2>",
         _manifest(data),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
@@ -129,16 +130,53 @@ def test_report_is_self_contained_with_embedded_plots(folder):
     assert links and all(link.startswith("data:image/png;base64,") for link in links)
     assert html.count("data:image/png;base64,") == 5  # a waterfall per scenario (2), paths, differences, composition
     for heading in (
+        "What each scenario assumes",
+        "Headline",
+        "What drives the difference",
         "Caseload paths",
         "Differences per year",
         "Composition",
         "Budget",
         "Break-even",
-        "Parameters that differ",
+        "Other parameters that differ",
         "Run",
     ):
         assert heading in html
-    assert "policy_schedule.2.policy" in html  # focus-participation's extra period, side by side
+    # the policies in plain words; their raw paths only folded away below, side by side
+    assert "from 2021-01-01: focus-participation: a gatekeeper stops" not in html  # focus has no gatekeeper
+    assert "from 2021-01-01: focus-participation: no gatekeeper" in html
+    assert "until 2018-12-31: broad: a gatekeeper stops 36% of notifications" in html
+    assert "guided with 6 contacts a year for its first 24 months" in html
+    before, folded = html.split("<details>", 1)
+    assert "policy_schedule.2.policy" not in before and "policy_schedule.2.policy" in folded
+    for words in ("stopped at the door", "inflow to benefit", "stopped at the door who applied again"):
+        assert f"<td>{words}" in html  # in the headline
+
+
+def test_a_folder_written_without_attribution_still_makes_its_report(folder, tmp_path):
+    from sim.analysis.report import read_folder, workbook_bytes
+
+    older = tmp_path / "older"
+    shutil.copytree(folder, older)
+    (older / "attribution.csv").unlink()
+    manifest = json.loads((older / "manifest.json").read_text())
+    del manifest["attribution"]
+    (older / "manifest.json").write_text(json.dumps(manifest))
+    result = runner.invoke(app, ["report", str(older)])
+    assert result.exit_code == 0, result.output
+    html = (older / "report.html").read_text(encoding="utf-8")
+    assert "This folder has no attribution.csv" in html and html.count("data:image/png;base64,") == 3
+    book = openpyxl.load_workbook(io.BytesIO(workbook_bytes(read_folder(older))), read_only=True)
+    assert "attribution" not in book.sheetnames
+
+
+def test_the_workbook_attribution_sheet_is_attribution_csv(folder):
+    book = openpyxl.load_workbook(folder / "comparison.xlsx", read_only=True)
+    rows = list(book["attribution"].values)
+    shares = pd.read_csv(folder / "attribution.csv", dtype={"year": str})
+    assert list(rows[0]) == list(shares.columns) and len(rows) == len(shares) + 1
+    for written, row in zip(rows[1:], shares.itertuples(index=False), strict=True):
+        assert written[4] == row.lever and written[5] == pytest.approx(row.share_mean, rel=1e-12)
 
 
 def test_workbook_holds_the_budget_and_difference_tables(folder):
