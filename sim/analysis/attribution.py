@@ -361,8 +361,9 @@ class Plan:
     runs: dict[tuple[int, ...], Scenario]  # the proper combinations, by factor indices
 
     def key(self, combination: tuple[int, ...]) -> str:
-        """The name a combination's run goes by among the comparison's runs."""
-        return f"{self.scenario}~{''.join(map(str, combination))}"
+        """The name a combination's run goes by among the comparison's runs (and in the list of
+        failed replications): `broad~door+served`; no scenario's name holds a `~`."""
+        return f"{self.scenario}~{'+'.join(self.factors.factors[i].name for i in combination)}"
 
     @property
     def combinations(self) -> int:

@@ -268,7 +268,7 @@ def _check_column(path: Path, column: str, kind: str, values: pd.Series) -> None
         if wrong.any():
             bad(wrong.idxmax(), allowed)
         return
-    if kind == "value":
+    if kind == "value" or values.empty:  # an empty table (a header only) has nothing to check
         return
     if values.dtype == bool or not pd.api.types.is_numeric_dtype(values):
         numbers = pd.to_numeric(values, errors="coerce")
@@ -363,7 +363,7 @@ def read_folder(folder: Path) -> dict:
         "parameters": parameters,
         "yearly": {n: read_table(folder / "scenarios" / n / "yearly.csv", YEARLY_COLUMNS) for n in names},
         # written by comparisons since the levers came apart; an older folder has none
-        "attribution": read_table(folder / "attribution.csv", ATTRIBUTION_COLUMNS)
+        "attribution": read_table(folder / "attribution.csv", ATTRIBUTION_COLUMNS, rows=False)
         if (folder / "attribution.csv").exists()
         else None,
     }

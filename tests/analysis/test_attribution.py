@@ -370,3 +370,22 @@ def test_compare_writes_the_split_says_it_and_skips_it_when_asked(tmp_path):
     assert result.exit_code == 0, result.output
     assert not (skipped / "attribution.csv").exists() and "Of " not in result.output
     assert json.loads((skipped / "manifest.json").read_text())["attribution"]["done"] is False
+
+
+@pytest.mark.cli
+def test_compare_against_an_equal_scenario_has_nothing_to_split_and_says_so(tmp_path):
+    again = tmp_path / "focus-again.toml"
+    again.write_text('include = "focus"\n')
+    out = tmp_path / "same"
+    args = ["compare", "focus", str(again), "--reps", "2", "--until", "2019", "--out", str(out), "--report"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "focus-again against focus: differs in no lever or other part." in result.output
+    assert "Of " not in result.output
+    shares = pd.read_csv(out / "attribution.csv")
+    assert list(shares.columns) == COLUMNS and shares.empty
+    comparison = pd.read_csv(out / "comparison.csv")
+    assert (comparison["diff_mean"] == 0).all()  # zero everywhere
+    (recorded,) = json.loads((out / "manifest.json").read_text())["attribution"]["comparisons"]
+    assert recorded["factors"] == [] and recorded["combinations"] == 0 and recorded["extra_runs_per_replication"] == 0
+    assert "differs in no lever or other part" in (out / "report.html").read_text(encoding="utf-8")
