@@ -316,17 +316,10 @@ def compare_command(
 
 
 def _print_comparison(result) -> None:
-    t = result.table
-    shown = ["caseload_december", "exits_work", "granite_stock", "benefit_spending_eur", "net_saving_eur"]
-    total = t[(t["year"] == "total") & (t["scenario"] != t["reference"]) & t["metric"].isin(shown)]
-    for _, r in total.iterrows():
-        typer.echo(
-            f"{r.scenario} - {r.reference}, {r.metric} ({result.years[0]}-{result.years[1]}): "
-            f"{r.diff_mean:,.1f} (95% {r.diff_low:,.1f} to {r.diff_high:,.1f})"
-        )
-    for _, r in result.break_even.iterrows():
-        year = "not within the horizon" if r.isna()["break_even_year"] else str(r.break_even_year)
-        typer.echo(f"{r.scenario}: break-even year against {r.reference}: {year}")
+    from sim.analysis.comparison import summary_lines
+
+    for line in summary_lines(result):
+        typer.echo(line)
 
 
 def _observed(region: str):

@@ -251,22 +251,43 @@ BREAK_EVEN_COLUMNS = [
     "cumulative_saving_mean",
     "cumulative_saving_low",
     "cumulative_saving_high",
+    "break_even_year_undiscounted",
+    "cumulative_saving_undiscounted_mean",
+    "cumulative_saving_undiscounted_low",
+    "cumulative_saving_undiscounted_high",
+    "extra_exits_work",
+    "cost_per_extra_exit_eur",
 ]
+"""Columns of break_even.csv: the savings on total spending (every budget), discounted at the
+comparison's rate and undiscounted side by side, and what an extra exit to work costs."""
+
+
+def _cumulative(saving: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(years, mean, low, high) of the cumulative saving per year (a year x replication table)."""
+    years = saving.index.to_numpy()
+    bounds = np.array([paired_interval(saving.loc[y].to_numpy()) for y in years])
+    return years, bounds[:, 0], bounds[:, 1], bounds[:, 2]
 
 
 def _break_even(own: dict[str, pd.DataFrame], names: list[str], reference: str, rate: float) -> pd.DataFrame:
-    """Break-even year of each scenario against the reference, with its interval.
+    """Break-even year of each scenario against the reference, with its interval, discounted and
+    undiscounted, and the cost per extra exit to work.
 
-    The year is read off the mean cumulative net saving; the interval from its 95% bounds: the
-    early end is when the upper bound turns positive for good, the late end when the lower
-    bound does. Empty (NaN) when that does not happen within the horizon.
+    The year is read off the mean cumulative net saving on total spending; the interval from its
+    95% bounds: the early end is when the upper bound turns positive for good, the late end when
+    the lower bound does. Empty (NaN) when that does not happen within the horizon. The cost per
+    extra exit is the extra total spending over the horizon over the extra exits to work (both
+    means of the paired differences; empty when there are no more exits): negative when the
+    scenario both saves money and finds more work.
     """
     rows = []
+    ref = own[reference]
     for n in names[1:]:
-        cumulative = own[n]["cumulative_net_saving_eur"].unstack("replication")
-        years = cumulative.index.to_numpy()
-        bounds = np.array([paired_interval(cumulative.loc[y].to_numpy()) for y in years])
-        mean, low, high = bounds[:, 0], bounds[:, 1], bounds[:, 2]
+        years, mean, low, high = _cumulative(own[n]["cumulative_net_saving_eur"].unstack("replication"))
+        plain = own[n]["net_saving_eur"].unstack("replication").cumsum()
+        _, plain_mean, plain_low, plain_high = _cumulative(plain)
+        extra_exits = float((own[n]["exits_work"] - ref["exits_work"]).groupby(level="replication").sum().mean())
+        extra_cost = -float(plain_mean[-1])
         rows.append(
             {
                 "scenario": n,
@@ -280,12 +301,85 @@ def _break_even(own: dict[str, pd.DataFrame], names: list[str], reference: str, 
                 "cumulative_saving_mean": mean[-1],
                 "cumulative_saving_low": low[-1],
                 "cumulative_saving_high": high[-1],
+                "break_even_year_undiscounted": break_even_year(years, plain_mean),
+                "cumulative_saving_undiscounted_mean": plain_mean[-1],
+                "cumulative_saving_undiscounted_low": plain_low[-1],
+                "cumulative_saving_undiscounted_high": plain_high[-1],
+                "extra_exits_work": extra_exits,
+                "cost_per_extra_exit_eur": extra_cost / extra_exits if extra_exits > 0 else np.nan,
             }
         )
     frame = pd.DataFrame(rows, columns=BREAK_EVEN_COLUMNS)
-    for column in ["break_even_year", "break_even_low", "break_even_high"]:
+    for column in ["break_even_year", "break_even_low", "break_even_high", "break_even_year_undiscounted"]:
         frame[column] = frame[column].astype("Int64")
     return frame
+
+
+SUMMARY = {
+    "caseload_december": ("December caseload (mean over the years)", "clients"),
+    "exits_work": ("exits to work", "exits"),
+    "granite_stock": ("granite stock, 4+ years (mean)", "clients"),
+    "benefit_spending_eur": ("benefits (BUIG)", "EUR"),
+    "trajectory_spending_eur": ("trajectories (participation budget)", "EUR"),
+    "staff_spending_eur": ("staff", "EUR"),
+    "total_spending_eur": ("total spending", "EUR"),
+}
+"""The terminal summary's rows: metric -> (words, unit)."""
+
+
+def _amount(value: float, unit: str) -> str:
+    if value != value:
+        return "n/a"
+    return f"EUR {value:,.0f}" if unit == "EUR" else f"{value:,.1f} {unit}"
+
+
+def _year(value) -> str:
+    return "not within the horizon" if pd.isna(value) else str(int(value))
+
+
+def summary_lines(result: Comparison) -> list[str]:
+    """The comparison in words for the terminal: each headline's difference (scenario minus
+    reference) over the horizon with its 95% interval, then the savings on total spending,
+    discounted and undiscounted, the break-even years and the cost per extra exit to work."""
+    t = result.table
+    first, last = result.years
+    total = t[(t["year"] == "total") & (t["scenario"] != t["reference"])]
+    lines = []
+    for scenario, part in total.groupby("scenario", sort=False):
+        reference = part["reference"].iloc[0]
+        lines.append(f"{scenario} minus {reference}, {first}-{last} (95% interval):")
+        for metric, (words, unit) in SUMMARY.items():
+            rows = part[part["metric"] == metric]
+            if rows.empty:
+                continue
+            r = rows.iloc[0]
+            lines.append(
+                f"  {words}: {_amount(r.diff_mean, unit)} ({_amount(r.diff_low, unit)} to {_amount(r.diff_high, unit)})"
+            )
+    for r in result.break_even.itertuples():
+
+        def year(value) -> str:
+            return "not within the horizon" if pd.isna(value) else str(int(value))
+
+        rate = f"discounted at {r.discount_rate:.1%}" if r.discount_rate else "undiscounted"
+        lines.append(
+            f"{r.scenario} against {r.reference}: net saving on total spending (reference's minus the scenario's) "
+            f"{_amount(r.cumulative_saving_undiscounted_mean, 'EUR')} undiscounted "
+            f"({_amount(r.cumulative_saving_undiscounted_low, 'EUR')} to "
+            f"{_amount(r.cumulative_saving_undiscounted_high, 'EUR')}), break-even {_year(r.break_even_year_undiscounted)}"
+            + (
+                f"; {_amount(r.cumulative_saving_mean, 'EUR')} {rate}, break-even {_year(r.break_even_year)}"
+                if r.discount_rate
+                else ""
+            )
+        )
+        if r.cost_per_extra_exit_eur == r.cost_per_extra_exit_eur:
+            lines.append(
+                f"{r.scenario} against {r.reference}: {r.extra_exits_work:,.0f} more exits to work, "
+                f"EUR {r.cost_per_extra_exit_eur:,.0f} of extra total spending per extra exit"
+                + (" (negative: it saves money too)" if r.cost_per_extra_exit_eur < 0 else "")
+            )
+    return lines
 
 
 # -- running and writing (the only parts that are not pure) -----------------------------------

@@ -14,7 +14,15 @@ from scipy import stats
 from typer.testing import CliRunner
 
 from cli import app
-from sim.analysis.comparison import COLUMNS, METRIC_NAMES, compare, compare_to_folder, paired_interval
+from sim.analysis.comparison import (
+    COLUMNS,
+    METRIC_NAMES,
+    compare,
+    compare_to_folder,
+    paired_interval,
+    summary_lines,
+)
+from sim.money import STAFF_COLUMNS
 from sim.scenario import load, with_overrides
 
 runner = CliRunner()
@@ -174,3 +182,54 @@ def test_compare_to_folder_writes_what_caseload_compare_writes(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert_same_results(tmp_path / "api", tmp_path / "cli")
+
+
+@pytest.mark.unit
+def test_savings_are_on_total_spending_discounted_and_undiscounted_side_by_side(paired):
+    scenarios, yearlies = paired
+    plain = compare(yearlies, scenarios, YEARS).break_even.iloc[0]
+    assert plain["cumulative_saving_undiscounted_mean"] == pytest.approx(plain["cumulative_saving_mean"], rel=1e-12)
+    assert str(plain["break_even_year_undiscounted"]) == str(plain["break_even_year"])  # both may be <NA>
+    result = compare(yearlies, scenarios, YEARS, discount_rate=0.05)
+    row = result.break_even.iloc[0]
+    t = result.table.set_index(["year", "metric", "scenario"])
+    # undiscounted: the horizon's net saving; discounted: each year's at 1.05^-(year - first)
+    assert row["cumulative_saving_undiscounted_mean"] == pytest.approx(
+        t.loc[("total", "net_saving_eur", "broad"), "diff_mean"], rel=1e-9
+    )
+    years = range(YEARS[0], YEARS[1] + 1)
+    discounted = sum(t.loc[(str(y), "net_saving_eur", "broad"), "diff_mean"] / 1.05 ** (y - YEARS[0]) for y in years)
+    assert row["cumulative_saving_mean"] == pytest.approx(discounted, rel=1e-9)
+    # the cost of an extra exit to work: extra total spending over extra exits
+    extra_exits = t.loc[("total", "exits_work", "broad"), "diff_mean"]
+    assert row["extra_exits_work"] == pytest.approx(extra_exits, rel=1e-9)
+    if extra_exits > 0:
+        assert row["cost_per_extra_exit_eur"] == pytest.approx(
+            -row["cumulative_saving_undiscounted_mean"] / extra_exits, rel=1e-9
+        )
+
+
+@pytest.mark.unit
+def test_counting_staff_moves_the_saving_by_exactly_the_staff_difference(paired):
+    scenarios, yearlies = paired
+    free = {n: y.assign(**dict.fromkeys(STAFF_COLUMNS, 0.0)) for n, y in yearlies.items()}
+    with_staff = compare(yearlies, scenarios, YEARS)
+    without = compare(free, scenarios, YEARS)
+    t = with_staff.table.set_index(["year", "metric", "scenario"])
+    staff = t.loc[("total", "staff_spending_eur", "broad"), "diff_mean"]
+    assert staff != 0  # broad and focus employ different teams
+    moved = (
+        with_staff.break_even.iloc[0]["cumulative_saving_undiscounted_mean"]
+        - without.break_even.iloc[0]["cumulative_saving_undiscounted_mean"]
+    )
+    assert moved == pytest.approx(-staff, rel=1e-9)
+
+
+@pytest.mark.unit
+def test_the_terminal_summary_says_the_direction_both_savings_and_the_cost_per_exit(paired):
+    scenarios, yearlies = paired
+    lines = summary_lines(compare(yearlies, scenarios, YEARS, discount_rate=0.03))
+    assert lines[0] == f"broad minus focus, {YEARS[0]}-{YEARS[1]} (95% interval):"
+    assert any(line.startswith("  staff: EUR ") for line in lines)
+    saving = next(line for line in lines if "net saving on total spending" in line)
+    assert "undiscounted" in saving and "discounted at 3.0%" in saving and "break-even" in saving
