@@ -353,8 +353,10 @@ def summary_lines(result: Comparison) -> list[str]:
             if rows.empty:
                 continue
             r = rows.iloc[0]
+            bare = "EUR" if unit == "EUR" else ""  # the unit once, after the mean
             lines.append(
-                f"  {words}: {_amount(r.diff_mean, unit)} ({_amount(r.diff_low, unit)} to {_amount(r.diff_high, unit)})"
+                f"  {words}: {_amount(r.diff_mean, unit)} ({_amount(r.diff_low, bare).strip()} to "
+                f"{_amount(r.diff_high, bare).strip()})"
             )
     for r in result.break_even.itertuples():
 
