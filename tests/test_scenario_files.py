@@ -338,6 +338,30 @@ def test_a_wrong_policy_lever_is_an_error_naming_the_field(text, fragments):
     assert_clean_failure(text, "bad.toml: ", *fragments)
 
 
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        (
+            "[money]\nwork_consultant_eur_per_fte_year = -80000.0\n",
+            ["money.work_consultant_eur_per_fte_year", "greater than 0"],
+        ),
+        ("[money]\nincome_consultant_eur_per_contact = nan\n", ["money.income_consultant_eur_per_contact"]),
+        ("[money]\naftercare_eur_per_placement = inf\n", ["money.aftercare_eur_per_placement"]),
+        ("[money]\nbenefit_indexation_per_year = 0.9\n", ["money.benefit_indexation_per_year", "(got 0.9)"]),
+        ('[money]\nstate_grant_eur_per_year = { "next" = 1.0 }\n', ["money.state_grant_eur_per_year", "years"]),
+        ("[money]\nsafety_net_half_share = 0.05\n", ["money.safety_net_half_share", "at least"]),
+        (POLICY + "trajectories = { yearly_budget_eur = -1.0 }\n", ["policies.x.trajectories.yearly_budget_eur"]),
+        (POLICY + 'staffing = { rule = "budget", budget_eur_per_year = -5.0 }\n', ["budget_eur_per_year"]),
+    ],
+)
+def test_a_wrong_price_salary_grant_or_ceiling_is_an_error_naming_the_field(text, fragments):
+    """Money: a negative or non-finite price or salary, an indexation out of range, a grant key that
+    is not a year, safety-net bands the wrong way round, a negative ceiling or staff budget."""
+    if not text.startswith("include"):
+        text = 'include = "baseline"\n' + text
+    assert_clean_failure(text, "bad.toml: ", *fragments)
+
+
 # -- names that become paths -----------------------------------------------------------------------
 
 
