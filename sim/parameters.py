@@ -381,6 +381,12 @@ RouteName = Literal["direct", "mediation", "development", "sheltered", "particip
 TrajectoryRoute = Literal["development", "sheltered", "participation"]
 
 
+def _each_once(routes: list[str]) -> list[str]:
+    if len(set(routes)) != len(routes):
+        raise ValueError("names a route twice; give each route once")
+    return routes
+
+
 class Door(Strict):
     """Lever `door`: the gatekeeper (poortwachter) before an application.
 
@@ -400,18 +406,11 @@ class Served(Strict):
     max_distance_months: NonNegative = Field(
         description="Clients whose diagnosed distance is at most this (focus: 24, category 1; broad: everyone)."
     )
-    routes: list[RouteName] = Field(
+    routes: Annotated[list[RouteName], AfterValidator(_each_once)] = Field(
         list(ROUTE_NAMES),
         description="Routes whose clients a work consultant serves (docs/domain.md: focus serves category 1 only, "
         "so not 2B's sheltered route nor participation, where a development route that ran out leads; broad: all).",
     )
-
-    @field_validator("routes")
-    @classmethod
-    def _distinct(cls, routes: list[str]) -> list[str]:
-        if len(set(routes)) != len(routes):
-            raise ValueError("names a route twice; give each route once")
-        return routes
 
 
 class Staffing(Strict):
@@ -483,7 +482,7 @@ class TrajectoryAccess(Strict):
     """Lever `trajectories`: which routes may start a purchased trajectory, and the yearly ceiling
     of the participation budget spent on them."""
 
-    routes: list[TrajectoryRoute] = Field(
+    routes: Annotated[list[TrajectoryRoute], AfterValidator(_each_once)] = Field(
         ["development", "sheltered"],
         description="Routes whose clients may start a trajectory (development and 2B always in the sources; "
         "participation under broad). Guided participation clients may always.",
@@ -492,13 +491,6 @@ class TrajectoryAccess(Strict):
         None,
         description="Most EUR of trajectories started in a calendar year (none: no ceiling); starts that do not fit wait.",
     )
-
-    @field_validator("routes")
-    @classmethod
-    def _distinct(cls, routes: list[str]) -> list[str]:
-        if len(set(routes)) != len(routes):
-            raise ValueError("names a route twice; give each route once")
-        return routes
 
 
 class Aftercare(Strict):
