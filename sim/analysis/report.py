@@ -792,7 +792,7 @@ def write_report(folder: Path, name: str = "report.html", observed: Observed | N
 
 
 def write_workbook(folder: Path, name: str = "comparison.xlsx") -> Path:
-    """The budget and difference tables as one workbook (sheets: budget, differences, break_even, parameters)."""
+    """The workbook for a council memo (see workbook_bytes) in the comparison folder; returns its path."""
     return write_outputs(folder, report=None, workbook=name)[0]
 
 
@@ -878,33 +878,285 @@ def _put(sheet, row: int, column: int, value, numbers_in_text: bool = False):
     return cell
 
 
+EURO_FORMAT = "€ #,##0;[Red]-€ #,##0"
+"""Number format of every euro cell: whole euros, thousands separated, negatives red (a memo shows no cents)."""
+SHARE_FORMAT = "0.0%"
+YEAR_FORMAT = "0"
+BUDGET_ITEMS = {
+    "benefit_spending_eur": "benefits (BUIG)",
+    "trajectory_spending_eur": "trajectories (participation budget)",
+    "staff_spending_eur": "staff",
+    "total_spending_eur": "total",
+    "buig_balance_eur": "BUIG balance",
+}
+"""The budget sheet's spending items, by metric, in the words of its second header row."""
+SAVING_ITEMS = {
+    "net_saving_eur": "net saving vs {reference}",
+    "cumulative_net_saving_eur": "cumulative net saving vs {reference}",
+}
+"""The budget sheet's saving items, by metric; each is followed by its 95% low and 95% high."""
+SAVING_COLUMNS = {"diff_mean": "", "diff_low": "95% low", "diff_high": "95% high"}
+"""comparison.csv's column behind each saving cell, and its words (the mean's words are the item's)."""
+HORIZON_TOTAL = "horizon total"
+"""Column A of the budget sheet's totals row (comparison.csv's year 'total')."""
+NOT_IN_THE_EUROS = (
+    "Not in the euros: the intake chain's desks, wage-cost subsidies, the participation activities themselves, "
+    "anything outside the municipality."
+)
+_UNITS = [  # (end of a parameter's name, its unit), first match wins
+    ("_eur_per_full_year", "EUR per client-year"),
+    ("_eur_per_fte_year", "EUR per FTE-year"),
+    ("_eur_per_contact", "EUR per contact"),
+    ("_eur_per_placement", "EUR per placement"),
+    ("_eur_per_year", "EUR a year"),
+    ("price_eur", "EUR per trajectory"),
+    ("_per_year", "share a year"),
+    ("_share", "share"),
+    ("_year", "year"),
+    ("_weeks", "weeks"),
+]
+
+
+def _unit(name: str, value) -> str:
+    """A parameter's unit, read from its name (and yes/no for a switch), so the memo's reader need not guess."""
+    if isinstance(value, bool):
+        return "yes/no"
+    base = name.rsplit(".", 1)[0] if name.rsplit(".", 1)[-1].isdigit() else name  # a grant's year is not its name
+    return next((unit for end, unit in _UNITS if base.endswith(end)), "")
+
+
+def _value_format(unit: str) -> str | None:
+    """The number format that shows a value in its unit: euros whole, shares as percentages, years plain."""
+    if unit.startswith("EUR"):
+        return EURO_FORMAT
+    if unit.startswith("share"):
+        return SHARE_FORMAT
+    if unit == "year":
+        return YEAR_FORMAT
+    return None
+
+
+def _widths(sheet, widths: dict[int, float], default: float | None = None) -> None:
+    """Column widths in characters: the given ones, and `default` for every other column in use."""
+    from openpyxl.utils import get_column_letter
+
+    for j in range(1, sheet.max_column + 1):
+        width = widths.get(j, default)
+        if width is not None:
+            sheet.column_dimensions[get_column_letter(j)].width = width
+
+
+def _header(sheet, row: int, values: list, bold) -> None:
+    """One bold header row from column 1."""
+    for j, value in enumerate(values, 1):
+        _put(sheet, row, j, value).font = bold
+
+
+def _year_of(value):
+    """A comparison.csv year as a number, 'total' (or anything else) as it is."""
+    return int(value) if isinstance(value, str) and value.isdigit() else value
+
+
+def _budget_sheet(book, data: dict, bold) -> None:
+    """The budget sheet, wide, to paste into a memo: one row a year (the year a number in column A),
+    one blank row, then a row 'horizon total' (comparison.csv's year 'total': sums over the years,
+    the cumulative saving as at the last year). Row 1 names the scenario over its columns (merged),
+    row 2 the item in words. Each scenario has its spending on every budget in comparison.csv
+    (mean over replications); each scenario other than the reference then has its net saving and
+    cumulative net saving against the reference (diff_mean), each with its 95% interval beside it.
+    Every value cell is the number in comparison.csv, in euros; a cell the file leaves empty stays empty."""
+    from openpyxl.styles import Alignment
+
+    manifest, c = data["manifest"], data["comparison"]
+    names, reference = manifest["scenarios"], manifest["scenarios"][0]
+    lookup = {
+        (str(r.year), r.metric, r.scenario): r
+        for r in c[c["metric"].isin([*BUDGET_ITEMS, *SAVING_ITEMS])].itertuples(index=False)
+    }
+    present = set(c["metric"])
+    # (row 1, row 2, metric, scenario, comparison.csv column) for each column from B
+    columns: list[tuple[str, str, str, str, str]] = []
+    for name in names:
+        title = f"{name} (reference)" if name == reference else name
+        columns += [(title, words, m, name, "mean") for m, words in BUDGET_ITEMS.items() if m in present]
+    for name in names[1:]:
+        for m, words in SAVING_ITEMS.items():
+            if m in present:
+                columns += [
+                    (f"{name}: saving vs {reference}", col_words or words.format(reference=reference), m, name, col)
+                    for col, col_words in SAVING_COLUMNS.items()
+                ]
+    sheet = book.create_sheet("budget")
+    _put(sheet, 1, 1, "year").font = bold
+    sheet.merge_cells(start_row=1, start_column=1, end_row=2, end_column=1)
+    for j, (title, words, *_) in enumerate(columns, 2):
+        _put(sheet, 2, j, words).font = bold
+        if j == 2 or columns[j - 3][0] != title:
+            _put(sheet, 1, j, title).font = bold
+            span = sum(1 for other in columns if other[0] == title)
+            if span > 1:
+                sheet.merge_cells(start_row=1, start_column=j, end_row=1, end_column=j + span - 1)
+    for cell in (*sheet[1], *sheet[2]):
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    years = [str(y) for y in range(manifest["from_year"], manifest["until_year"] + 1)]
+    rows = [(3 + i, year, int(year)) for i, year in enumerate(years)]
+    rows.append((3 + len(years) + 1, "total", HORIZON_TOTAL))
+    for i, year, label in rows:
+        label_cell = _put(sheet, i, 1, label)
+        if year == "total":
+            label_cell.font = bold
+        for j, (_, _, metric, name, col) in enumerate(columns, 2):
+            found = lookup.get((year, metric, name))
+            value = getattr(found, col) if found is not None else None
+            cell = _put(sheet, i, j, None if value is None or pd.isna(value) else float(value))
+            cell.number_format = EURO_FORMAT
+            if year == "total":
+                cell.font = bold
+    note = rows[-1][0] + 2
+    rate = manifest.get("discount_rate")
+    discount = f", discounted at {rate:.1%} a year" if _is_number(rate) and rate else ""
+    _put(
+        sheet,
+        note,
+        1,
+        f"Euros; means over {manifest['replications_used']} paired replications, 95% intervals of the difference "
+        f"between paired replications; net saving is {reference}'s total spending minus the scenario's; "
+        f"the cumulative net saving adds the years from {manifest['from_year']}{discount}. {NOT_IN_THE_EUROS}",
+    )
+    sheet.row_dimensions[2].height = 45
+    sheet.freeze_panes = "B3"
+    _widths(sheet, {1: 13}, 16)  # year column: wide enough for "horizon total"
+
+
+def _assumptions_sheet(book, data: dict, bold) -> None:
+    """The reference scenario's prices (manifest parameters): every money parameter, the grant one row
+    a year, the part-time benefit share and each trajectory's price, with unit and source (the
+    parameter's description in sim.parameters), so the memo says what the euros rest on."""
+    from sim.parameters import Money, TrajectoryType, Work
+
+    manifest = data["manifest"]
+    reference = manifest["scenarios"][0]
+    scenario = manifest["parameters"][reference]
+    money = scenario.get("money") if isinstance(scenario.get("money"), dict) else {}
+    rows: list[tuple[str, object, str]] = []  # (parameter, value, source)
+    for name, field in Money.model_fields.items():
+        value = money.get(name, "not recorded")
+        if isinstance(value, dict):
+            rows += [(f"money.{name}.{year}", value[year], field.description or "") for year in value]
+            if not value:
+                rows.append((f"money.{name}", "none given", field.description or ""))
+        else:
+            rows.append((f"money.{name}", value, field.description or ""))
+    work = scenario.get("work") if isinstance(scenario.get("work"), dict) else {}
+    share = "parttime_benefit_share"
+    rows.append((f"work.{share}", work.get(share, "not recorded"), Work.model_fields[share].description or ""))
+    basket = (
+        (scenario.get("trajectories") or {}).get("basket") if isinstance(scenario.get("trajectories"), dict) else None
+    )
+    for i, item in enumerate(basket if isinstance(basket, list) else []):
+        if isinstance(item, dict):
+            label = item.get("name", i)
+            source = TrajectoryType.model_fields["price_eur"].description or ""
+            rows.append((f"trajectories.basket.{label}.price_eur", item.get("price_eur", "not recorded"), source))
+    sheet = book.create_sheet("assumptions")
+    _header(sheet, 1, ["parameter", "value", "unit", f"source (scenario {reference})"], bold)
+    for i, (name, value, source) in enumerate(rows, 2):
+        unit = _unit(name, value)
+        _put(sheet, i, 1, name)
+        shown = ("yes" if value else "no") if isinstance(value, bool) else value
+        cell = _put(sheet, i, 2, shown)
+        if isinstance(shown, int | float) and _value_format(unit):
+            cell.number_format = _value_format(unit)
+        _put(sheet, i, 3, unit)
+        _put(sheet, i, 4, source)
+    _put(sheet, len(rows) + 3, 1, NOT_IN_THE_EUROS)
+    sheet.freeze_panes = "B2"
+    _widths(sheet, {1: 44, 2: 16, 3: 20, 4: 90})
+
+
+def _run_sheet(book, data: dict, bold) -> None:
+    """How the comparison was made (manifest.json), one item a row, so a number in the memo can be traced
+    and made again: scenarios, seed, replications, horizon, discount rate, versions, commit."""
+    manifest = data["manifest"]
+    software = manifest.get("software") if isinstance(manifest.get("software"), dict) else {}
+    packages = software.get("packages") if isinstance(software.get("packages"), dict) else {}
+    failed = manifest.get("replications_failed")
+    rows = [
+        ("scenarios", ", ".join(manifest["scenarios"])),
+        ("reference", manifest["scenarios"][0]),
+        ("seed", manifest["seed"]),
+        ("replications asked", manifest.get("replications", "not recorded")),
+        ("replications used", manifest["replications_used"]),
+        *([("replications failed", len(failed))] if isinstance(failed, list) else []),
+        ("horizon", f"{manifest['from_year']}-{manifest['until_year']}"),
+        ("discount rate", manifest.get("discount_rate", "not recorded")),
+        ("caseload version", manifest.get("version", "not recorded")),
+        ("created", manifest.get("created", "not recorded")),
+        ("Python", software.get("python", "not recorded")),
+        *((f"library {name}", version) for name, version in packages.items()),
+        ("git commit", software.get("git_commit", "not recorded")),
+    ]
+    sheet = book.create_sheet("run")
+    _header(sheet, 1, ["item", "value"], bold)
+    for i, (item, value) in enumerate(rows, 2):
+        _put(sheet, i, 1, item)
+        cell = _put(sheet, i, 2, value)
+        if item == "discount rate" and _is_number(value):
+            cell.number_format = SHARE_FORMAT
+    sheet.freeze_panes = "A2"
+    _widths(sheet, {1: 22, 2: 48})
+
+
+def _euro_columns(title: str, frame: pd.DataFrame) -> tuple[list[str], pd.Series]:
+    """The columns of a long sheet that hold euros, and the rows in which they do: comparison.csv's and
+    attribution.csv's numbers where the metric ends in _eur, break_even.csv's savings and costs."""
+    if title in ("differences", "attribution"):
+        numbers = [c for c in frame.columns if c in ("mean", "reference_mean") or c.startswith(("diff_", "share_"))]
+        return numbers, frame["metric"].astype(str).str.endswith("_eur")
+    if title == "break_even":
+        euros = [c for c in frame.columns if c.startswith("cumulative_saving") or c.endswith("_eur")]
+        return euros, pd.Series(True, index=frame.index)
+    return [], pd.Series(False, index=frame.index)
+
+
 def workbook_bytes(data: dict) -> bytes:
-    """The workbook as .xlsx bytes: sheets budget, differences (all of comparison.csv), break_even
-    and parameters (parameters.csv), header row bold and frozen."""
+    """The workbook as .xlsx bytes, for a council memo: first the sheets to paste, then the tables in full.
+
+    budget (wide: a row a year and the horizon total, each scenario's spending by budget and each
+    scenario's net saving against the reference with its 95% interval; see _budget_sheet),
+    assumptions (the reference's prices with unit and source), run (how it was made); then
+    differences (all of comparison.csv, years as numbers and 'total' as text), break_even,
+    attribution (if the folder has it) and parameters (parameters.csv). Euro cells show whole euros
+    with thousands separators; header rows are bold and frozen."""
     import openpyxl
     from openpyxl.styles import Font
 
     c = data["comparison"]
     names = data["manifest"]["scenarios"]
     sheets = [
-        ("budget", c[c["metric"].isin(BUDGET)], {"year"}),
         ("differences", c, {"year"}),
         ("break_even", data["break_even"], set()),
         ("parameters", data["parameters"], set(names)),
     ]
     if data.get("attribution") is not None:
-        sheets.insert(3, ("attribution", data["attribution"], {"year"}))
+        sheets.insert(2, ("attribution", data["attribution"], {"year"}))
     book = openpyxl.Workbook()
     book.remove(book.active)
     bold = Font(bold=True)
+    _budget_sheet(book, data, bold)
+    _assumptions_sheet(book, data, bold)
+    _run_sheet(book, data, bold)
     for title, frame, numbers_in_text in sheets:
         sheet = book.create_sheet(title)
-        for j, name in enumerate(frame.columns, 1):
-            _put(sheet, 1, j, name).font = bold
-        for i, values in enumerate(frame.itertuples(index=False, name=None), 2):
+        _header(sheet, 1, list(frame.columns), bold)
+        euros, in_euros = _euro_columns(title, frame)
+        for i, (values, euro_row) in enumerate(zip(frame.itertuples(index=False, name=None), in_euros, strict=True), 2):
             for j, (name, value) in enumerate(zip(frame.columns, values, strict=True), 1):
-                _put(sheet, i, j, value, name in numbers_in_text)
+                cell = _put(sheet, i, j, value, name in numbers_in_text)
+                if euro_row and name in euros and isinstance(cell.value, int | float):
+                    cell.number_format = EURO_FORMAT
         sheet.freeze_panes = "A2"
+        _widths(sheet, {}, 16)
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

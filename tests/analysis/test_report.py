@@ -181,14 +181,22 @@ def test_the_workbook_attribution_sheet_is_attribution_csv(folder):
 
 def test_workbook_holds_the_budget_and_difference_tables(folder):
     book = openpyxl.load_workbook(folder / "comparison.xlsx", read_only=True)
-    assert book.sheetnames == ["budget", "differences", "break_even", "attribution", "parameters"]
+    assert book.sheetnames == [
+        "budget",
+        "assumptions",
+        "run",
+        "differences",
+        "break_even",
+        "attribution",
+        "parameters",
+    ]
     rows = list(book["differences"].values)
     csv = pd.read_csv(folder / "comparison.csv", dtype={"year": str})
     assert list(rows[0]) == list(csv.columns) and len(rows) == len(csv) + 1
     assert rows[1][4] == pytest.approx(csv.iloc[0]["mean"])
     assert {r[0] for r in rows[1:]} == {2019, 2020, 2021, "total"}  # years are numbers, 'total' is text
-    budget = list(book["budget"].values)[1:]
-    assert {r[1] for r in budget} >= {"benefit_spending_eur", "trajectory_spending_eur", "net_saving_eur"}
+    budget = list(book["budget"].values)[1]  # the budget sheet is wide: its items in words in row 2
+    assert {"benefits (BUIG)", "trajectories (participation budget)", "net saving vs focus"} <= set(budget)
     parameters = pd.read_csv(folder / "parameters.csv", dtype=str, keep_default_na=False)
     sheet = list(book["parameters"].values)
     assert list(sheet[0]) == list(parameters.columns) and len(sheet) == len(parameters) + 1
