@@ -897,6 +897,8 @@ SAVING_ITEMS = {
 """The budget sheet's saving items, by metric; each is followed by its 95% low and 95% high."""
 SAVING_COLUMNS = {"diff_mean": "", "diff_low": "95% low", "diff_high": "95% high"}
 """comparison.csv's column behind each saving cell, and its words (the mean's words are the item's)."""
+MAX_BUDGET_YEARS = 1000
+"""Most year rows on the budget sheet (a horizon from the model's years is far shorter)."""
 HORIZON_TOTAL = "horizon total"
 """Column A of the budget sheet's totals row (comparison.csv's year 'total')."""
 NOT_IN_THE_EUROS = (
@@ -998,7 +1000,11 @@ def _budget_sheet(book, data: dict, bold) -> None:
                 sheet.merge_cells(start_row=1, start_column=j, end_row=1, end_column=j + span - 1)
     for cell in (*sheet[1], *sheet[2]):
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-    years = [str(y) for y in range(manifest["from_year"], manifest["until_year"] + 1)]
+    first, last = manifest["from_year"], manifest["until_year"]
+    if last - first < MAX_BUDGET_YEARS:
+        years = [str(y) for y in range(first, last + 1)]
+    else:  # a hand-made manifest's horizon: the years comparison.csv has
+        years = sorted({y for y in c["year"].astype(str) if y.isdigit()}, key=int)[:MAX_BUDGET_YEARS]
     rows = [(3 + i, year, int(year)) for i, year in enumerate(years)]
     rows.append((3 + len(years) + 1, "total", HORIZON_TOTAL))
     for i, year, label in rows:
@@ -1025,6 +1031,10 @@ def _budget_sheet(book, data: dict, bold) -> None:
     )
     sheet.row_dimensions[2].height = 45
     sheet.freeze_panes = "B3"
+    sheet.print_title_rows = "1:2"  # printed or made a PDF for the memo: landscape, one page wide, headers on each page
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight = 1, 0
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
     _widths(sheet, {1: 13}, 16)  # year column: wide enough for "horizon total"
 
 
@@ -1059,7 +1069,7 @@ def _assumptions_sheet(book, data: dict, bold) -> None:
             source = TrajectoryType.model_fields["price_eur"].description or ""
             rows.append((f"trajectories.basket.{label}.price_eur", item.get("price_eur", "not recorded"), source))
     sheet = book.create_sheet("assumptions")
-    _header(sheet, 1, ["parameter", "value", "unit", f"source (scenario {reference})"], bold)
+    _header(sheet, 1, ["parameter", "value", "unit", "source"], bold)
     for i, (name, value, source) in enumerate(rows, 2):
         unit = _unit(name, value)
         _put(sheet, i, 1, name)
@@ -1070,6 +1080,12 @@ def _assumptions_sheet(book, data: dict, bold) -> None:
         _put(sheet, i, 3, unit)
         _put(sheet, i, 4, source)
     _put(sheet, len(rows) + 3, 1, NOT_IN_THE_EUROS)
+    _put(
+        sheet,
+        len(rows) + 4,
+        1,
+        f"The prices of the reference scenario, {reference}; each source is the parameter's description in sim/parameters.py.",
+    )
     sheet.freeze_panes = "B2"
     _widths(sheet, {1: 44, 2: 16, 3: 20, 4: 90})
 

@@ -149,7 +149,7 @@ def test_the_differences_sheet_has_numeric_years_and_euro_formats(book, comparis
 
 def test_assumptions_hold_every_money_parameter_with_its_source(book, manifest):
     sheet = book["assumptions"]
-    assert [c.value for c in sheet[1]][:3] == ["parameter", "value", "unit"]
+    assert [c.value for c in sheet[1]] == ["parameter", "value", "unit", "source"]
     rows = {r[0]: r[1:] for r in sheet.iter_rows(min_row=2, values_only=True) if r[0]}
     money = manifest["parameters"][manifest["reference"]]["money"]
     for name, value in money.items():
@@ -164,6 +164,9 @@ def test_assumptions_hold_every_money_parameter_with_its_source(book, manifest):
                 assert unit == "share"
             if "_eur" in name:
                 assert unit.startswith("EUR")
+    for name, field in Money.model_fields.items():  # every money parameter, each with its source
+        keys = [k for k in rows if k == f"money.{name}" or k.startswith(f"money.{name}.")]
+        assert keys and all(rows[k][2] == field.description and rows[k][2] for k in keys), name
     assert rows["work.parttime_benefit_share"][1] == "share"
     for item in manifest["parameters"][manifest["reference"]]["trajectories"]["basket"]:
         shown, unit, source = rows[f"trajectories.basket.{item['name']}.price_eur"]
@@ -180,3 +183,26 @@ def test_the_run_sheet_is_the_manifest(book, manifest):
     assert rows["horizon"] == f"{manifest['from_year']}-{manifest['until_year']}"
     assert rows["git commit"] == manifest["software"]["git_commit"]
     assert rows["Python"] == manifest["software"]["python"]
+
+
+def test_break_even_savings_are_in_euros(book):
+    sheet = book["break_even"]
+    header = [c.value for c in sheet[1]]
+    for name in ("cumulative_saving_mean", "cost_per_extra_exit_eur"):
+        cell = sheet.cell(2, header.index(name) + 1)
+        assert cell.value is None or cell.number_format == EURO_FORMAT, name
+    assert sheet.cell(2, header.index("break_even_year") + 1).number_format != EURO_FORMAT
+
+
+def test_a_comparison_without_a_grant_has_no_balance_column(folder):
+    """buig_balance_eur is on the budget sheet only where comparison.csv has it (a grant was given)."""
+    import io
+
+    from sim.analysis.report import read_folder, workbook_bytes
+
+    data = read_folder(folder)
+    data["comparison"] = data["comparison"][data["comparison"]["metric"] != "buig_balance_eur"]
+    sheet = openpyxl.load_workbook(io.BytesIO(workbook_bytes(data)))["budget"]
+    items = [c.value for c in sheet[2]]
+    assert "BUIG balance" not in items and items.count("benefits (BUIG)") == 2
+    assert set(_columns(sheet, "focus").values()) >= {("broad", "net_saving_eur", "diff_low")}
