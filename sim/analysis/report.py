@@ -518,7 +518,10 @@ def _budget(data: dict) -> str:
 
 
 def _break_even(data: dict) -> str:
+    """Break-even and the cumulative saving, discounted and undiscounted side by side, and the
+    cost of an extra exit to work."""
     rows = []
+    plain = all(c in data["break_even"].columns for c in _UNDISCOUNTED)
     for _, row in data["break_even"].iterrows():
         key = f"scenario={row['scenario']}"
         cells = [f"<td>{html.escape(row['scenario'])}</td><td>{html.escape(row['reference'])}</td>"]
@@ -531,20 +534,46 @@ def _break_even(data: dict) -> str:
             _cell(row[c], "x_eur", "break_even.csv", key, c)
             for c in ["cumulative_saving_mean", "cumulative_saving_low", "cumulative_saving_high"]
         ]
+        if plain:
+            year = row["break_even_year_undiscounted"]
+            cells.append(
+                f'<td class="n" data-file="break_even.csv" data-key="{html.escape(key)}" '
+                f'data-col="break_even_year_undiscounted">{"not within horizon" if pd.isna(year) else int(year)}</td>'
+            )
+            cells += [_cell(row[c], "x_eur", "break_even.csv", key, c) for c in _UNDISCOUNTED[1:]]
         rows.append(f"<tr>{''.join(cells)}</tr>")
-    return _table(
-        [
-            "scenario",
-            "reference",
-            "break-even year",
-            "earliest (95%)",
-            "latest (95%)",
-            "cumulative saving, EUR",
+    rate = data["manifest"].get("discount_rate", 0.0) or 0.0
+    header = [
+        "scenario",
+        "reference",
+        "break-even year" + (f" (discounted at {rate:.1%})" if rate else ""),
+        "earliest (95%)",
+        "latest (95%)",
+        "cumulative saving, EUR" + (" (discounted)" if rate else ""),
+        "95% low",
+        "95% high",
+    ]
+    if plain:
+        header += [
+            "break-even, undiscounted",
+            "cumulative saving, undiscounted, EUR",
             "95% low",
             "95% high",
-        ],
-        rows,
-    )
+            "extra exits to work",
+            "extra total spending per extra exit, EUR",
+        ]
+    return _table(header, rows)
+
+
+_UNDISCOUNTED = [
+    "break_even_year_undiscounted",
+    "cumulative_saving_undiscounted_mean",
+    "cumulative_saving_undiscounted_low",
+    "cumulative_saving_undiscounted_high",
+    "extra_exits_work",
+    "cost_per_extra_exit_eur",
+]
+"""break_even.csv's columns since the savings count every budget (an older folder lacks them)."""
 
 
 _POLICY_PATHS = ("policies.", "policy_schedule.")
