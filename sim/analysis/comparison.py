@@ -239,6 +239,15 @@ def _summary(values: pd.DataFrame, ref: pd.DataFrame, group) -> pd.DataFrame:
     return out.rename(columns={out.columns[0]: "year", out.columns[1]: "metric"})
 
 
+UNDISCOUNTED_COLUMNS = [
+    "break_even_year_undiscounted",
+    "cumulative_saving_undiscounted_mean",
+    "cumulative_saving_undiscounted_low",
+    "cumulative_saving_undiscounted_high",
+    "extra_exits_work",
+    "cost_per_extra_exit_eur",
+]
+"""break_even.csv's columns since the savings count every budget (an older folder lacks them)."""
 BREAK_EVEN_COLUMNS = [
     "scenario",
     "reference",
@@ -251,12 +260,7 @@ BREAK_EVEN_COLUMNS = [
     "cumulative_saving_mean",
     "cumulative_saving_low",
     "cumulative_saving_high",
-    "break_even_year_undiscounted",
-    "cumulative_saving_undiscounted_mean",
-    "cumulative_saving_undiscounted_low",
-    "cumulative_saving_undiscounted_high",
-    "extra_exits_work",
-    "cost_per_extra_exit_eur",
+    *UNDISCOUNTED_COLUMNS,
 ]
 """Columns of break_even.csv: the savings on total spending (every budget), discounted at the
 comparison's rate and undiscounted side by side, and what an extra exit to work costs."""

@@ -33,6 +33,7 @@ import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
 from sim.analysis.attribution import LEVER_WORDS
+from sim.analysis.comparison import UNDISCOUNTED_COLUMNS
 from sim.analysis.plots import png_bytes, subplots, waterfall
 from sim.analysis.summary import summarise
 from sim.files import SLUG_RULE, FileProblem, is_slug, read_text
@@ -521,7 +522,7 @@ def _break_even(data: dict) -> str:
     """Break-even and the cumulative saving, discounted and undiscounted side by side, and the
     cost of an extra exit to work."""
     rows = []
-    plain = all(c in data["break_even"].columns for c in _UNDISCOUNTED)
+    plain = all(c in data["break_even"].columns for c in UNDISCOUNTED_COLUMNS)
     for _, row in data["break_even"].iterrows():
         key = f"scenario={row['scenario']}"
         cells = [f"<td>{html.escape(row['scenario'])}</td><td>{html.escape(row['reference'])}</td>"]
@@ -540,7 +541,7 @@ def _break_even(data: dict) -> str:
                 f'<td class="n" data-file="break_even.csv" data-key="{html.escape(key)}" '
                 f'data-col="break_even_year_undiscounted">{"not within horizon" if pd.isna(year) else int(year)}</td>'
             )
-            cells += [_cell(row[c], "x_eur", "break_even.csv", key, c) for c in _UNDISCOUNTED[1:]]
+            cells += [_cell(row[c], "x_eur", "break_even.csv", key, c) for c in UNDISCOUNTED_COLUMNS[1:]]
         rows.append(f"<tr>{''.join(cells)}</tr>")
     rate = data["manifest"].get("discount_rate", 0.0) or 0.0
     header = [
@@ -563,17 +564,6 @@ def _break_even(data: dict) -> str:
             "extra total spending per extra exit, EUR",
         ]
     return _table(header, rows)
-
-
-_UNDISCOUNTED = [
-    "break_even_year_undiscounted",
-    "cumulative_saving_undiscounted_mean",
-    "cumulative_saving_undiscounted_low",
-    "cumulative_saving_undiscounted_high",
-    "extra_exits_work",
-    "cost_per_extra_exit_eur",
-]
-"""break_even.csv's columns since the savings count every budget (an older folder lacks them)."""
 
 
 _POLICY_PATHS = ("policies.", "policy_schedule.")
