@@ -39,7 +39,8 @@ def fail(message: str, code: int = 2) -> None:
 
 
 def interruptible(command):
-    """An interrupted command (Ctrl-C, SIGTERM) ends with one line and exit 130; its output folder never appears."""
+    """An interrupted command (Ctrl-C, SIGTERM) ends with one line and exit 130, one whose workers died
+    with one line and exit 1; its output folder never appears."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -48,6 +49,8 @@ def interruptible(command):
         except KeyboardInterrupt:
             typer.echo("\nerror: interrupted; no output folder was written", err=True)
             raise typer.Exit(130) from None
+        except ExecutorError as exc:  # the workers died mid-run: one line, not a traceback
+            fail(str(exc), code=1)
 
     return wrapper
 

@@ -18,6 +18,7 @@ import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
@@ -78,7 +79,15 @@ def run_task(task: ReplicationTask) -> ReplicationOutput:
 
 
 class ExecutorError(Exception):
-    """An executor cannot be started (Dask missing, scheduler unreachable); the message says which."""
+    """An executor cannot be started (Dask missing, scheduler unreachable) or its workers died;
+    the message says which."""
+
+
+WORKERS_DIED = (
+    "a worker process stopped before finishing its replications (out of memory, killed, or, where "
+    "processes start by spawn as on macOS and Windows, a script that runs the model outside "
+    '`if __name__ == "__main__":`); nothing was written; run with --workers 1 to see the error in this process'
+)
 
 
 # -- interruptions ---------------------------------------------------------------------------------
@@ -188,6 +197,10 @@ class ProcessExecutor:
             i = futures[future]
             try:
                 result = future.result()
+            except BrokenProcessPool as exc:
+                # the pool is gone, so every replication would fail the same way: say why once
+                _failure_or_interrupt(exc)
+                raise ExecutorError(WORKERS_DIED) from exc
             except Exception as exc:
                 result = _failure_or_interrupt(exc)
             yield i, result

@@ -429,3 +429,18 @@ def test_a_real_dask_scheduler_passes_the_check():
     distributed = pytest.importorskip("dask.distributed")
     with distributed.LocalCluster(n_workers=0, processes=False, protocol="tcp", dashboard_address=None) as cluster:
         check_dask_scheduler(cluster.scheduler_address, timeout=5)
+
+
+def _die(_item) -> None:
+    os._exit(3)  # a worker killed outright (out of memory, a signal, an import that fails under spawn)
+
+
+@pytest.mark.cli
+def test_workers_that_die_give_one_error_that_says_why_not_a_failure_per_replication():
+    executor = ProcessExecutor(2)
+    try:
+        with pytest.raises(ExecutorError, match='if __name__ == "__main__":') as caught:
+            list(executor.map_unordered(_die, [1, 2, 3]))
+    finally:
+        executor.close()
+    assert "--workers 1" in str(caught.value)
