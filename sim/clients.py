@@ -160,6 +160,9 @@ class ClientTable:
 
 
 _YOUNG, _OLDER, _REFUGEE, _OTHER = Group.YOUNG, Group.OLDER, Group.REFUGEE, Group.OTHER
+YOUNG_AGE = 27.0
+"""Under this age a client is young: the target group with its own routes, and under the
+Participatiewet the one that searches four weeks before applying (art. 41(4))."""
 
 
 @compiled
@@ -167,7 +170,7 @@ def target_group(age: float, refugee: bool) -> int:
     """Target group from age in years and refugee status (refugee status first, then age)."""
     if refugee:
         return _REFUGEE
-    if age < 27:
+    if age < YOUNG_AGE:
         return _YOUNG
     return _OLDER if age >= 50 else _OTHER
 

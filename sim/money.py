@@ -11,10 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from sim.calendar import DAYS_PER_MONTH, DAYS_PER_YEAR
+from sim.clients import YOUNG_AGE
 from sim.parameters import Money, Policy, Scenario
-
-YOUNG_AGE = 27.0
-"""Under this age at notification, the search period comes first (Participatiewet art. 41(4))."""
 
 
 def benefit_client_months(days_on_benefit: np.ndarray, benefit_share: np.ndarray) -> float:

@@ -17,6 +17,7 @@ from bands import se_band, share_band
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sim.calendar import DAYS_PER_MONTH
 from sim.clients import Route, State, category_of, diagnosed_distance, route_of
 from sim.intake import WORK_TIME_OF_DAY, WorkingDayCapacity, day_of_working_index, working_day_index
 from sim.model import Model, run
@@ -156,7 +157,7 @@ def test_those_stopped_at_the_door_are_refused_find_other_means_or_apply_again_l
     assert set(again.index) <= set(entitled.index) and again.index.is_unique
     # of the entitled, the share deterred only for now (binomial band); count only those stopped six
     # mean waits before the end, as a later one may not be back yet (e^-6: 0.25% still out)
-    mean = inflow.gatekept_reapply_months * 30.4375
+    mean = inflow.gatekept_reapply_months * DAYS_PER_MONTH
     early = entitled[entitled < model.calendar.end_day - 6 * mean]
     came_back = early.index.isin(again.index).mean()
     p = inflow.gatekept_reapply_share
