@@ -34,7 +34,14 @@ STATISTICS = (
     "parttime_share",
     "work_share_of_outflow",
     "long_spell_share",
-    "return_share",
+    "back_within_6m",
+    "back_within_12m",
+    "back_within_24m",
+    "work_education_back_within_6m",
+    "salaried_back_within_18m",
+    "placements",
+    "placements_first_half",
+    "contact_trial_gain",
 )
 """Secondary moments a calibration file may target (defined in `calibration.targets`)."""
 
@@ -125,6 +132,15 @@ class StockTargets(_Strict):
     weight: float = Field(1.0, ge=0, description="Weight of each year's stock.")
 
 
+class ContactTrial(_Strict):
+    """A caseload-reduction trial's design (statistic contact_trial_gain, sim.consultants.trial_job_finding_gain)."""
+
+    caseload: float = Field(gt=0, description="Clients per consultant in the trial.")
+    control_caseload: float = Field(gt=0, description="Clients per consultant of the control group.")
+    months: float = Field(gt=0, le=120, description="Months over which finding a job is counted.")
+    years_on: float = Field(ge=0, le=30, description="Years on assistance of the trial's clients at its start.")
+
+
 class Moment(_Strict):
     """A secondary target: a statistic of the yearly table over some years."""
 
@@ -133,7 +149,17 @@ class Moment(_Strict):
     value: float = Field(description="Target value.")
     sd: float = Field(gt=0, description="Scale of the residual (how far off is one unit of misfit).")
     weight: float = Field(1.0, ge=0, description="Weight in the objective.")
+    bound: Literal["equal", "at_most"] = Field(
+        "equal", description="`at_most`: only a value above the target is a misfit (a figure given as 'at most')."
+    )
     source: str = Field(min_length=1, description="docs/domain.md section or document the value comes from.")
+    trial: ContactTrial | None = Field(None, description="Statistic contact_trial_gain: the trial's design.")
+
+    @model_validator(mode="after")
+    def _trial_given(self) -> Moment:
+        if (self.statistic == "contact_trial_gain") != (self.trial is not None):
+            raise ValueError("trial: give it for statistic contact_trial_gain, and only for it")
+        return self
 
     @property
     def name(self) -> str:

@@ -193,8 +193,9 @@ class Evaluator:
         p, reps, seed = self.problem, self.problem.calibration.reps, self.problem.calibration.seed
         order = list(todo)
         tasks = []
+        scenarios = {}
         for key in order:
-            scenario = p.scenario(p.theta(points[todo[key][0]]))
+            scenarios[key] = scenario = p.scenario(p.theta(points[todo[key][0]]))
             tasks += [ReplicationTask(scenario, seed, r) for r in range(reps)]
         got: dict[str, dict[int, np.ndarray]] = {key: {} for key in order}
         started = time.perf_counter()
@@ -207,7 +208,7 @@ class Evaluator:
                     f"replication {k % reps} (seed {seed}) failed at {p.theta(points[todo[key][0]]).tolist()}: "
                     f"{one_line(result)}"
                 ) from result
-            got[key][result.replication] = p.targets.simulated(result.yearly)
+            got[key][result.replication] = p.targets.simulated(result.yearly, result.monthly, scenarios[key])
             if len(got[key]) == reps:
                 self.new_count += 1
                 self.new_seconds = time.perf_counter() - started + self._seconds_before

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 
 from calibration.config import CALIBRATION_DIR, Calibration, Moment
+from sim.consultants import trial_job_finding_gain
+from sim.parameters import Scenario
 
 DATA_DIR = CALIBRATION_DIR / "data"
 
@@ -49,8 +51,20 @@ def _ratio(num: pd.Series, den: pd.Series) -> float:
     return float(num.sum()) / total if total > 0 else 0.0
 
 
-def _stat(moment: Moment, y: pd.DataFrame, scale: float) -> float:
-    """A secondary statistic of one replication's yearly table (indexed by year)."""
+_PLACEMENTS = ["placements_category_1", "placements_category_2", "placements_category_3"]
+_WORK_EDUCATION = ["outflow_work_fulltime", "outflow_work_temporary", "outflow_self_employment", "outflow_education"]
+_SALARIED = ["outflow_work_fulltime", "outflow_work_temporary"]
+
+
+def _stat(
+    moment: Moment, y: pd.DataFrame, scale: float, monthly: pd.DataFrame | None, scenario: Scenario | None
+) -> float:
+    """A secondary statistic of one replication's yearly table (indexed by year), its monthly
+    table, or (contact_trial_gain) the scenario's own hazards.
+
+    Returns are counted by the year the leavers left (sim/returns.COHORT_COLUMNS): a share of the
+    moment's years' leavers back within the window. Placements are exits to work and part-time
+    jobs found, the municipality's "helped into a job"."""
     years = moment.years
     rows = y.loc[years]
     stock = y["caseload_december"]
@@ -75,8 +89,24 @@ def _stat(moment: Moment, y: pd.DataFrame, scale: float) -> float:
         return _ratio(work, rows["outflow"])
     if s == "long_spell_share":
         return _ratio(rows["stock_duration_4plus"], rows["caseload_december"])
-    if s == "return_share":
-        return _ratio(rows["returns"], rows["outflow"])
+    if s in ("back_within_6m", "back_within_12m", "back_within_24m"):
+        return _ratio(rows["leavers_back_" + s.removeprefix("back_within_")], rows["outflow"])
+    if s == "work_education_back_within_6m":
+        return _ratio(rows["leavers_work_education_back_6m"], rows[_WORK_EDUCATION].sum(axis=1))
+    if s == "salaried_back_within_18m":
+        return _ratio(rows["leavers_salaried_back_18m"], rows[_SALARIED].sum(axis=1))
+    if s == "placements":
+        return float(rows[_PLACEMENTS].sum(axis=1).mean()) / scale
+    if s == "placements_first_half":
+        if monthly is None:
+            raise ValueError("placements_first_half needs the monthly table")
+        half = monthly[monthly["year"].isin(years) & (monthly["month"] <= 6)]
+        return float(half[_PLACEMENTS].to_numpy(dtype=float).sum()) / len(years) / scale
+    if s == "contact_trial_gain":
+        if scenario is None or moment.trial is None:
+            raise ValueError("contact_trial_gain needs the scenario and the trial's design")
+        t = moment.trial
+        return trial_job_finding_gain(scenario, t.caseload, t.control_caseload, t.months, t.years_on)
     raise ValueError(f"unknown statistic {s!r}")  # the config's Literal makes this unreachable
 
 
@@ -109,21 +139,27 @@ class TargetSet:
             for t in range(self.first + 1, self.last + 1)
         ]
         self.moments = [m for m in calibration.moments if self.first < min(m.years) and max(m.years) <= self.last]
+        flows = ("net_change", "inflow_share_of_stock", "outflow_share_of_stock", "placements", "placements_first_half")
         for m in self.moments:
-            kind = (
-                "flow" if m.statistic in ("net_change", "inflow_share_of_stock", "outflow_share_of_stock") else "share"
-            )
+            kind = "flow" if m.statistic in flows else "share"
             self.targets.append(Target(m.name, kind, None, m.value, m.sd, m.weight, m.source))
         self.values = np.array([t.observed for t in self.targets])
         self.sds = np.array([t.sd for t in self.targets])
         self.weights = np.array([t.weight for t in self.targets])
+        # a figure given as "at most": only a value above it is a misfit (stocks are all "equal")
+        self.at_most = np.array(
+            [False] * (len(self.targets) - len(self.moments)) + [m.bound == "at_most" for m in self.moments]
+        )
 
     @property
     def names(self) -> list[str]:
         return [t.name for t in self.targets]
 
-    def simulated(self, yearly: pd.DataFrame) -> np.ndarray:
-        """The target statistics of one replication's yearly table (in observed units)."""
+    def simulated(
+        self, yearly: pd.DataFrame, monthly: pd.DataFrame | None = None, scenario: Scenario | None = None
+    ) -> np.ndarray:
+        """The target statistics of one replication's tables (in observed units); `scenario` is the
+        one it ran, for the statistics of its hazards (contact_trial_gain)."""
         # one plain float block: label lookups on the nullable columns (one array per column)
         # cost about 0.1 s per replication, more than the replication itself
         numeric = yearly.drop(columns=["policy"])
@@ -131,9 +167,11 @@ class TargetSet:
             numeric.to_numpy(dtype=float, na_value=np.nan), index=yearly["year"].to_numpy(int), columns=numeric.columns
         )
         stocks = [float(y.loc[t, "caseload_december"]) / self.scale for t in range(self.first + 1, self.last + 1)]
-        return np.array(stocks + [_stat(m, y, self.scale) for m in self.moments])
+        return np.array(stocks + [_stat(m, y, self.scale, monthly, scenario) for m in self.moments])
 
     def residuals(self, mean_simulated: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:
         """Weighted, scaled residuals sqrt(w) (sim - obs) / sd; their sum of squares is the data part of the objective."""
         values = self.values if values is None else values
-        return np.sqrt(self.weights) * (mean_simulated - values) / self.sds
+        miss = mean_simulated - values
+        miss = np.where(self.at_most, np.maximum(miss, 0.0), miss)
+        return np.sqrt(self.weights) * miss / self.sds

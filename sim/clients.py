@@ -90,11 +90,14 @@ _FIELDS: dict[str, tuple[type, float]] = {
     "grant_day": (np.float64, np.nan),
     "spell_start_day": (np.float64, np.nan),
     "route_start_day": (np.float64, np.nan),
+    "route_start_distance": (np.float64, np.nan),  # true distance when the route began (sim/routes.py)
     "parttime": (np.bool_, False),
+    "active": (np.bool_, False),  # in an activity on the participation route (sim/participation.py)
     "trajectory_type": (np.int16, -1),
     "trajectory_end_day": (np.float64, -np.inf),
     "trajectories_started": (np.int16, 0),
     "contract_end_day": (np.float64, np.inf),
+    "return_day": (np.float64, np.inf),  # a leaver comes back on this day (sim/returns.py)
     "exit_day": (np.float64, np.nan),
     "exit_reason": (np.int8, 0),
     "returns": (np.int16, 0),
@@ -295,5 +298,6 @@ def add_initial_stock(
     # time already spent on the current route: uniform over the route's allowed length
     route_months = np.where(route == Route.MEDIATION, 3.0, np.where(route == Route.DEVELOPMENT, 24.0, 12.0))
     table.route_start_day[ids] = np.maximum(spell_start, day0 - rng.random(n) * route_months * DAYS_PER_YEAR / 12)
+    table.route_start_distance[ids] = distance
     table.u_guided[ids] = rng.random(n)
     return ids

@@ -27,7 +27,7 @@ import pandas as pd
 import simpy
 
 from sim.calendar import Calendar
-from sim.clients import ClientTable, Exit, State, add_initial_stock, category_of, route_of
+from sim.clients import ClientTable, Exit, Route, State, add_initial_stock, category_of, route_of
 from sim.consultants import (
     assign_consultants,
     clients_to_serve,
@@ -54,8 +54,9 @@ from sim.parameters import Policy, Scenario
 from sim.policies import InForce, PolicySchedule, participation_guidance_on, team_due
 from sim.randomness import Streams
 from sim.results import build_tables, waits_by_grant_year
+from sim.returns import ReturnColumns, cohort_counts, returns_before
 from sim.shocks import ShockEffect
-from sim.work import EXIT_COLUMNS, ContractColumns, end_temporary_contracts, labour_market_multiplier
+from sim.work import EXIT_COLUMNS, labour_market_multiplier
 
 
 @dataclass
@@ -98,6 +99,11 @@ class Model:
             state_pension_age(scenario.drivers, self.calendar.first_year),
         )
         self.log.record(0.0, stock, Event.GRANTED, self.table.route[stock])
+        # the stock's participation clients active as with the income consultant (sim/participation.py)
+        u_active = self.streams.keyed_uniforms("initial_activity", 0, self.table.key[stock])
+        in_participation = self.table.route[stock] == Route.PARTICIPATION
+        share = scenario.participation.share_active_income_consultant
+        self.table.active[stock] = in_participation & (u_active < share)
         self.initial_stock = len(stock)
         self.rows: list[dict] = []
         self.policies = PolicySchedule(scenario, self.calendar)
@@ -117,6 +123,7 @@ class Model:
         self._team_first_month = 0
         self._team_fte: float | None = None
         self._trajectory_spent: dict[int, float] = {}  # EUR of trajectories started, by year
+        self.cohorts: dict[int, np.ndarray] = {}  # leavers back, by year left (sim/returns.COHORT_COLUMNS)
         self.env.process(self._months())
 
     def _months(self):
@@ -150,22 +157,31 @@ class Model:
         t.state[ids] = State.ON_BENEFIT
         t.spell_start_day[ids] = day
         t.route_start_day[ids] = day
+        t.route_start_distance[ids] = t.distance_true[ids]
         self.log.record(day, ids, Event.GRANTED, route)
         owed = back_pay_client_months(self.scenario.money, t.notification_day[ids], t.birth_day[ids], day)
         return len(ids), owed
 
-    def _return_from_temporary_work(self, index: int, start: float, end: float, policy: Policy) -> int:
-        """Temporary contracts that ended: back on assistance unless aftercare holds (revolving door)."""
+    def _returns(self, index: int, year: int, start: float, end: float, policy: Policy) -> int:
+        """Leavers back on assistance: temporary contracts that ended (unless aftercare holds: the
+        revolving door) and other leavers whose return day came; counted by the year they left."""
         t = self.table
-        back = end_temporary_contracts(
-            t.columns(ContractColumns),
+        back = returns_before(
+            t.columns(ReturnColumns),
             t.n,
             start,
             end,
             self.streams.bases(("aftercare",), index)[0],
             policy.aftercare.retention_share,
+            float(state_pension_age(self.scenario.drivers, year)),
         )
-        self.log.record(back.days, back.ids, Event.RETURN)
+        self.log.record(back.days, back.ids, Event.RETURN, back.reasons)
+        if len(back.ids):
+            left_in = self.calendar.years_of(t.exit_day[back.ids])
+            for year in np.unique(left_in):
+                mine = left_in == year
+                counts = cohort_counts(back.reasons[mine], back.months_away[mine])
+                self.cohorts[int(year)] = self.cohorts.get(int(year), 0) + counts
         return len(back.ids)
 
     def _team(self, index: int, in_force: InForce, to_serve: int) -> float:
@@ -209,7 +225,7 @@ class Model:
             "reapplications": door.reapplied,
         }
         granted, back_pay = self._grant(start, end)
-        returned = self._return_from_temporary_work(index, start, end, policy)
+        returned = self._returns(index, year, start, end, policy)
         row["returns"] = returned
         row["inflow"] = granted + returned
 
@@ -220,7 +236,8 @@ class Model:
         to_serve = clients_to_serve(distance_diag, rules.served_routes[route], policy)
         team = self._team(index, in_force, int(np.count_nonzero(to_serve)))
         guidance = assign_consultants(distance_diag, to_serve, team, policy.staffing.caseload_norm, sc.contact)
-        intensity = contact_intensity(contact_levels(guidance, policy), sc.contact)
+        contacts = contact_levels(guidance, policy)
+        intensity = contact_intensity(contacts, sc.contact)
         month = MonthInputs(
             start=start,
             end=end,
@@ -231,6 +248,7 @@ class Model:
             trajectory_routes=rules.trajectory_routes,
             p_review=float(rules.review_chance),
             trajectory_budget_left=self._trajectory_budget_left(year, policy),
+            contacts_per_year=contacts,
             contact_multiplier=contact_multiplier(intensity, sc.contact),
             intensity=intensity,
             bases=self.streams.bases(MONTH_STREAMS, index),
@@ -281,7 +299,9 @@ def run(
     model = Model(scenario, seed, record_events)
     model.run()
     waits = waits_by_grant_year(model.table, model.calendar)
-    yearly, monthly = build_tables(model.rows, waits, scenario.simulation.start_year, model.initial_stock, replication)
+    yearly, monthly = build_tables(
+        model.rows, waits, scenario.simulation.start_year, model.initial_stock, replication, model.cohorts
+    )
     return RunResult(
         yearly=yearly,
         monthly=monthly,

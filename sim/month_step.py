@@ -5,7 +5,8 @@ Why compiled: a default region has about 1,700 clients on benefit, so the vector
 spent its time on the ~270 numpy calls a month, not on the arithmetic (docs/performance.md
 'Design for speed'). The loop below does the arithmetic in the order the rules were written,
 draws the keyed numbers (sim/randomness.keyed_uniform) and applies to each client in turn the
-rules of sim/work.py (exits, jobs, part-time work), sim/distance.py, sim/routes.py (reviews,
+rules of sim/work.py (exits, jobs, part-time work), sim/returns.py (who will come back),
+sim/participation.py (activity on the participation route), sim/distance.py, sim/routes.py (reviews,
 trajectories) and sim/consultants.py (contact levels). Who a consultant serves needs all
 clients at once, so it stays in numpy before the loop (sim/model.py).
 
@@ -35,8 +36,17 @@ from sim.compiled import compiled
 from sim.consultants import contact_level
 from sim.distance import DistanceRules, activation, distance_after_month, distance_rules
 from sim.parameters import CATEGORIES, Scenario
+from sim.participation import ActivityRates, activity_rates, activity_start_hazard
 from sim.randomness import keyed_uniform, normal_quantile
-from sim.routes import CATEGORY_ON_ROUTE, ROUTE_AFTER_REVIEW, RouteRules, choose_trajectory, route_rules
+from sim.returns import ReturnRules, return_day, return_rules
+from sim.routes import (
+    CATEGORY_ON_ROUTE,
+    ROUTE_AFTER_REVIEW,
+    RouteRules,
+    choose_trajectory,
+    returns_from_participation,
+    route_rules,
+)
 from sim.work import (
     WorkRules,
     contract_months,
@@ -61,6 +71,8 @@ STREAMS = (
     "parttime_end",
     "trajectory",
     "trajectory_type",
+    "return",
+    "activity",
 )
 # codes as module constants: compiled code reads plain ints, not class attributes
 _PARTICIPATION = Route.PARTICIPATION
@@ -83,12 +95,16 @@ STOCK_COLUMNS = [
     "stock_duration_2_4",
     "stock_duration_4plus",
     "stock_participation",
+    "stock_participation_active",
     "stock_parttime",
 ]
 _BY_CATEGORY, _BY_DURATION = 1, 1 + len(CATEGORIES)
 _PARTICIPATION_COUNT = _BY_DURATION + len(_DURATION_BOUNDS_YEARS) + 1
-_PARTTIME_COUNT, _N_STOCKS = _PARTICIPATION_COUNT + 1, len(STOCK_COLUMNS)
-_EXIT, _REVIEW, _REDIAGNOSIS, _REASON, _JOB, _DAY, _CONTRACT, _PT_END, _TRAJ, _TRAJ_TYPE = range(len(STREAMS))
+_ACTIVE_COUNT = _PARTICIPATION_COUNT + 1
+_PARTTIME_COUNT, _N_STOCKS = _ACTIVE_COUNT + 1, len(STOCK_COLUMNS)
+_EXIT, _REVIEW, _REDIAGNOSIS, _REASON, _JOB, _DAY, _CONTRACT, _PT_END, _TRAJ, _TRAJ_TYPE, _RETURN, _ACTIVITY = range(
+    len(STREAMS)
+)
 
 
 class RunRules(NamedTuple):
@@ -98,6 +114,8 @@ class RunRules(NamedTuple):
     work: WorkRules  # sim/work.work_rules
     distance: DistanceRules  # sim/distance.distance_rules
     routes: RouteRules  # sim/routes.route_rules
+    returns: ReturnRules  # sim/returns.return_rules
+    activity: ActivityRates  # sim/participation.activity_rates
 
 
 class MonthInputs(NamedTuple):
@@ -112,7 +130,8 @@ class MonthInputs(NamedTuple):
     trajectory_routes: np.ndarray  # per route: may start a trajectory
     p_review: float  # chance of the participation talk
     trajectory_budget_left: float  # EUR the year's trajectory ceiling still allows (inf: no ceiling)
-    contact_multiplier: np.ndarray  # by contact level (sim/consultants.contact_level)
+    contacts_per_year: np.ndarray  # by contact level (sim/consultants.contact_level)
+    contact_multiplier: np.ndarray  # by contact level
     intensity: np.ndarray  # by contact level
     bases: np.ndarray  # keyed stream base words, in STREAMS order
 
@@ -127,16 +146,19 @@ class MonthColumns(NamedTuple):
     refugee: np.ndarray
     spell_start_day: np.ndarray
     route_start_day: np.ndarray
+    route_start_distance: np.ndarray
     category: np.ndarray
     sheltered: np.ndarray
     community_service: np.ndarray
     distance_diag: np.ndarray
     distance_true: np.ndarray
     parttime: np.ndarray
+    active: np.ndarray
     trajectory_type: np.ndarray
     trajectory_end_day: np.ndarray
     trajectories_started: np.ndarray
     contract_end_day: np.ndarray
+    return_day: np.ndarray
     exit_day: np.ndarray
     exit_reason: np.ndarray
     u_guided: np.ndarray
@@ -166,7 +188,11 @@ class MonthOutcome(NamedTuple):
 def run_rules(scenario: Scenario) -> RunRules:
     """The month step's parameters and lookup tables, made once a run."""
     return RunRules(
-        work=work_rules(scenario.work), distance=distance_rules(scenario.distance), routes=route_rules(scenario)
+        work=work_rules(scenario.work),
+        distance=distance_rules(scenario.distance),
+        routes=route_rules(scenario),
+        returns=return_rules(scenario.returns),
+        activity=activity_rates(scenario.participation),
     )
 
 
@@ -255,12 +281,15 @@ def month_on_benefit(on: np.ndarray, served: np.ndarray, c: MonthColumns, m: Mon
             c.exit_day[i] = exit_day
             c.exit_reason[i] = reason
             c.parttime[i] = False
+            c.active[i] = False
             c.trajectory_end_day[i] = -np.inf
             c.state[i] = _LEFT
             if reason == _TEMPORARY:
                 c.state[i] = _TEMPORARY_WORK
                 contract = contract_months(w.temporary_contract_months_mean, keyed_uniform(m.bases[_CONTRACT], key))
                 c.contract_end_day[i] = exit_day + contract * DAYS_PER_MONTH
+            u_return = keyed_uniform(m.bases[_RETURN], key)
+            c.return_day[i] = return_day(r.returns, reason, exit_day, c.contract_end_day[i], u_return)
             continue
 
         # part-time jobs: a new one keeps a partial benefit; one held since the start may end
@@ -275,6 +304,15 @@ def month_on_benefit(on: np.ndarray, served: np.ndarray, c: MonthColumns, m: Mon
             c.parttime[i] = False
             ended_pt[n_ended_pt] = p
             n_ended_pt += 1
+
+        # an activity on the participation route starts or stops (sim/participation.py)
+        if route == _PARTICIPATION:
+            u_activity = keyed_uniform(m.bases[_ACTIVITY], key)
+            if c.active[i]:
+                c.active[i] = not happens(r.activity.end, exposure, u_activity)
+            else:
+                start_hazard = activity_start_hazard(r.activity, m.contacts_per_year[level])
+                c.active[i] = happens(start_hazard, exposure, u_activity)
 
         # distance: from the month's start, as the hazards above (sim/distance.py)
         c.distance_true[i] = distance_after_month(
@@ -312,11 +350,17 @@ def month_on_benefit(on: np.ndarray, served: np.ndarray, c: MonthColumns, m: Mon
             diagnosed = diagnosed_distance(c.distance_true[i], rt.diagnosis_error_sd_months, z)
             category = diagnosed_category(diagnosed, c.sheltered[i], c.community_service[i])
             target = ROUTE_AFTER_REVIEW[route, ROUTE_BY_CATEGORY[category]]
+            if route == _PARTICIPATION and not returns_from_participation(
+                c.distance_true[i], c.route_start_distance[i], rt.participation_return_min_fall_months
+            ):
+                target = route
             c.distance_diag[i] = diagnosed
             if target != route:
                 c.category[i] = CATEGORY_ON_ROUTE[target, category]
                 c.route[i] = target
                 c.route_start_day[i] = end
+                c.route_start_distance[i] = c.distance_true[i]
+                c.active[i] = False
                 moved[n_moved] = p
                 moved_route[n_moved] = target
                 n_moved += 1
@@ -331,6 +375,7 @@ def month_on_benefit(on: np.ndarray, served: np.ndarray, c: MonthColumns, m: Mon
         stocks[_BY_DURATION + duration] += 1
         if c.route[i] == _PARTICIPATION:
             stocks[_PARTICIPATION_COUNT] += 1
+            stocks[_ACTIVE_COUNT] += c.active[i]
             participation_distance += c.distance_true[i]
         stocks[_PARTTIME_COUNT] += c.parttime[i]
     return MonthOutcome(

@@ -318,6 +318,88 @@ class Work(Strict):
         return self
 
 
+class Returns(Strict):
+    """Coming back to assistance after leaving (terugval). A temporary worker may come back when the
+    contract ends (work.temporary_contract_months_mean), unless aftercare keeps them in work; of
+    those who leave for another job, education or another reason, a share comes back after an
+    exponential wait. Pensioners never do. The shares and the wait are calibrated to docs/domain.md's return figures (Divosa
+    monitor 2014, CBS 2021 cohort; calibration/leidschendam-voorburg.toml)."""
+
+    share_after_temporary: Share = Field(
+        0.5,
+        description="Share of temporary workers who would come back when the contract ends, before aftercare keeps "
+        "some in work (lever aftercare); the others find another job or draw unemployment insurance (WW) first "
+        "(calibrated; docs/domain.md: 9% of leavers to a salaried job are back after 18 months).",
+    )
+    share_after_work: Share = Field(
+        0.1,
+        description="Share of leavers to a full-time job or self-employment who come back (calibrated; "
+        "docs/domain.md: 9% of leavers to a salaried job are back after 18 months).",
+    )
+    share_after_education: Share = Field(
+        0.1,
+        description="Share of leavers to education who come back; assumption: as after work (docs/domain.md gives "
+        "work and education together: at most 11% back within 6 months).",
+    )
+    share_after_other: Share = Field(
+        0.4,
+        description="Share of leavers for other reasons (moving, a partner's income, sanctions, fraud) who come back "
+        "(calibrated; docs/domain.md: 15% of all leavers back within 6 months, 22% within a year, about 30% after "
+        "1.5-2 years).",
+    )
+    months_mean: Positive = Field(
+        9.0, le=240, description="Mean months from leaving to coming back, for those who do (calibrated)."
+    )
+
+
+class Participation(Strict):
+    """Activity on the participation route (meedoen): volunteering, informal care or another useful
+    activity (docs/domain.md, the chain, step 8). A participation client starts an activity at a
+    monthly hazard that rises with the contacts they get, and stops at a constant one; the two
+    start rates follow from the figures below (sim/participation.activity_rates), so the model
+    reproduces the one observation: 42% active after 1.5 years of a participation consultant
+    (docs/domain.md 'Evidence', source 002). Being active changes neither distance nor
+    job-finding (002 saw no more exits to work yet)."""
+
+    share_active_income_consultant: Share = Field(
+        0.2,
+        description="Share of the participation group active in the long run with the income consultant's yearly "
+        "contact only; assumption (the sources give no figure before the participation consultant came).",
+    )
+    usual_contacts_per_year: NonNegative = Field(
+        1.0, le=365, description="The income consultant's contacts a year that share is for (docs/domain.md)."
+    )
+    end_per_month: PerMonth = Field(
+        1 / 24,
+        description="Chance a month that an activity stops; assumption: activities last two years on average.",
+    )
+    trial_share_active: Share = Field(
+        0.42, description="Share active after the participation consultant's trial (docs/domain.md, source 002)."
+    )
+    trial_months: Positive = Field(18.0, le=120, description="Length of that trial: 1.5 years (source 002).")
+    trial_contacts_per_year: Positive = Field(
+        6.0,
+        le=365,
+        description="Contacts a year a participation consultant gives; assumption: several talks a year, as the "
+        "2021 proposal's guidance (policies.focus-participation).",
+    )
+
+    @model_validator(mode="after")
+    def _trial_above_start(self) -> Participation:
+        if not self.share_active_income_consultant < self.trial_share_active:
+            raise ValueError(
+                "trial_share_active: must be above share_active_income_consultant "
+                f"({self.share_active_income_consultant}): the trial raised participation"
+            )
+        if not self.trial_contacts_per_year > self.usual_contacts_per_year:
+            raise ValueError(
+                f"trial_contacts_per_year: must be above usual_contacts_per_year ({self.usual_contacts_per_year})"
+            )
+        if self.end_per_month <= 0 or self.share_active_income_consultant <= 0:
+            raise ValueError("end_per_month: activities must stop sometimes (above 0), and some be active")
+        return self
+
+
 class Distance(Strict):
     """Distance dynamics (docs/model.md): activation shrinks it, inactivity grows it (the granite stock)."""
 
@@ -362,6 +444,14 @@ class Trajectories(Strict):
     development_route_max_months: Positive = Field(24.0, description="At most two years (docs/domain.md).")
     mediation_review_months: Positive = Field(3.0, description="1A without work in 3 months moves on (docs/domain.md).")
     direct_mediation_months: Positive = Field(1.0, description="Under 1 month (docs/domain.md).")
+    participation_return_min_fall_months: NonNegative = Field(
+        6.0,
+        le=120,
+        description="How far the true distance must have fallen since the participation route began for a review "
+        "to send the client back to re-integration (docs/domain.md: 'a client whose distance shrinks can return'); "
+        "assumption: one diagnosis error (chain.diagnosis_error_sd_months), so noise alone does not undo the "
+        "24-month limit.",
+    )
     basket: list[TrajectoryType] = Field(min_length=1, description="The basket of ~45 purchased trajectories, grouped.")
 
     @model_validator(mode="after")
@@ -706,6 +796,8 @@ class Scenario(Strict):
     inflow: Inflow = Field(description="Notifications and newcomers.")
     chain: Chain = Field(Chain(), description="The intake chain's capacities and calendar.")
     work: Work = Field(description="Exit hazards and job types.")
+    returns: Returns = Field(Returns(), description="Coming back after leaving.")
+    participation: Participation = Field(Participation(), description="Activity on the participation route.")
     distance: Distance = Field(Distance(), description="Distance dynamics.")
     contact: Contact = Field(Contact(), description="Consultant contact.")
     trajectories: Trajectories = Field(description="Routes' timing and the trajectory basket.")

@@ -9,6 +9,7 @@ from sim.calendar import Calendar
 from sim.clients import ClientTable
 from sim.money import STAFF_COLUMNS
 from sim.month_step import STOCK_COLUMNS as MONTH_STOCKS
+from sim.returns import COHORT_COLUMNS
 
 FLOW_COLUMNS = [
     "notifications",
@@ -46,6 +47,7 @@ YEARLY_COLUMNS = [
     "work_consultant_caseload",
     "wait_days_mean",
     "wait_days_p90",
+    *COHORT_COLUMNS,
 ]
 """Columns of `yearly.csv`, in order (documented in docs/model.md)."""
 _YEARLY_FLOATS = [
@@ -62,13 +64,19 @@ _YEARLY_FLOATS = [
 
 
 def build_tables(
-    rows: list[dict], waits: pd.DataFrame, start_year: int, initial_stock: int, replication: int
+    rows: list[dict],
+    waits: pd.DataFrame,
+    start_year: int,
+    initial_stock: int,
+    replication: int,
+    cohorts: dict[int, np.ndarray] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(yearly, monthly) tables for the simulated years after the start year (burn-in dropped).
 
     `rows` are the month ends' records, `waits` the waiting times by year of grant
     (`waits_by_grant_year`), `initial_stock` the December caseload of the start year when no
-    burn-in months precede it.
+    burn-in months precede it, `cohorts` the leavers back by the year they left
+    (sim/returns.COHORT_COLUMNS).
     """
     monthly = pd.DataFrame(rows)
     monthly.insert(0, "replication", replication)
@@ -83,7 +91,9 @@ def build_tables(
     # yearly means: the team in FTE-years, and the caseload it held
     yearly["work_consultants"] = grouped["work_consultants"].mean()
     yearly["work_consultant_caseload"] = grouped["work_consultant_caseload"].mean()
-    yearly = yearly.join([december[STOCK_COLUMNS], waits], how="left")
+    back = pd.DataFrame.from_dict(cohorts or {}, orient="index", columns=list(COHORT_COLUMNS))
+    back = back.reindex(yearly.index, fill_value=0).astype(np.int64)
+    yearly = yearly.join([december[STOCK_COLUMNS], waits, back], how="left")
     # the start year's row has only the December caseload; each column is made nullable directly
     # (a DataFrame.astype of object columns cost more than the rest of the tables together)
     first = {"year": start_year, "replication": replication, "caseload_december": start_stock}

@@ -3,8 +3,10 @@
 - Direct mediation lasts under a month; 1A mediation (bemiddeling) is reviewed after 3 months
   and moves on to a development route (ontwikkelroute) when there is no work.
 - The development route lasts at most 24 months, then participation.
-- Participation (participatie) has a talk about once a year; a client whose diagnosed distance is
-  back under 24 months returns to re-integration.
+- Participation (participatie) has a talk about once a year; a client returns to re-integration
+  when the distance has really shrunk: the new diagnosis is under 24 months and the true distance
+  is at least `trajectories.participation_return_min_fall_months` below what it was when the
+  participation route began, so one review's diagnosis error does not undo the 24-month limit.
 - Trajectories are bought from the basket (de 'korf') for the development and 2B routes, and
   for participation where the policy says so (which routes, under which policy, and the yearly
   ceiling of their spending: sim/policies.py).
@@ -87,6 +89,7 @@ class RouteRules(NamedTuple):
     trajectory_months: np.ndarray  # length by type
     trajectory_price: np.ndarray  # EUR by type, for the yearly ceiling (lever trajectories)
     trajectory_choice: np.ndarray  # trajectory_choice_table
+    participation_return_min_fall_months: float
 
 
 def route_rules(scenario: Scenario) -> RouteRules:
@@ -103,7 +106,15 @@ def route_rules(scenario: Scenario) -> RouteRules:
         trajectory_months=np.array([b.duration_months for b in basket], dtype=np.float64),
         trajectory_price=np.array([b.price_eur for b in basket], dtype=np.float64),
         trajectory_choice=trajectory_choice_table(scenario),
+        participation_return_min_fall_months=float(tr.participation_return_min_fall_months),
     )
+
+
+@compiled
+def returns_from_participation(distance_true: float, distance_at_start: float, min_fall_months: float) -> bool:
+    """Whether a participation client's distance fell enough since the route began to go back to
+    re-integration (a route start with no recorded distance never allows it)."""
+    return distance_true <= distance_at_start - min_fall_months
 
 
 @compiled

@@ -5,9 +5,9 @@ Hazards are per month and constant within a month (distance, contact and the mar
 monthly), so competing risks are exact for a month: P(leave) = 1 - exp(-h * exposure) and the
 reason is drawn in proportion to the hazards (docs/model.md 'A client's hazards').
 
-Jobs end here too: a temporary worker comes back to assistance when the contract ends unless
-aftercare keeps them in work (the revolving door, draaideur), and a part-time job, which kept
-the client on a partial benefit, may end (parttime_job_ends).
+Jobs end here too: a temporary contract's length is drawn here (contract_months; who comes
+back when it ends is sim/returns.py), and a part-time job, which kept the client on a partial
+benefit, may end (parttime_job_ends).
 """
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sim.clients import Exit, Group, Route, State
+from sim.clients import Exit, Group, Route
 from sim.compiled import compiled
 from sim.drivers import unemployment_pct
 from sim.parameters import DISTANCE_GROUPS, TARGET_GROUPS, Scenario, Work
-from sim.randomness import keyed_uniform
 from sim.shocks import ShockEffect
 
 
@@ -187,64 +186,3 @@ EXIT_COLUMNS = {
     Exit.PENSION: "outflow_pension",
     Exit.OTHER: "outflow_other",
 }
-
-
-_TEMPORARY_WORK, _ON_BENEFIT, _LEFT = State.TEMPORARY_WORK, State.ON_BENEFIT, State.LEFT
-_DIRECT, _MEDIATION, _NO_EXIT = Route.DIRECT, Route.MEDIATION, Exit.NONE
-
-
-class ContractColumns(NamedTuple):
-    """The client table's columns end_temporary_contracts reads or writes (sim/clients.ClientTable)."""
-
-    key: np.ndarray
-    state: np.ndarray
-    contract_end_day: np.ndarray
-    spell_start_day: np.ndarray
-    route_start_day: np.ndarray
-    route: np.ndarray
-    exit_reason: np.ndarray
-    returns: np.ndarray
-
-
-class Returns(NamedTuple):
-    """Clients back on assistance after a temporary contract, in id order."""
-
-    ids: np.ndarray
-    days: np.ndarray  # the day each is back: the contract's end, or the month's start
-
-
-@compiled
-def end_temporary_contracts(
-    c: ContractColumns,
-    n: int,
-    start: float,
-    end: float,
-    aftercare_base: np.uint64,
-    aftercare_retention_share: float,
-) -> Returns:
-    """Temporary contracts ending before `end` (clients 0..n-1 of the table columns `c`): aftercare
-    keeps a worker in work with its retention share (the policy lever aftercare.retention_share),
-    the others come back on assistance (the revolving door), to mediation if they were on direct
-    mediation (docs/model.md 'A client's hazards')."""
-    back = np.empty(n, np.int64)
-    back_day = np.empty(n)
-    n_back = 0
-    for i in range(n):
-        if c.state[i] != _TEMPORARY_WORK or not c.contract_end_day[i] < end:
-            continue
-        if keyed_uniform(aftercare_base, c.key[i]) < aftercare_retention_share:
-            c.state[i] = _LEFT
-            continue
-        day = max(c.contract_end_day[i], start)
-        c.state[i] = _ON_BENEFIT
-        c.spell_start_day[i] = day
-        c.route_start_day[i] = day
-        if c.route[i] == _DIRECT:
-            c.route[i] = _MEDIATION
-        c.contract_end_day[i] = np.inf
-        c.exit_reason[i] = _NO_EXIT
-        c.returns[i] += 1
-        back[n_back] = i
-        back_day[n_back] = day
-        n_back += 1
-    return Returns(ids=back[:n_back], days=back_day[:n_back])

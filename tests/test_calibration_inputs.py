@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from test_calibration import GOOD, _tiny
 from typer.testing import CliRunner
 
-from calibration.config import SEED_MAX, CalibrationError, minimum_budget
+from calibration.config import CALIBRATION_DIR, SEED_MAX, CalibrationError, minimum_budget
 from calibration.config import load as load_calibration
 from calibration.fit import calibrate, load_checked
 from calibration.objective import EvaluationFailed, Evaluator
@@ -195,8 +195,11 @@ def test_a_budget_below_the_first_population_and_polish_is_refused(tmp_path, pop
 
 @pytest.mark.cli
 def test_cli_budget_30_names_the_minimum_for_the_default_file():
+    shipped = load_calibration(CALIBRATION_DIR / "leidschendam-voorburg.toml")[0]
+    n = len(shipped.parameters)
     result = _cli("--budget", "30", "--out", "/nonexistent/out")
-    assert "--budget: at least 105 for 13 free parameters" in _one_error_line(result, 2)
+    least = minimum_budget(shipped.popsize, n)
+    assert f"--budget: at least {least} for {n} free parameters" in _one_error_line(result, 2)
 
 
 @pytest.mark.unit

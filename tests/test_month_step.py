@@ -54,6 +54,7 @@ def _month(pension_age: float = 67.0, p_review: float = 0.0, seed: int = 1) -> M
         trajectory_routes=np.zeros(Route.PARTICIPATION + 1, dtype=bool),
         p_review=p_review,
         trajectory_budget_left=np.inf,
+        contacts_per_year=np.zeros(4),
         contact_multiplier=np.ones(4),
         intensity=np.zeros(4),
         bases=Streams(seed).bases(STREAMS, 12),
@@ -148,10 +149,30 @@ def test_participation_is_reviewed_only_by_its_talk():
     scenario = with_overrides(flat_hazards(0.0, 0.0), {"chain": {"diagnosis_error_sd_months": 0.0}})
     t, ids = _clients(4, route=Route.PARTICIPATION, category=Category.C2A, distance=10.0)
     t.route_start_day[ids] = START - 10 * DAYS_PER_YEAR  # years on the route: time alone never reviews it
+    t.route_start_distance[ids] = 30.0  # the distance fell from 30 to 10 months on the route
     out = _step(t, ids, scenario, _month(p_review=0.0))
     assert len(out.moved) == 0
     out = _step(t, ids, scenario, _month(p_review=1.0))  # everyone has the talk: the short distance sends all back
     assert out.moved.tolist() == [0, 1, 2, 3] and set(t.route[ids].tolist()) == {Route.DEVELOPMENT}
+
+
+def test_the_24_month_limit_holds_for_a_client_whose_true_distance_did_not_change():
+    # a development route ran out at 20 months' distance; in participation the distance stays there
+    # (no drift, no gain), and every review's diagnosis, noisy as it is, is mostly under 24 months
+    scenario = with_overrides(
+        flat_hazards(0.0, 0.0),
+        {"distance": {"inactivity_drift_months_per_month": 0.0, "activation_gain_months_per_month": 0.0}},
+    )
+    t, ids = _clients(400, route=Route.PARTICIPATION, category=Category.C2A, distance=20.0)
+    t.route_start_distance[ids] = 20.0
+    for month in range(24):
+        out = _step(t, ids, scenario, _month(p_review=1.0, seed=month + 1))
+        assert len(out.moved) == 0
+    assert set(t.route[ids].tolist()) == {Route.PARTICIPATION}
+    # a real fall of more than the threshold (6 months by default) lets the review send them back
+    t.distance_true[ids] = 12.0
+    out = _step(t, ids, scenario, _month(p_review=1.0, seed=99))
+    assert len(out.moved) > 300
 
 
 def test_the_month_end_stock_counts_by_category_duration_route_and_part_time():

@@ -1,5 +1,5 @@
-"""Leaving assistance and coming back: the labour market on job-finding, part-time jobs that end,
-temporary contracts (sim/work.py, docs/model.md 'A client's hazards')."""
+"""Leaving assistance: the labour market on job-finding, part-time jobs that end, temporary
+contracts' length (sim/work.py, docs/model.md 'A client's hazards'); coming back is tests/test_returns.py."""
 
 from __future__ import annotations
 
@@ -10,16 +10,13 @@ import pytest
 from bands import mean_band, share_band
 from verification_scenarios import CONSTANT_DRIVERS
 
-from sim.clients import ClientTable, Exit, Route, State
 from sim.randomness import Streams
 from sim.scenario import load, with_overrides
 from sim.shocks import ShockEffect
 from sim.work import (
     JOB_CODES,
-    ContractColumns,
     base_hazard_table,
     contract_months,
-    end_temporary_contracts,
     exit_kind,
     happens,
     hazard_class,
@@ -101,35 +98,6 @@ def test_temporary_contracts_last_the_mean_months_on_average():
     # exponential: the standard deviation is the mean
     assert abs(months.mean() - 6.0) < mean_band(6.0, N)
     assert abs((months > 6.0).mean() - math.exp(-1)) < share_band(math.exp(-1), N)
-
-
-def test_aftercare_keeps_its_share_in_work_and_the_rest_come_back_through_the_revolving_door():
-    n, start, end = N, 100.0, 131.0
-    t = ClientTable(capacity=n + 10)
-    ids = t.add(n + 10)
-    t.key[ids] = ids
-    t.state[ids] = State.TEMPORARY_WORK
-    t.route[ids] = np.where(ids % 2 == 0, Route.DIRECT, Route.DEVELOPMENT)
-    t.exit_reason[ids] = Exit.WORK_TEMPORARY
-    t.contract_end_day[:n] = np.random.default_rng(2).uniform(start - 40, end, n)  # some ended before the month
-    t.contract_end_day[n:] = end  # ends on the next month's first day: not yet
-    contract_end = t.contract_end_day.copy()
-    base = Streams(np.random.SeedSequence(8, spawn_key=(0,))).bases(("aftercare",), 4)[0]
-    back = end_temporary_contracts(t.columns(ContractColumns), t.n, start, end, base, 0.3)
-
-    kept = int((t.state[:n] == State.LEFT).sum())
-    assert abs(kept / n - 0.3) < share_band(0.3, n)
-    assert (t.state[n:] == State.TEMPORARY_WORK).all() and (t.returns[n:] == 0).all()
-    assert back.ids.tolist() == np.flatnonzero(t.state == State.ON_BENEFIT).tolist() and len(back.ids) == n - kept
-    # back on the day the contract ended, or the month's first day if it ended before
-    assert (back.days == np.maximum(contract_end[back.ids], start)).all() and (back.days < start).sum() == 0
-    returned = back.ids
-    assert (t.spell_start_day[returned] == back.days).all() and (t.route_start_day[returned] == back.days).all()
-    assert (t.returns[returned] == 1).all() and (t.exit_reason[returned] == Exit.NONE).all()
-    assert np.isinf(t.contract_end_day[returned]).all()
-    # direct mediation did not hold them: back to mediation; the others keep their route
-    assert set(t.route[returned[returned % 2 == 0]].tolist()) == {Route.MEDIATION}
-    assert set(t.route[returned[returned % 2 == 1]].tolist()) == {Route.DEVELOPMENT}
 
 
 # -- hazards, competing risks and job types ---------------------------------------------------------
