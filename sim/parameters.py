@@ -338,8 +338,8 @@ class Returns(Strict):
     )
     share_after_education: Share = Field(
         0.1,
-        description="Share of leavers to education who come back; assumption: as after work (docs/domain.md gives "
-        "work and education together: at most 11% back within 6 months).",
+        description="Share of leavers to education who come back; assumption: 10%, within what docs/domain.md gives "
+        "for work and education together (at most 11% back within 6 months).",
     )
     share_after_other: Share = Field(
         0.4,

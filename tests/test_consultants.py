@@ -148,3 +148,30 @@ def test_closest_first_is_the_stable_sort_set(distance, k):
     distance = np.array(distance, dtype=float)
     expected = np.sort(np.argsort(distance, kind="stable")[: max(k, 0)])
     assert np.array_equal(closest_first(distance, k), expected)
+
+
+def test_the_trial_gain_is_the_hazards_difference_at_the_two_caseloads(scenario):
+    from sim.consultants import trial_job_finding_gain
+    from sim.scenario import with_overrides
+
+    work, contact = scenario.work, scenario.contact
+    h = (
+        work.base_work_per_month["near"]
+        * work.work_multiplier_by_group["older"]
+        * math.exp(-work.scarring_per_year * 3)
+    )
+
+    def finds(caseload: float) -> float:
+        contacts = min(contact.max_contacts_per_client_per_year, contact.contacts_per_consultant_per_year / caseload)
+        multiplier = 1 + contact.contact_effect_max * (1 - math.exp(-contacts / contact.contact_saturation_per_year))
+        return 1 - math.exp(-h * multiplier * 24)
+
+    gain = trial_job_finding_gain(scenario, 30.0, 120.0, 24.0, 3.0)
+    assert gain == pytest.approx(finds(30.0) - finds(120.0), rel=1e-12)
+    assert gain > 0
+    # without a contact effect there is nothing to gain; with a slower saturation the same effect gains more
+    none = with_overrides(scenario, {"contact": {"contact_effect_max": 0.0}})
+    assert trial_job_finding_gain(none, 30.0, 120.0, 24.0, 3.0) == 0.0
+    slower = with_overrides(scenario, {"contact": {"contact_saturation_per_year": 20.0}})
+    fast = with_overrides(scenario, {"contact": {"contact_saturation_per_year": 2.0}})
+    assert trial_job_finding_gain(slower, 30.0, 120.0, 24.0, 3.0) > trial_job_finding_gain(fast, 30.0, 120.0, 24.0, 3.0)

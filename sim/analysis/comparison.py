@@ -40,7 +40,7 @@ METRICS: list[Metric] = [
     Metric("gatekept", "sum", "notifications the gatekeeper stopped"),
     Metric("reapplications", "sum", "people the gatekeeper stopped who applied again"),
     Metric("inflow", "sum", "entries to benefit, returns included"),
-    Metric("returns", "sum", "returns after temporary work (the revolving door)"),
+    Metric("returns", "sum", "returns after leaving: temporary work that ended (the revolving door) and other exits"),
     Metric("outflow", "sum", "all exits"),
     Metric("exits_work", "sum", "exits to full-time work, temporary work and self-employment"),
     Metric("exits_work_fulltime", "sum", "exits to full-time work"),
@@ -49,6 +49,12 @@ METRICS: list[Metric] = [
     Metric("placements_parttime", "sum", "part-time jobs found (client stays on a partial benefit)"),
     Metric("granite_stock", "mean", "December stock on assistance 4+ years"),
     Metric("participation_share", "mean", "share of the December stock on the participation route"),
+    Metric(
+        "participation_active",
+        "mean",
+        "December participation clients in an activity (volunteering, informal care, other useful activity)",
+    ),
+    Metric("participation_active_share", "mean", "share of the December participation clients in an activity"),
     Metric("work_consultant_caseload", "mean", "clients per work consultant (yearly mean)"),
     Metric("wait_days_mean", "mean", "days from notification to benefit"),
     Metric("benefit_client_months", "sum", "full-benefit client-months paid"),
@@ -83,6 +89,7 @@ _OWN = {  # metric -> yearly column, for the metrics that are a column as it is
     "exits_self_employment": "outflow_self_employment",
     "placements_parttime": "placements_parttime",
     "granite_stock": "stock_duration_4plus",
+    "participation_active": "stock_participation_active",
     "work_consultant_caseload": "work_consultant_caseload",
     "wait_days_mean": "wait_days_mean",
     "benefit_client_months": "benefit_client_months",
@@ -114,7 +121,9 @@ def scenario_metrics(yearly: pd.DataFrame, scenario: Scenario, years: tuple[int,
     out["exits_work"] = out["exits_work_fulltime"] + out["exits_work_temporary"] + out["exits_self_employment"]
     stock = frame["caseload_december"].astype("float64").to_numpy()
     with np.errstate(invalid="ignore", divide="ignore"):
-        out["participation_share"] = frame["stock_participation"].astype("float64").to_numpy() / stock
+        participation = frame["stock_participation"].astype("float64").to_numpy()
+        out["participation_share"] = participation / stock
+        out["participation_active_share"] = out["participation_active"].to_numpy() / participation
     return out.set_index(["year", "replication"]).sort_index()
 
 
