@@ -140,8 +140,9 @@ class Model:
         self.env.run(until=self.calendar.end_day + 0.01)
 
     # -- the monthly step -------------------------------------------------------------------
-    def _grant(self, start: float, end: float) -> tuple[int, float]:
-        """Benefits whose dream-job period ended this month start: category and route set.
+    def _grant(self, index: int, start: float, end: float) -> tuple[int, float]:
+        """Benefits whose dream-job period ended this month start: category and route set, and
+        some keep a part-time job they came with (inflow.newcomer_parttime_share).
         Returns the number granted and the client-months of benefit owed from before the start."""
         t = self.table
         self.chain.settle()
@@ -158,6 +159,8 @@ class Model:
         t.spell_start_day[ids] = day
         t.route_start_day[ids] = day
         t.route_start_distance[ids] = t.distance_true[ids]
+        u_parttime = self.streams.keyed_uniforms("newcomer_parttime", index, t.key[ids])
+        t.parttime[ids] = u_parttime < self.scenario.inflow.newcomer_parttime_share
         self.log.record(day, ids, Event.GRANTED, route)
         owed = back_pay_client_months(self.scenario.money, t.notification_day[ids], t.birth_day[ids], day)
         return len(ids), owed
@@ -224,7 +227,7 @@ class Model:
             "gatekept": door.gatekept,
             "reapplications": door.reapplied,
         }
-        granted, back_pay = self._grant(start, end)
+        granted, back_pay = self._grant(index, start, end)
         returned = self._returns(index, year, start, end, policy)
         row["returns"] = returned
         row["inflow"] = granted + returned

@@ -215,6 +215,12 @@ class Inflow(Strict):
         description="Mean months until a deterred person applies again (exponential); assumption: when savings "
         "or other means run out, a few months after the search period.",
     )
+    newcomer_parttime_share: Share = Field(
+        0.0,
+        description="Share of newcomers who come with earnings from a part-time job and keep it beside a partial "
+        "benefit (docs/domain.md: 8% of the stock has earnings from work beside the benefit, Divosa 2017-2019; "
+        "calibrated, 0: none).",
+    )
     newcomer_distance_mean_months: Positive = Field(
         14.0, description="Mean true distance of newcomers (lognormal); assumption, calibrated."
     )

@@ -1,4 +1,5 @@
-"""The national scenarios: the default region scaled in its counts (`scale_to_stock`), every rate unchanged."""
+"""The national scenarios: the default region scaled in its counts (`scale_to_stock`), every rate
+unchanged, with the national fit (calibration/fitted-netherlands.toml) laid on top."""
 
 from __future__ import annotations
 
@@ -33,6 +34,17 @@ OBSERVED = Path(__file__).resolve().parent.parent / "calibration" / "data" / "ob
 RATIO = 413_030 / 1_660
 """National over default-region stock, December 2013: what every count is multiplied by."""
 OWN = {"name", "description"}
+FITTED = Path(__file__).resolve().parent.parent / "calibration" / "fitted-netherlands.toml"
+
+
+def _fitted() -> dict:
+    """The national fit's values, as `caseload calibrate --region netherlands` wrote them."""
+    return _flat(read_toml(FITTED))
+
+
+def _scaled() -> Scenario:
+    """The default region made national: what the national fit is laid on."""
+    return load(shipped_dir() / "_netherlands-scaled.toml").scenario
 
 
 def _flat(data: dict, prefix: tuple = ()) -> dict:
@@ -63,28 +75,39 @@ def test_national_scenarios_are_shipped_with_the_national_stock():
     assert stock_2013[("netherlands", "2013")] == national.region.initial_stock
 
 
-def test_only_counts_and_staff_differ_from_the_default_region():
+def test_the_national_scenario_takes_its_fitted_parameters_from_the_national_fit():
+    fitted = _fitted()
     national = _flat(load("national").scenario.model_dump(exclude=OWN))
+    assert len(fitted) >= 19
+    for key, value in fitted.items():
+        assert national[key] == value, ".".join(key)
+    # and everything else is the default region made national
+    scaled = _flat(_scaled().model_dump(exclude=OWN))
+    assert {key for key in scaled if national[key] != scaled[key]} <= set(fitted)
+
+
+def test_only_counts_and_staff_differ_between_the_scaled_and_the_default_region():
+    scaled = _flat(_scaled().model_dump(exclude=OWN))
     baseline = _flat(load("baseline").scenario.model_dump(exclude=OWN))
-    differing = {key for key in baseline if national[key] != baseline[key]}
+    differing = {key for key in baseline if scaled[key] != baseline[key]}
     # both teams follow their caseload norm, so no staff count is set; the BUIG grant is a count
     grants = {key for key in differing if key[:2] == ("money", "state_grant_eur_per_year")}
     assert grants and differing - grants <= SCALED
     for key in grants:
-        assert national[key] == baseline[key] * RATIO
+        assert scaled[key] == baseline[key] * RATIO
 
 
 def test_scaling_files_hold_no_count_the_loader_also_scales():
     """A count written in a file that says scale_to_stock would be a hand copy of a scaled value."""
     scaling = {p.name: read_toml(p) for p in sorted(shipped_dir().glob("*.toml")) if SCALE_KEY in read_toml(p)}
-    assert "national.toml" in scaling
+    assert "_netherlands-scaled.toml" in scaling
     for name, data in scaling.items():
         included = load(shipped_dir() / name).scenario.model_dump()
         for loc in [("region", "initial_stock"), *count_locations(included)]:
             assert not _sets(data, loc), f"{name} sets {'.'.join(loc)}, which {SCALE_KEY} scales"
 
 
-def test_the_scaled_national_scenario_equals_its_explicit_values_bit_for_bit():
+def test_the_scaled_region_equals_its_explicit_values_bit_for_bit():
     baseline = load("baseline").scenario
     inflow, chain = baseline.inflow, baseline.chain
     explicit = {
@@ -105,7 +128,7 @@ def test_the_scaled_national_scenario_equals_its_explicit_values_bit_for_bit():
             "state_grant_eur_per_year": {y: g * RATIO for y, g in baseline.money.state_grant_eur_per_year.items()}
         },
     }
-    national = load("national").scenario
+    national = _scaled()
     assert national.model_dump(exclude=OWN) == with_overrides(baseline, explicit).model_dump(exclude=OWN)
     assert (national.chain.information_meeting_places, national.chain.intakes_per_weekday) == (2986, 995)
     # the calibration's scaled population is the same rule
