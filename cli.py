@@ -574,6 +574,7 @@ class _CalibrationProgress(_Progress):
 
     def __init__(self, budget: int) -> None:
         super().__init__(budget, "calibrate", "evaluations")
+        self.status = ""
 
     def __call__(self, evaluation, evaluator) -> None:
         best = evaluator.best.objective if evaluator.best is not None else float("nan")
@@ -581,13 +582,21 @@ class _CalibrationProgress(_Progress):
         super().__call__(len(evaluator.evaluations), self.total, self.status)
 
     def finish(self, evaluations: int, objective: float) -> None:
-        """The fit's last line: a fit may end below its budget (it converged, or the rest is no whole step)."""
-        if self.show and sys.stderr.isatty():
+        """The fit's last line; a fit may end below its budget (the evolution converged, or the rest is
+        not a whole polish step)."""
+        if not self.show:
+            return
+        self.done, self.status = (
+            evaluations,
+            self.status.split(", best objective")[0] + f", best objective {objective:,.2f}",
+        )
+        ended = "" if evaluations == self.total else "; the fit ended below its budget"
+        if self.bar is not None:
+            self.bar.update(self.task, completed=evaluations, status=self.status + ended)
             self.stop()
-        elif self.show and self.done:
-            self.done = evaluations
-            ended = "" if evaluations == self.total else " (ended below its budget)"
-            log.info(f"{self.line()}{ended}; best objective {objective:,.2f}")
+        else:
+            elapsed = time.perf_counter() - self.start
+            log.info(f"{self.label}: {evaluations:,}/{self.total:,} {self.unit}{self.status}, {elapsed:,.0f} s{ended}")
 
 
 @app.command("calibrate")
