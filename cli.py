@@ -26,9 +26,18 @@ Workers = Annotated[
 Scheduler = Annotated[str | None, typer.Option(help="Dask scheduler tcp://HOST:PORT, or 'local'.")]
 Force = Annotated[bool, typer.Option("--force", help="Replace an existing results folder that caseload wrote.")]
 
-app = typer.Typer(no_args_is_help=True, help="Microsimulation of a municipality's social-assistance caseload.")
+# help and usage errors in click's plain layout: rich's boxes take longer to import than the rest
+# of `caseload --help` together, and a usage error stays one `Error:` line like ours
+app = typer.Typer(
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    help="Microsimulation of a municipality's social-assistance caseload.",
+)
 scenarios_app = typer.Typer(
-    help="List shipped scenarios, show one resolved, or say how two differ.", invoke_without_command=True
+    help="List shipped scenarios, show one resolved, or say how two differ.",
+    invoke_without_command=True,
+    rich_markup_mode=None,
 )
 app.add_typer(scenarios_app, name="scenarios")
 
