@@ -20,6 +20,7 @@ budget (the evolution converged, or the rest is not a whole step), never above i
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ from calibration.targets import TargetSet, observed_caseload
 from sim.replications import Executor
 from sim.scenario import ScenarioError, with_overrides
 from sim.scenario import load as load_scenario
+
+logger = logging.getLogger(__name__)
 
 EVOLUTION, POLISH, JACOBIAN = "differential evolution", "polish", "Jacobian at the optimum"
 """The steps of a fit, as the convergence trace names them."""
@@ -229,6 +232,14 @@ def calibrate(
     de_budget = min(int(c.budget * (1 - c.polish_share)), c.budget - step - final_jacobian)
     maxiter = max(0, de_budget // population - 1)
     x0 = np.clip(problem.unit(problem.start), 0.0, 1.0)
+    logger.debug(
+        "budget %d: differential evolution in generations of %d points (%d more after the first), "
+        "then the polish, then the Jacobian at the optimum (%d)",
+        c.budget,
+        population,
+        maxiter,
+        final_jacobian,
+    )
     escaped: Exception | None = None
     try:
         de = differential_evolution(
