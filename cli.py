@@ -1,21 +1,22 @@
-"""The `caseload` command line: a thin layer over the Python API in `sim`."""
+"""The `caseload` command line: a thin layer over the Python API in `sim`.
+
+Only typer is imported up front, so `caseload --help`, `caseload scenarios` and shell completion
+answer at once; each command imports the parts of the model it uses (numba, pandas and the
+schema take about a second together). tests/test_cli.py checks that importing this module loads
+none of them.
+"""
 
 from __future__ import annotations
 
 import functools
+import logging
 import signal
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, ClassVar
 
 import typer
-
-from sim.analysis.summary import summarise
-from sim.output import OutputError, check_target
-from sim.randomness import MAX_SEED
-from sim.replications import ExecutorError, check_fits, estimate, make_executor, request_interrupt, worker_count
-from sim.scenario import ScenarioError, describe_shipped, load, with_overrides
 
 Seed = Annotated[int, typer.Option(help="Root seed; replication i of every scenario uses its i-th child.")]
 Until = Annotated[int | None, typer.Option(help="Last simulated year (default: the scenario's).")]
@@ -25,11 +26,59 @@ Workers = Annotated[
 Scheduler = Annotated[str | None, typer.Option(help="Dask scheduler tcp://HOST:PORT, or 'local'.")]
 Force = Annotated[bool, typer.Option("--force", help="Replace an existing results folder that caseload wrote.")]
 
+# help and usage errors in click's plain layout: rich's boxes take longer to import than the rest
+# of `caseload --help` together, and a usage error stays one `Error:` line like ours
 app = typer.Typer(
-    add_completion=False, no_args_is_help=True, help="Microsimulation of a municipality's social-assistance caseload."
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    help="Microsimulation of a municipality's social-assistance caseload.",
 )
-scenarios_app = typer.Typer(help="List shipped scenarios, or show one resolved.", invoke_without_command=True)
+scenarios_app = typer.Typer(
+    help="List shipped scenarios, show one resolved, or say how two differ.",
+    invoke_without_command=True,
+    rich_markup_mode=None,
+)
 app.add_typer(scenarios_app, name="scenarios")
+
+log = logging.getLogger("caseload")
+LOGGERS = ("caseload", "sim", "calibration")
+"""The loggers -v and -q set: the command line's and the model's, not those of the libraries below."""
+
+
+class _Echo(logging.Handler):
+    """Log records on stderr as the rest of the output is written (so CliRunner captures them too):
+    info as it is, warnings and debug records with their level in front."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.levelno >= logging.WARNING:
+            text = f"warning: {text}"
+        elif record.levelno < logging.INFO:
+            text = f"debug: {record.name}: {text}"
+        typer.echo(text, err=True)
+
+
+def set_verbosity(verbose: bool, quiet: bool) -> None:
+    """-v: also debug records; -q: only warnings and errors (no notes, no progress)."""
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    for name in LOGGERS:
+        logger = logging.getLogger(name)
+        logger.handlers = [_Echo()]
+        logger.setLevel(level)
+        logger.propagate = False
+
+
+@app.callback()
+def options(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Also say what is done, step by step.")] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Only results, warnings and errors: no progress.")
+    ] = False,
+) -> None:
+    if verbose and quiet:
+        fail("--verbose, --quiet: give one of them, not both")
+    set_verbosity(verbose, quiet)
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -47,10 +96,18 @@ def interruptible(command):
         try:
             return command(*args, **kwargs)
         except KeyboardInterrupt:
+            _Progress.stop_all()
             typer.echo("\nerror: interrupted; no output folder was written", err=True)
             raise typer.Exit(130) from None
-        except ExecutorError as exc:  # the workers died mid-run: one line, not a traceback
-            fail(str(exc), code=1)
+        except Exception as exc:
+            # the workers died mid-run: one line, not a traceback (the module is loaded if it raised)
+            replications = sys.modules.get("sim.replications")
+            if replications is not None and isinstance(exc, replications.ExecutorError):
+                _Progress.stop_all()
+                fail(str(exc), code=1)
+            raise
+        finally:
+            _Progress.stop_all()
 
     return wrapper
 
@@ -60,18 +117,30 @@ def prepare(out: Path, force: bool, workers: int | None, scheduler: str | None =
 
     `tasks` (replications to run, when known) caps the worker processes.
     """
+    from sim.output import OutputError, check_target
+    from sim.replications import ExecutorError, make_executor
+
     try:
         check_target(out, force)
     except OutputError as exc:
         fail(str(exc))
     try:
-        return make_executor(workers, scheduler, tasks)
+        executor = make_executor(workers, scheduler, tasks)
     except ExecutorError as exc:
         fail(str(exc))
+    log.debug("executor: %s; output folder %s", _describe_executor(executor), out)
+    return executor
+
+
+def _describe_executor(executor) -> str:
+    workers = getattr(executor, "workers", None) or getattr(executor, "max_workers", None)
+    return type(executor).__name__ + (f" with {workers} worker(s)" if workers else "")
 
 
 def load_scenario(ref: str, until: int | None = None):
     """Load a scenario by name or path, with `--until` applied; exit 2 with a clear message if bad."""
+    from sim.scenario import ScenarioError, load, with_overrides
+
     try:
         loaded = load(ref)
         scenario = loaded.scenario
@@ -80,6 +149,7 @@ def load_scenario(ref: str, until: int | None = None):
             if until <= start:
                 fail(f"--until: {until} is not after the scenario's start year {start}; give a year from {start + 1}")
             scenario = with_overrides(scenario, {"simulation": {"until_year": until}})
+        log.debug("scenario %s from %s", scenario.name, loaded.path)
         return loaded.path, scenario
     except ScenarioError as exc:
         fail(str(exc))
@@ -91,20 +161,68 @@ def _positive(name: str, value: int | None) -> None:
 
 
 class _Progress:
-    """Replications done / total on stderr, only when it is worth showing."""
+    """Work done out of a total, on stderr: a bar (rich) on a terminal, a plain line at each tenth
+    elsewhere (a log file or CI keeps them), nothing with -q or for a single task.
 
-    def __init__(self, total: int, label: str) -> None:
-        self.total, self.label, self.start = total, label, time.perf_counter()
-        self.show = total > 1 and sys.stderr.isatty()
+    Every bar started is stopped when its command ends, however it ends (`stop_all`).
+    """
 
-    def __call__(self, done: int, total: int) -> None:
-        if self.show:
-            elapsed = time.perf_counter() - self.start
-            left = elapsed / done * (total - done)
-            sys.stderr.write(f"\r{self.label}: {done}/{total} replications, {elapsed:.0f} s, ~{left:.0f} s left ")
-            if done == total:
-                sys.stderr.write("\n")
-            sys.stderr.flush()
+    running: ClassVar[list[_Progress]] = []
+
+    def __init__(self, total: int, label: str, unit: str = "replications") -> None:
+        self.total, self.label, self.unit = total, label, unit
+        self.start = time.perf_counter()
+        self.show = total > 1 and log.isEnabledFor(logging.INFO)
+        self.bar, self.task, self.tenths, self.done = None, None, 0, 0
+
+    def __call__(self, done: int, total: int, status: str = "") -> None:
+        self.done, self.total = done, total
+        if not self.show:
+            return
+        if sys.stderr.isatty():
+            self._draw(status)
+        elif done * 10 // total > self.tenths:
+            self.tenths = done * 10 // total
+            log.info(self.line(status))
+        if done >= total:
+            self.stop()
+
+    def line(self, status: str = "") -> str:
+        elapsed = time.perf_counter() - self.start
+        left = elapsed / self.done * (self.total - self.done) if self.done else 0.0
+        return f"{self.label}: {self.done:,}/{self.total:,} {self.unit}{status}, {elapsed:,.0f} s" + (
+            f", ~{left:,.0f} s left" if self.done < self.total else ""
+        )
+
+    def _draw(self, status: str) -> None:
+        if self.bar is None:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn(self.unit + "{task.fields[status]}"),
+                TimeRemainingColumn(elapsed_when_finished=True),
+                console=Console(stderr=True),
+            )
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=self.total, status=status)
+            _Progress.running.append(self)
+        self.bar.update(self.task, completed=self.done, total=self.total, status=status)
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+        if self in _Progress.running:
+            _Progress.running.remove(self)
+
+    @classmethod
+    def stop_all(cls) -> None:
+        for progress in list(cls.running):
+            progress.stop()
 
 
 @app.command("run")
@@ -121,6 +239,8 @@ def run_command(
     force: Force = False,
 ) -> None:
     """Run SCENARIO and write yearly.csv, monthly.csv and manifest.json to the output folder."""
+    from sim.analysis.summary import yearly_lines
+    from sim.output import OutputError
     from sim.runs import RunFailed, default_folder, run_to_folder
 
     _check_common(seed, reps)
@@ -140,8 +260,8 @@ def run_command(
     finally:
         executor.close()
     _print_failures(outcome.results.failures)
-    _print_yearly(outcome.results.yearly, reps)
-    typer.echo(f"\n{reps} replication(s) of {resolved.name} in {outcome.seconds:.1f} s; results in {out}")
+    _echo_lines(yearly_lines(outcome.results.yearly))
+    typer.echo(f"\n{reps:,} replication(s) of {resolved.name} in {outcome.seconds:,.1f} s; results in {out}")
     if outcome.results.failures:
         raise typer.Exit(1)
 
@@ -153,26 +273,7 @@ def _print_failures(failures: list[dict]) -> None:
         )
 
 
-def _print_yearly(yearly, reps: int) -> None:
-    columns = ["caseload_december", "inflow", "outflow", "benefit_spending_eur"]
-    if reps == 1:
-        shown = yearly[["year", *columns, "wait_days_mean"]].copy()
-        shown["benefit_spending_eur"] = (shown["benefit_spending_eur"] / 1e6).round(2)
-        shown = shown.rename(columns={"benefit_spending_eur": "benefit_meur"})
-        typer.echo(shown.to_string(index=False))
-        return
-    summary = summarise(yearly, columns)
-    lines = [f"{'year':>4}  {'caseload_december (90% band)':>30}  {'inflow':>7}  {'outflow':>7}  {'benefit EUR m':>13}"]
-    for _, r in summary.iterrows():
-        band = f"{r.caseload_december_mean:,.0f} ({r.caseload_december_low:,.0f}-{r.caseload_december_high:,.0f})"
-        inflow = f"{r.inflow_mean:7.0f}" if r.inflow_mean == r.inflow_mean else f"{'':>7}"
-        outflow = f"{r.outflow_mean:7.0f}" if r.outflow_mean == r.outflow_mean else f"{'':>7}"
-        money = (
-            f"{r.benefit_spending_eur_mean / 1e6:13.2f}"
-            if r.benefit_spending_eur_mean == r.benefit_spending_eur_mean
-            else f"{'':>13}"
-        )
-        lines.append(f"{int(r.year):>4}  {band:>30}  {inflow}  {outflow}  {money}")
+def _echo_lines(lines: list[str]) -> None:
     typer.echo("\n".join(lines))
 
 
@@ -181,9 +282,11 @@ def scenarios_list(ctx: typer.Context) -> None:
     """List the shipped scenarios with a one-line description."""
     if ctx.invoked_subcommand is not None:
         return
+    from sim.catalogue import CatalogueError, describe_shipped
+
     try:
         rows = describe_shipped()
-    except ScenarioError as exc:
+    except CatalogueError as exc:
         fail(str(exc))
     width = max(len(name) for name, _ in rows)
     for name, text in rows:
@@ -192,11 +295,25 @@ def scenarios_list(ctx: typer.Context) -> None:
 
 @scenarios_app.command("show")
 def scenarios_show(name: Annotated[str, typer.Argument(help="Shipped scenario name or path.")]) -> None:
-    """Print the resolved parameters of a scenario as TOML-like JSON."""
+    """Print the resolved parameters of a scenario as JSON."""
     import json
 
     _, scenario = load_scenario(name)
     typer.echo(json.dumps(scenario.model_dump(mode="json"), indent=2))
+
+
+@scenarios_app.command("diff")
+def scenarios_diff(
+    reference: Annotated[str, typer.Argument(help="Scenario (name or path) the other is compared with.")],
+    scenario: Annotated[str, typer.Argument(help="Scenario (name or path) compared with it.")],
+) -> None:
+    """Say in words how SCENARIO's resolved settings differ from REFERENCE's: the policies lever by
+    lever and period by period, then every other setting that differs."""
+    from sim.analysis.attribution import difference_lines
+
+    _, a = load_scenario(reference)
+    _, b = load_scenario(scenario)
+    _echo_lines(difference_lines(a, b))
 
 
 def _load_many(names: list[str], until: int | None) -> dict:
@@ -220,6 +337,8 @@ MAX_REPLICATIONS = 1_000_000
 
 
 def _check_seed(seed: int | None) -> None:
+    from sim.randomness import MAX_SEED
+
     if seed is not None and not 0 <= seed <= MAX_SEED:
         fail(f"--seed: give a whole number from 0 to {MAX_SEED:,} (got {seed})")
 
@@ -232,10 +351,12 @@ def _check_common(seed: int, reps: int) -> None:
 
 def _check_size(scenarios, reps: int, workers: int | None, tasks: int) -> None:
     """Refuse a run whose results would not fit in memory; announce one that takes long."""
+    from sim.replications import ExecutorError, check_fits, estimate, worker_count
+
     try:
         cost = estimate(scenarios, reps, worker_count(workers, tasks))
         if check_fits(cost):
-            typer.echo(f"note: {cost.describe()}; Ctrl-C stops it without writing anything", err=True)
+            log.info("note: %s; Ctrl-C stops it without writing anything", cost.describe())
     except ExecutorError as exc:
         fail(str(exc))
 
@@ -269,6 +390,7 @@ def compare_command(
     yearly tables, manifest."""
     from sim.analysis import attribution as split
     from sim.analysis.comparison import ComparisonError, compare_to_folder, default_folder
+    from sim.output import OutputError
 
     _check_common(seed, reps)
     if not 0.0 <= discount_rate < 1.0:
@@ -313,7 +435,9 @@ def compare_command(
         typer.echo("")
         for line in split.sentences(outcome.attribution, outcome.result.years, outcome.plans):
             typer.echo(line)
-    typer.echo(f"\n{reps} paired replication(s) of {len(names)} scenarios in {outcome.seconds:.1f} s; results in {out}")
+    typer.echo(
+        f"\n{reps:,} paired replication(s) of {len(names)} scenarios in {outcome.seconds:,.1f} s; results in {out}"
+    )
     if outcome.failures:
         raise typer.Exit(1)
 
@@ -400,7 +524,9 @@ def sensitivity_command(
         parameter_ranges,
         replications_per_phase,
         sensitivity_to_folder,
+        summary_lines,
     )
+    from sim.output import OutputError
 
     _check_common(seed, reps)
     if samples < 0:
@@ -447,35 +573,39 @@ def sensitivity_command(
         fail(str(exc))
     finally:
         executor.close()
-    table = tables["sensitivity.csv"]
-    typer.echo(table.to_string(index=False))
-    if samples:
-        typer.echo("\n" + tables["global.csv"].to_string(index=False))
-    if sobol:
-        typer.echo("\n" + tables["sobol.csv"].to_string(index=False))
+    _echo_lines(summary_lines(tables, sa.name, sb.name))
     typer.echo(f"\nresults in {out}")
 
 
-class _CalibrationProgress:
-    """Evaluations done, best objective so far and time left, on one stderr line."""
+class _CalibrationProgress(_Progress):
+    """Evaluations done out of the budget and the fit's best objective so far: the count and the
+    objective the report gives at the end (the evaluator keeps both, so they cannot drift apart)."""
 
     def __init__(self, budget: int) -> None:
-        self.budget, self.start, self.best, self.last = budget, time.perf_counter(), float("inf"), 0.0
+        super().__init__(budget, "calibrate", "evaluations")
+        self.status = ""
 
     def __call__(self, evaluation, evaluator) -> None:
-        self.best = min(self.best, evaluation.objective)
-        done = len(evaluator.evaluations)
-        now = time.perf_counter()
-        if now - self.last < 0.5 and done < self.budget:
+        best = evaluator.best.objective if evaluator.best is not None else float("nan")
+        self.status = f" ({evaluator.cached_count:,} from the log), best objective {best:,.2f}"
+        super().__call__(len(evaluator.evaluations), self.total, self.status)
+
+    def finish(self, evaluations: int, objective: float) -> None:
+        """The fit's last line; a fit may end below its budget (the evolution converged, or the rest is
+        not a whole polish step)."""
+        if not self.show:
             return
-        self.last = now
-        rate = evaluator.new_seconds / evaluator.new_count if evaluator.new_count else 0.0
-        left = max(0, self.budget - done) * rate
-        sys.stderr.write(
-            f"\rcalibrate: {done}/{self.budget} evaluations ({evaluator.cached_count} from the log), "
-            f"best objective {self.best:,.2f}, {now - self.start:.0f} s, ~{left:.0f} s left   "
+        self.done, self.status = (
+            evaluations,
+            self.status.split(", best objective")[0] + f", best objective {objective:,.2f}",
         )
-        sys.stderr.flush()
+        ended = "" if evaluations == self.total else "; the fit ended below its budget"
+        if self.bar is not None:
+            self.bar.update(self.task, completed=evaluations, status=self.status + ended)
+            self.stop()
+        else:
+            elapsed = time.perf_counter() - self.start
+            log.info(f"{self.label}: {evaluations:,}/{self.total:,} {self.unit}{self.status}, {elapsed:,.0f} s{ended}")
 
 
 @app.command("calibrate")
@@ -505,9 +635,11 @@ def calibrate_command(
     from calibration.config import CalibrationError, parse_years
     from calibration.fit import load_checked
     from calibration.objective import EvaluationFailed
-    from calibration.pipeline import run_calibration, summary
-    from calibration.report import write_outputs
+    from calibration.pipeline import run_calibration
+    from calibration.report import summary_lines, write_outputs
     from calibration.store import StateError, check_state
+    from sim.output import OutputError
+    from sim.scenario import ScenarioError
 
     _positive("--budget", budget)
     _positive("--reps", reps)
@@ -533,48 +665,56 @@ def calibrate_command(
         executor.close()
         fail(str(exc))
     command = " ".join(["caseload calibrate", *sys.argv[2:]]) if len(sys.argv) > 1 else "caseload calibrate"
+    progress = _CalibrationProgress(calibration.budget)
     try:
         result = run_calibration(
             calibration,
             state,
             executor,
-            on_evaluation=_CalibrationProgress(calibration.budget),
-            on_note=lambda note: sys.stderr.write(f"note: {note}\n"),
+            on_evaluation=progress,
+            on_note=lambda note: log.info("note: %s", note),
+            on_fitted=lambda fit: progress.finish(fit.evaluations, fit.best.objective),
         )
     except KeyboardInterrupt:
-        sys.stderr.write(
-            f"\nerror: interrupted; the evaluations so far are kept in {state}: run the same command to resume\n"
+        progress.stop()
+        typer.echo(
+            f"\nerror: interrupted; the evaluations so far are kept in {state}: run the same command to resume",
+            err=True,
         )
         raise typer.Exit(130) from None
     except StateError as exc:
-        sys.stderr.write("\n")
+        progress.stop()
         fail(str(exc))
     except EvaluationFailed as exc:
-        sys.stderr.write("\n")
+        progress.stop()
         fail(f"{exc}; the evaluations before it are kept in {state}", code=1)
     finally:
         executor.close()
-    sys.stderr.write("\n")
     try:
         write_outputs(result, out, command, force=force)
     except (OutputError, CalibrationError) as exc:
         fail(str(exc))
-    table = result.uncertainty.table
-    for _, r in table.iterrows():
-        flag = "  (weakly identified)" if r.weak else ""
-        typer.echo(f"{r.parameter:45s} {r.estimate:12.5g}  90% {r.low:.5g} to {r.high:.5g}{flag}")
+    _echo_lines(summary_lines(result))
     typer.echo(
-        result.path[["observed", "simulated", "error_pct", "stockflow", "stockflow_error_pct"]].round(1).to_string()
+        f"\n{result.fit.evaluations:,} evaluations in {result.seconds:,.0f} s, best objective "
+        f"{result.fit.best.objective:,.2f}; results in {out}"
     )
-    typer.echo(summary(result.path).round(2).to_string(index=False))
-    typer.echo(f"\n{result.fit.evaluations} evaluations in {result.seconds:.0f} s; results in {out}")
+
+
+def _interrupt(signum: int, frame) -> None:
+    """SIGINT and SIGTERM stop a command like Ctrl-C; once the model is loaded, they are also
+    remembered, so an interrupt that lands in compiled code (which disguises it as a SystemError)
+    is never taken for a failed replication. Before that no model code runs, and the model is not
+    loaded just to stop."""
+    replications = sys.modules.get("sim.replications")
+    if replications is not None:
+        replications.request_interrupt(signum, frame)
+    raise KeyboardInterrupt
 
 
 def main() -> None:
-    # SIGTERM stops a run like Ctrl-C; both are remembered, so an interrupt that lands in compiled
-    # code (which disguises it as a SystemError) is never taken for a failed replication
-    signal.signal(signal.SIGINT, request_interrupt)
-    signal.signal(signal.SIGTERM, request_interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     app()
 
 

@@ -4,7 +4,9 @@ scipy's `differential_evolution` (seeded, deferred updating) proposes a whole po
 time; the population goes to the executor as one batch of (point, replication) runs. Its best
 point is polished by `scipy.optimize.least_squares` (trust-region reflective, within the bounds)
 on the residual vector, with a finite-difference Jacobian whose columns are also evaluated as
-one batch. Both optimisers are deterministic given their seed and the objective values, so a
+one batch. The optimum is the best point either evaluated (the evolution's best, the polish's
+end or a point of its Jacobians): the "best" the progress shows and the report gives. Both
+optimisers are deterministic given their seed and the objective values, so a
 run that finds its earlier evaluations in the log replays them and ends where an uninterrupted
 run ends.
 
@@ -18,6 +20,7 @@ budget (the evolution converged, or the rest is not a whole step), never above i
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -42,6 +45,17 @@ from calibration.targets import TargetSet, observed_caseload
 from sim.replications import Executor
 from sim.scenario import ScenarioError, with_overrides
 from sim.scenario import load as load_scenario
+
+logger = logging.getLogger(__name__)
+
+EVOLUTION, POLISH, JACOBIAN = "differential evolution", "polish", "Jacobian at the optimum"
+"""The steps of a fit, as the convergence trace names them."""
+
+
+def phases(evaluations: int, evolution: int, searched: int) -> list[str]:
+    """The step each of a fit's evaluations served, in order: the evolution's, the polish's, then the
+    Jacobian at the optimum."""
+    return [EVOLUTION] * evolution + [POLISH] * (searched - evolution) + [JACOBIAN] * (evaluations - searched)
 
 
 class _Escaped(Exception):
@@ -92,8 +106,24 @@ class FitResult:
     evaluations_new: int
     seconds: float
     log_path: Path
-    history: list[float] = field(default_factory=list)
+    history: list[float] = field(default_factory=list)  # the objective of each evaluation, in order
     log_skipped: int = 0  # lines of the evaluation log not used (unreadable or of another shape)
+    phases: list[str] = field(default_factory=list)  # the step of the fit each evaluation of `history` served
+
+    def trace(self) -> pd.DataFrame:
+        """The convergence trace: each evaluation's objective, the best so far among the search's
+        evaluations, and the step it served (convergence.csv, the report's plot)."""
+        objective = np.asarray(self.history, dtype=float)
+        searched = np.array([p != JACOBIAN for p in self.phases], dtype=bool)
+        best = np.minimum.accumulate(np.where(searched, objective, np.inf))
+        return pd.DataFrame(
+            {
+                "evaluation": np.arange(1, len(objective) + 1),
+                "objective": objective,
+                "best_so_far": np.where(np.isfinite(best), best, np.nan),
+                "phase": self.phases,
+            }
+        )
 
     @property
     def theta(self) -> np.ndarray:
@@ -202,6 +232,14 @@ def calibrate(
     de_budget = min(int(c.budget * (1 - c.polish_share)), c.budget - step - final_jacobian)
     maxiter = max(0, de_budget // population - 1)
     x0 = np.clip(problem.unit(problem.start), 0.0, 1.0)
+    logger.debug(
+        "budget %d: differential evolution in generations of %d points (%d more after the first), "
+        "then the polish, then the Jacobian at the optimum (%d)",
+        c.budget,
+        population,
+        maxiter,
+        final_jacobian,
+    )
     escaped: Exception | None = None
     try:
         de = differential_evolution(
@@ -224,6 +262,7 @@ def calibrate(
     if escaped is not None:
         raise escaped  # outside the handler, so it keeps its own cause and context
     best_u = np.asarray(de.x, dtype=float)
+    de_evaluations = len(evaluator.evaluations)
     left = c.budget - len(evaluator.evaluations) - final_jacobian
     # each least_squares evaluation of the residuals may bring one Jacobian (its njev <= nfev)
     iterations = max(0, left // step)
@@ -248,10 +287,12 @@ def calibrate(
             max_nfev=iterations,
             x_scale=1.0,
         )
-        polished = evaluator.batch([ls.x])[0]
-        if polished.objective < evaluator.batch([best_u])[0].objective:
-            best_u = np.asarray(ls.x, dtype=float)
-    best = evaluator.batch([best_u])[0]
+        evaluator.batch([ls.x])
+    # the optimum is the best point evaluated while searching (differential evolution's best, the
+    # polish's end or a point of its Jacobians), the one the progress showed as "best"
+    best = evaluator.best
+    best_u = best.u
+    evaluator.searching = False
     jac = fd_jacobian(evaluator, best_u, c.fd_step)
     return FitResult(
         problem,
@@ -262,5 +303,7 @@ def calibrate(
         evaluations_new=evaluator.new_count,
         seconds=time.perf_counter() - started,
         log_path=log_path,
+        history=[ev.objective for ev in evaluator.evaluations],
         log_skipped=log.skipped,
+        phases=phases(len(evaluator.evaluations), de_evaluations, evaluator.search_count),
     )

@@ -137,6 +137,8 @@ class Evaluator:
     `evaluations` holds each distinct point of this fit once, in the order first asked for, whether
     run now or found in the log: that is what a fit's budget counts. Asking for a point again
     (the polish compares points it already has) returns the same evaluation and costs nothing.
+    `best` is the lowest objective among the evaluations made while `searching`: the fit's
+    optimum, which the progress shows as it goes and the report at the end.
     """
 
     def __init__(
@@ -159,6 +161,9 @@ class Evaluator:
         self.new_count = 0
         self.cached_count = 0
         self._seconds_before = 0.0
+        self.best: Evaluation | None = None
+        self.searching = True
+        self.search_count = 0  # evaluations made while searching; those after are the Jacobian at the optimum
 
     def _make(self, key: str, u: np.ndarray, moments: np.ndarray, cached: bool) -> Evaluation:
         if key in self._known:
@@ -168,6 +173,10 @@ class Evaluator:
         self._known[key] = ev
         self.evaluations.append(ev)
         self.cached_count += cached
+        if self.searching:
+            self.search_count += 1
+            if self.best is None or ev.objective < self.best.objective:
+                self.best = ev
         if self.on_evaluation:
             self.on_evaluation(ev)
         return ev

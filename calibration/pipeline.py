@@ -63,10 +63,15 @@ def run_calibration(
     on_evaluation: Callable[[Evaluation, Evaluator], None] | None = None,
     observed: pd.Series | None = None,
     on_note: Callable[[str], None] | None = None,
+    on_fitted: Callable[[FitResult], None] | None = None,
 ) -> CalibrationResult:
+    """The fit, then its uncertainty, paths and yardstick; `on_fitted` hears of the fit when it ends,
+    before the bootstrap and the band run."""
     started = time.perf_counter()
     fit_years = fit_years or calibration.fit_years
     fit = calibrate(calibration, state_dir, executor, fit_years, on_evaluation, observed, on_note)
+    if on_fitted is not None:
+        on_fitted(fit)
     unc = bootstrap(fit, calibration.bootstrap, calibration.seed)
     observed = fit.problem.targets.observed
     last_observed = int(max(observed.index))

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from calibration.config import kept_fields
+from calibration.fit import EVOLUTION, JACOBIAN, POLISH
 from calibration.pipeline import CalibrationResult, summary
 from sim import __version__
 from sim.config import get_path, set_path
@@ -107,6 +108,72 @@ def plot(result: CalibrationResult, path: Path) -> None:
     plt.close(fig)
 
 
+def plot_convergence(result: CalibrationResult, path: Path) -> None:
+    """The convergence trace: each evaluation's objective (dots, by the step it served) and the best
+    so far (line), on a log scale, so a fit that stopped while still improving shows it."""
+    from sim.analysis.plots import png_bytes, subplots
+
+    trace = result.fit.trace()
+    fig, ax = subplots((8, 4))
+    colours = {EVOLUTION: "tab:blue", POLISH: "tab:green", JACOBIAN: "tab:grey"}
+    for phase, part in trace.groupby("phase", sort=False):
+        ax.plot(
+            part["evaluation"], part["objective"], "o", ms=3, alpha=0.7, color=colours[phase], label=phase, zorder=3
+        )
+    ax.step(trace["evaluation"], trace["best_so_far"], where="post", color="black", lw=1.2, label="best so far")
+    ax.set_yscale("log")
+    ax.set_xlabel("evaluation")
+    ax.set_ylabel("objective (log scale)")
+    ax.set_title(f"{result.calibration.region}: objective by evaluation, best {result.fit.best.objective:,.2f}")
+    ax.legend(fontsize=8, loc="upper right")
+    ax.grid(alpha=0.3, which="both")
+    path.write_bytes(png_bytes(fig))
+
+
+def summary_lines(result: CalibrationResult) -> list[str]:
+    """The fit for the terminal: estimates with their 90% intervals, the December caseload observed
+    and simulated year by year, and the errors, with people's headings (the files keep every digit)."""
+    from sim.analysis.summary import count, significant, text_table
+
+    rows = [
+        [
+            r.parameter,
+            significant(r.estimate, 4),
+            f"{significant(r.low, 4)} to {significant(r.high, 4)}",
+            "weak" * r.weak,
+        ]
+        for r in result.uncertainty.table.itertuples()
+    ]
+    lines = text_table(["parameter", "estimate", "90% interval", "identified"], rows, left=1)
+    p = result.path
+
+    def pct(value: float) -> str:
+        return "" if value != value else f"{value:+.1f}%"
+
+    rows = [
+        [
+            str(year),
+            "fit" if r.in_sample else "prediction",
+            count(r.observed),
+            count(r.simulated),
+            pct(r.error_pct),
+            count(r.stockflow),
+            pct(r.stockflow_error_pct),
+        ]
+        for year, r in zip(p.index, p.itertuples(), strict=True)
+    ]
+    header = ["year", "years", "observed", "simulated", "error", "stock-flow", "its error"]
+    lines += ["", "December caseload:", *text_table(header, rows, left=2)]
+    errors = summary(result.path)
+    rows = [
+        [r.years, r.model, count(r.rmse, 1), f"{r.mape:.1f}%", f"{r.max_abs_pct:.1f}%"]
+        for r in errors.itertuples()
+        if r.rmse == r.rmse
+    ]
+    lines += ["", *text_table(["years", "model", "RMSE (clients)", "mean |error|", "worst year"], rows, left=2)]
+    return lines
+
+
 def _table(frame: pd.DataFrame, floatfmt: str = "{:,.1f}") -> str:
     cols = list(frame.columns)
     lines = ["| " + " | ".join(map(str, cols)) + " |", "|" + "---|" * len(cols)]
@@ -159,7 +226,7 @@ scale {c.population_scale:g}; {result.seconds:.0f} s in all. Objective at the op
 {fit.best.objective:.2f} (sum of squared weighted residuals, priors included). Method:
 docs/calibration.md.
 
-![fit](fit.png)
+![Observed December caseloads against the simulated mean with its bands and the stock-flow yardstick, {first}-{p["year"].max()}](fit.png)
 
 ## December caseload: observed and simulated
 Simulated = mean of the fit's replications at the estimate; `sim_low`-`sim_high`: 5-95% over those
@@ -188,6 +255,14 @@ Weakly identified: {weak}.
 
 {_table(t, "{:.4g}")}
 
+## Convergence
+The objective of each of the {fit.evaluations} evaluations in the order they were made, by the
+step of the fit they served, and the best so far among the search's evaluations; the Jacobian
+at the optimum (the last {fit.phases.count(JACOBIAN)}) only measures the curvature there
+(convergence.csv).
+
+![Objective by evaluation on a log scale: each evaluation's dot and the best so far, falling to {fit.best.objective:,.2f}](convergence.png)
+
 ## Yardstick
 Aggregate stock-flow model (calibration/stockflow.py) fitted on the same years: {yard}.
 """
@@ -203,12 +278,14 @@ def write_outputs(result: CalibrationResult, out: Path, command: str, force: boo
         (folder / c.fitted_file).write_text(fitted, encoding="utf-8")
         (folder / "report.md").write_text(report, encoding="utf-8")
         plot(result, folder / "fit.png")
+        plot_convergence(result, folder / "convergence.png")
 
     tables = {
         "caseload.csv": result.path.reset_index(),
         "estimates.csv": result.uncertainty.table,
         "correlation.csv": result.uncertainty.correlation.reset_index(names="parameter"),
         "errors.csv": summary(result.path),
+        "convergence.csv": result.fit.trace(),
     }
     fields = manifest(
         "calibrate",

@@ -12,13 +12,13 @@ import math
 import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
+from sim.catalogue import describe_shipped, shipped_dir, shipped_names  # noqa: F401 (the API)
 from sim.config import did_you_mean, first_problem, is_number, merge, read_toml
 from sim.files import FileProblem, slugify
 from sim.parameters import Region, Scenario, is_count
@@ -33,16 +33,6 @@ class ScenarioError(Exception):
         self.message = message
         where = f"{file}: {field}" if field else file
         super().__init__(f"{where}: {message}")
-
-
-def shipped_dir() -> Path:
-    """Folder of the scenario files shipped with the project."""
-    return Path(str(resources.files("scenarios")))
-
-
-def shipped_names() -> list[str]:
-    """Names of shipped scenarios (files whose name does not start with an underscore)."""
-    return sorted(p.stem for p in shipped_dir().glob("*.toml") if not p.stem.startswith("_"))
 
 
 def _resolve_path(ref: str, relative_to: Path | None, referrer: str) -> Path:
@@ -329,12 +319,3 @@ def with_overrides(scenario: Scenario, overrides: dict[str, Any]) -> Scenario:
     """A copy of a scenario with nested overrides applied and validated again."""
     raw = merge(scenario.model_dump(mode="python"), overrides)
     return validate(raw, Path(f"<{scenario.name} with overrides>"))
-
-
-def describe_shipped() -> list[tuple[str, str]]:
-    """(name, one-line description) for each shipped scenario."""
-    rows = []
-    for name in shipped_names():
-        text = load(name).scenario.description.strip()
-        rows.append((name, text.splitlines()[0] if text else ""))
-    return rows

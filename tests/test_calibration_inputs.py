@@ -384,3 +384,39 @@ def _one_error_line(result, code: int) -> str:
     assert len(errors) == 1 and errors[0].startswith("error: "), result.output
     assert "Traceback" not in result.output
     return errors[0]
+
+
+@pytest.mark.cli
+def test_cli_progress_and_report_give_the_same_count_and_best_and_the_report_plots_the_trace(tmp_path):
+    import json
+
+    import pandas as pd
+
+    out = tmp_path / "out"
+    result = _cli("--region", str(_file(tmp_path, _tiny_file())), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    progress = [line for line in result.output.splitlines() if line.startswith("calibrate: ")]
+    assert progress, result.output  # not a terminal: plain lines
+    evaluations, objective = manifest["evaluations"], manifest["objective"]
+    assert progress[-1].startswith(f"calibrate: {evaluations:,}/12 evaluations")
+    assert f"best objective {objective:,.2f}," in progress[-1]
+    assert f"{evaluations:,} evaluations in" in result.output and f"best objective {objective:,.2f}" in result.output
+    trace = pd.read_csv(out / "convergence.csv")
+    assert list(trace["evaluation"]) == list(range(1, evaluations + 1))
+    assert trace["best_so_far"].iloc[-1] == pytest.approx(objective)
+    assert trace["best_so_far"].is_monotonic_decreasing
+    assert trace["phase"].iloc[-1] == "Jacobian at the optimum"
+    report = (out / "report.md").read_text()
+    assert "## Convergence" in report and "(convergence.png)" in report
+    assert (out / "convergence.png").stat().st_size > 5_000
+
+
+@pytest.mark.cli
+def test_cli_quiet_calibration_shows_no_progress(tmp_path):
+    from cli import app
+
+    args = ["-q", "calibrate", "--workers", "1", "--region", str(_file(tmp_path, _tiny_file()))]
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert not [line for line in result.output.splitlines() if line.startswith(("calibrate: ", "note: "))]

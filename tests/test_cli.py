@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import errno
 import json
+import re
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -296,3 +299,98 @@ def test_bad_names_and_flags_exit_2_with_a_message_and_write_nothing(tmp_path, a
         assert fragment in result.output
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+# -- conventions: scenarios diff, verbosity, progress, numbers, start-up ----------------------------
+
+
+def test_scenarios_diff_says_lever_by_lever_how_two_shipped_scenarios_differ():
+    result = invoke("scenarios", "diff", "focus", "broad")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "broad against focus (focus's setting -> broad's):"
+    assert "  from 2019-01-01: policy focus -> broad" in lines
+    assert "    door: no gatekeeper -> a gatekeeper stops 36% of notifications" in lines
+    assert any(line.startswith("    who is served: ") and "everyone, whatever the distance" in line for line in lines)
+    assert not any(line.startswith("    aftercare: ") for line in lines)  # the same in both
+    assert lines[-2:] == ["Other settings:", "  the same"]
+
+
+def test_scenarios_diff_names_other_settings_and_says_when_nothing_differs():
+    shock = invoke("scenarios", "diff", "focus", "focus-corona")
+    assert shock.exit_code == 0
+    assert "  the same levers in every period" in shock.output.splitlines()
+    assert "  shocks: none -> corona from 2020-03-01" in shock.output
+    national = invoke("scenarios", "diff", "focus", "national").output.splitlines()
+    assert "    region.initial_stock: 1660 -> 413030" in national
+    same = invoke("scenarios", "diff", "focus", "baseline").output.splitlines()
+    assert same[-4:] == [
+        "Policies in force, lever by lever:",
+        "  the same levers in every period",
+        "Other settings:",
+        "  the same",
+    ]
+    bad = invoke("scenarios", "diff", "focus", "brod")
+    assert bad.exit_code == 2 and bad.output.startswith("error: ") and "Did you mean 'broad'" in bad.output
+
+
+def test_a_runs_terminal_table_has_peoples_headings_and_numbers(tmp_path):
+    result = invoke("run", "baseline", "--until", 2015, "--reps", 2, "--workers", 1, "--out", tmp_path / "r")
+    assert result.exit_code == 0, result.output
+    header = next(line for line in result.output.splitlines() if line.startswith("year"))
+    assert "December caseload (90% band)" in header and "benefits" in header and "_" not in header
+    row = next(line for line in result.output.splitlines() if line.startswith("2015"))
+    assert re.search(r"\b\d,\d{3} \(\d,\d{3}-\d,\d{3}\)", row) and re.search(r"EUR \d+\.\d M", row), row
+
+
+def test_compare_states_the_order_of_its_differences_in_millions(tmp_path):
+    args = ["compare", "focus", "broad", "--reps", 2, "--until", 2020, "--workers", 1, "--no-attribution"]
+    result = invoke(*args, "--out", tmp_path / "c")
+    assert result.exit_code == 0, result.output
+    assert "broad - focus, 2019-2020 (mean, 95% interval):" in result.output
+    assert re.search(r"  total spending: EUR [+-]?\d+\.\d M \(", result.output)
+    assert "(focus - broad; positive: broad spends less)" in result.output
+    assert "_eur" not in result.output
+
+
+def test_progress_is_plain_lines_off_a_terminal_and_quiet_silences_it(tmp_path):
+    args = ["run", "baseline", "--until", 2014, "--reps", 3, "--workers", 1]
+    shown = invoke(*args, "--out", tmp_path / "a")
+    assert shown.exit_code == 0
+    assert "baseline: 3/3 replications, " in shown.output and "\r" not in shown.output
+    quiet = runner.invoke(app, ["-q", *map(str, args), "--out", str(tmp_path / "b")])
+    assert quiet.exit_code == 0, quiet.output
+    assert "replications, " not in quiet.output.replace("replication(s) of", "")
+    assert "December caseload" in quiet.output  # the results still
+    assert "debug:" not in shown.output + quiet.output
+
+
+def test_verbose_shows_debug_records_and_verbose_with_quiet_is_refused(tmp_path):
+    result = runner.invoke(app, ["-v", "run", "baseline", "--until", 2014, "--out", str(tmp_path / "v")])
+    assert result.exit_code == 0, result.output
+    assert "debug: caseload: scenario baseline from " in result.output
+    assert "debug: caseload: executor: SerialExecutor" in result.output
+    both = runner.invoke(app, ["-v", "-q", "scenarios"])
+    assert both.exit_code == 2 and both.output.strip() == "error: --verbose, --quiet: give one of them, not both"
+
+
+def test_shell_completion_is_on():
+    assert "--install-completion" in invoke("--help").output
+
+
+def test_importing_the_command_line_loads_no_model():
+    """`caseload --help` and `caseload scenarios` import no numba, pandas, numpy or the schema (each
+    command imports what it uses; typer itself brings pydantic); the start-up time is in
+    docs/performance.md."""
+    heavy = ["numba", "pandas", "numpy", "matplotlib", "scipy", "sim.scenario", "sim.parameters", "rich.progress"]
+    code = f"import sys, cli; print(sorted(set({heavy!r}) & set(sys.modules)))"
+    root = Path(__file__).resolve().parents[1]
+    shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root)
+    assert shown.stdout.strip() == "[]"
+    listing = (
+        "import sys, cli; cli.app(['scenarios'], standalone_mode=False); print(sorted(set({!r}) & set(sys.modules)))"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", listing.format(heavy)], capture_output=True, text=True, check=True, cwd=root
+    )
+    assert shown.stdout.strip().splitlines()[-1] == "[]" and "baseline" in shown.stdout

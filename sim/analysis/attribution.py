@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.comparison import ComparisonError, _totals, paired_interval, scenario_metrics
+from sim.analysis.summary import count, difference_of, millions
 from sim.files import is_slug, slugify
 from sim.parameters import LEVERS, Policy, PolicyPeriod, Scenario
 
@@ -126,6 +127,71 @@ def factors(reference: Scenario, scenario: Scenario) -> list[str]:
         )
     sections = [name for section, name in SECTIONS.items() if getattr(reference, section) != getattr(scenario, section)]
     return [*differing_levers(reference, scenario), *sections]
+
+
+def _when(starts: list[dt.date], i: int) -> str:
+    """A period of the union schedule in words, as `sim.policies.describe` says it."""
+    last = starts[i + 1] - dt.timedelta(days=1) if i + 1 < len(starts) else None
+    if i == 0:
+        return f"until {last}" if last else "throughout"
+    return f"{starts[i]} to {last}" if last else f"from {starts[i]}"
+
+
+def _shown(value, width: int = 70) -> str:
+    if value is None:
+        return "(not set)"
+    text = str(value)
+    if isinstance(value, float):
+        text = f"{value:,.0f}" if abs(value) >= 1e6 else f"{value:.6g}"
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _shocks_in_words(scenario: Scenario) -> str:
+    return "; ".join(
+        f"{s.name} from {s.start} to {s.end} (inflow x{s.inflow_multiplier:g}, job-finding x{s.work_multiplier:g})"
+        for s in scenario.shocks
+    )
+
+
+def difference_lines(reference: Scenario, scenario: Scenario) -> list[str]:
+    """How `scenario`'s resolved settings differ from `reference`'s, in words (`caseload scenarios
+    diff`): the levers of the policies in force, period by period over both schedules, as
+    `sim.policies.describe_levers` says them; then every other setting that differs, by part of
+    the scenario, as `reference's value -> scenario's`. Name and description aside."""
+    from sim.analysis.comparison import flatten
+    from sim.policies import describe_levers
+
+    a, b = reference.name, scenario.name
+    lines = [f"{b} against {a} ({a}'s setting -> {b}'s):"]
+    periods = _union_periods(reference, scenario)
+    starts = [start for start, _, _ in periods]
+    policy_lines = []
+    for i, (_, pa, pb) in enumerate(periods):
+        policy_a, policy_b = reference.policies[pa], scenario.policies[pb]
+        levers = [lever for lever in LEVERS if getattr(policy_a, lever) != getattr(policy_b, lever)]
+        if not levers:
+            continue
+        words_a = describe_levers(policy_a, reference.money.work_consultant_eur_per_fte_year)
+        words_b = describe_levers(policy_b, scenario.money.work_consultant_eur_per_fte_year)
+        policy_lines.append(f"  {_when(starts, i)}: policy {pa} -> {pb}")
+        policy_lines += [f"    {LEVER_WORDS[lever]}: {words_a[lever]} -> {words_b[lever]}" for lever in levers]
+    lines.append("Policies in force, lever by lever:")
+    lines += policy_lines or ["  the same levers in every period"]
+    flat_a, flat_b = flatten(reference.model_dump(mode="json")), flatten(scenario.model_dump(mode="json"))
+    other = []
+    for section, words in {"simulation": "simulation", **SECTIONS}.items():
+        if getattr(reference, section) == getattr(scenario, section):
+            continue
+        if section == "shocks" and not (reference.shocks and scenario.shocks):  # one has none: say the other's
+            other.append(f"  shocks: {_shocks_in_words(reference) or 'none'} -> {_shocks_in_words(scenario) or 'none'}")
+            continue
+        paths = sorted(p for p in set(flat_a) | set(flat_b) if p == section or p.startswith(f"{section}."))
+        changed = [p for p in paths if flat_a.get(p) != flat_b.get(p)]
+        other.append(f"  {words}:")
+        other += [f"    {p}: {_shown(flat_a.get(p))} -> {_shown(flat_b.get(p))}" for p in changed]
+    lines.append("Other settings:")
+    lines += other or ["  the same"]
+    return lines
 
 
 @dataclass(frozen=True)
@@ -420,23 +486,13 @@ def attribute_plans(
 # -- in plain words -----------------------------------------------------------------------------------
 
 
-def _round(value: float, unit: str) -> float:
-    """Euros to three significant figures (a thousand at least), clients whole (tenths below 10)."""
-    if unit == "EUR":
-        if value == 0:
-            return 0.0
-        digits = 3 - int(math.floor(math.log10(abs(value)))) - 1
-        return round(value, min(digits, -3))
-    return round(value, 1 if abs(value) < 10 else 0)
-
-
 def _number(value: float, unit: str, signed: bool = True) -> str:
+    """Euros in millions with one decimal, clients whole (tenths below 10)."""
+    if unit == "EUR":
+        return millions(value, signed, unit=False)
     if value != value:  # NaN: one replication gives no interval
         return "n/a"
-    shown = _round(value, unit)
-    decimals = 1 if unit != "EUR" and abs(value) < 10 and shown != int(shown) else 0
-    text = f"{shown:{'+' if signed else ''},.{decimals}f}"
-    return "0" if text.lstrip("+-") in ("0", "0.0") else text
+    return count(value, 1 if abs(value) < 10 and round(value, 1) != round(value) else 0, signed)
 
 
 def sentences(table: pd.DataFrame, years: tuple[int, int], plans: list[Plan] | None = None) -> list[str]:
@@ -460,12 +516,12 @@ def sentences(table: pd.DataFrame, years: tuple[int, int], plans: list[Plan] | N
                 size = _number(abs(total), unit, signed=False)
                 what = (
                     f"{size} {'fewer' if total < 0 else 'more'} clients in December {years[1]} under {scenario} "
-                    f"than under {reference} ({scenario} minus {reference})"
+                    f"than under {reference} ({difference_of(scenario, reference)})"
                 )
             else:
                 what = (
-                    f"a net saving of EUR {_number(total, unit, signed=False)} over {years[0]}-{years[1]} under "
-                    f"{scenario} against {reference} ({reference}'s spending minus {scenario}'s"
+                    f"a net saving of EUR {_number(total, unit, signed=False)} M over {years[0]}-{years[1]} under "
+                    f"{scenario} against {reference} ({difference_of(reference, scenario)} spending, EUR M"
                     + ("; below 0: it spends more)" if total < 0 else ")")
                 )
             lines.append(f"Of {what}: {pieces}; 95% intervals over paired replications.")

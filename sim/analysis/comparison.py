@@ -19,6 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from sim.analysis.budget import break_even_year, budget_columns, discount_factors
+from sim.analysis.summary import count, difference_of, euros, millions
 from sim.parameters import Scenario
 
 LEVEL = 0.95
@@ -340,10 +341,11 @@ SUMMARY = {
 """The terminal summary's rows: metric -> (words, unit)."""
 
 
-def _amount(value: float, unit: str) -> str:
-    if value != value:
-        return "n/a"
-    return f"EUR {value:,.0f}" if unit == "EUR" else f"{value:,.1f} {unit}"
+def _amount(value: float, unit: str, signed: bool = True) -> str:
+    """A difference as people read it: euros in millions with one decimal, counts with one decimal."""
+    if unit == "EUR":
+        return millions(value, signed)
+    return count(value, 1, signed) + (f" {unit}" if unit and value == value else "")
 
 
 def _year(value) -> str:
@@ -351,47 +353,44 @@ def _year(value) -> str:
 
 
 def summary_lines(result: Comparison) -> list[str]:
-    """The comparison in words for the terminal: each headline's difference (scenario minus
-    reference) over the horizon with its 95% interval, then the savings on total spending,
-    discounted and undiscounted, the break-even years and the cost per extra exit to work."""
+    """The comparison in words for the terminal: each headline's difference (scenario - reference)
+    over the horizon with its 95% interval, then the savings on total spending (reference -
+    scenario, so a saving is positive), discounted and undiscounted, the break-even years and the
+    cost per extra exit to work. Euros in millions with one decimal (the files keep every digit)."""
     t = result.table
     first, last = result.years
     total = t[(t["year"] == "total") & (t["scenario"] != t["reference"])]
     lines = []
     for scenario, part in total.groupby("scenario", sort=False):
         reference = part["reference"].iloc[0]
-        lines.append(f"{scenario} minus {reference}, {first}-{last} (95% interval):")
+        lines.append(f"{difference_of(scenario, reference)}, {first}-{last} (mean, 95% interval):")
         for metric, (words, unit) in SUMMARY.items():
             rows = part[part["metric"] == metric]
             if rows.empty:
                 continue
             r = rows.iloc[0]
-            bare = "EUR" if unit == "EUR" else ""  # the unit once, after the mean
-            lines.append(
-                f"  {words}: {_amount(r.diff_mean, unit)} ({_amount(r.diff_low, bare).strip()} to "
-                f"{_amount(r.diff_high, bare).strip()})"
-            )
+            bounds = (r.diff_low, r.diff_high)  # the unit once, after the mean
+            low, high = (millions(v, True, unit=False) if unit == "EUR" else count(v, 1, True) for v in bounds)
+            lines.append(f"  {words}: {_amount(r.diff_mean, unit)} ({low} to {high})")
     for r in result.break_even.itertuples():
-
-        def year(value) -> str:
-            return "not within the horizon" if pd.isna(value) else str(int(value))
-
         rate = f"discounted at {r.discount_rate:.1%}" if r.discount_rate else "undiscounted"
         lines.append(
-            f"{r.scenario} against {r.reference}: net saving on total spending (reference's minus the scenario's) "
-            f"{_amount(r.cumulative_saving_undiscounted_mean, 'EUR')} undiscounted "
-            f"({_amount(r.cumulative_saving_undiscounted_low, 'EUR')} to "
-            f"{_amount(r.cumulative_saving_undiscounted_high, 'EUR')}), break-even {_year(r.break_even_year_undiscounted)}"
+            f"{r.scenario} against {r.reference}: net saving on total spending "
+            f"({difference_of(r.reference, r.scenario)}; positive: {r.scenario} spends less) "
+            f"{millions(r.cumulative_saving_undiscounted_mean)} undiscounted "
+            f"({millions(r.cumulative_saving_undiscounted_low, unit=False)} to "
+            f"{millions(r.cumulative_saving_undiscounted_high, unit=False)}), "
+            f"break-even {_year(r.break_even_year_undiscounted)}"
             + (
-                f"; {_amount(r.cumulative_saving_mean, 'EUR')} {rate}, break-even {_year(r.break_even_year)}"
+                f"; {millions(r.cumulative_saving_mean)} {rate}, break-even {_year(r.break_even_year)}"
                 if r.discount_rate
                 else ""
             )
         )
         if r.cost_per_extra_exit_eur == r.cost_per_extra_exit_eur:
             lines.append(
-                f"{r.scenario} against {r.reference}: {r.extra_exits_work:,.0f} more exits to work, "
-                f"EUR {r.cost_per_extra_exit_eur:,.0f} of extra total spending per extra exit"
+                f"{r.scenario} against {r.reference}: {count(r.extra_exits_work)} more exits to work, "
+                f"{euros(r.cost_per_extra_exit_eur)} of extra total spending per extra exit"
                 + (" (negative: it saves money too)" if r.cost_per_extra_exit_eur < 0 else "")
             )
     return lines

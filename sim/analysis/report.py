@@ -102,8 +102,15 @@ h1{font-size:1.6em;margin-bottom:.2em} h2{border-bottom:2px solid #d8dee6;paddin
 p.lead{color:#4a5561} table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.88em}
 th,td{border:1px solid #d8dee6;padding:3px 8px} th{background:#eef2f6;text-align:left}
 td.n{text-align:right;font-variant-numeric:tabular-nums} tr:nth-child(even) td{background:#f8fafc}
-img{max-width:100%;border:1px solid #e4e8ee;margin:.4em 0} .note{color:#4a5561;font-size:.88em}
+.scroll{overflow-x:auto;max-width:100%} .scroll table{margin-top:0}
+.plots{display:flex;flex-wrap:wrap;gap:8px 16px;align-items:flex-start}
+img{max-width:100%;height:auto;border:1px solid #e4e8ee;margin:.4em 0} .note{color:#4a5561;font-size:.88em}
+code{overflow-wrap:anywhere}
+@media (max-width:600px){body{margin:12px auto;padding:0 10px} table{font-size:.8em} th,td{padding:2px 5px}}
 """
+PANEL = (5.6, 3.9)
+"""Inches of one plot panel: 560 px at 100 dpi, shown whole beside another on a wide screen and
+at 0.6 of its size or more on a phone (390 px), where 10-point text is still 8 px."""
 
 
 def fmt(value: float, metric: str) -> str:
@@ -122,8 +129,15 @@ def _cell(value, metric: str, file: str, key: str, col: str) -> str:
     return f'<td class="n" {attrs}>{fmt(value, metric)}</td>'
 
 
-def _png(fig) -> str:
-    return f'<img alt="plot" src="data:image/png;base64,{base64.b64encode(png_bytes(fig)).decode()}">'
+def _png(fig, alt: str) -> str:
+    """The figure as an embedded image; `alt` says what it shows, for those who cannot see it."""
+    data = base64.b64encode(png_bytes(fig)).decode()
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _panels(*images: str) -> str:
+    """Plot panels side by side where the page is wide enough, one under another where it is not."""
+    return f"<div class='plots'>{''.join(images)}</div>"
 
 
 class ReportError(OutputError):
@@ -374,7 +388,7 @@ def read_folder(folder: Path) -> dict:
 
 def _plot_paths(data: dict) -> str:
     manifest = data["manifest"]
-    fig, ax = subplots((11, 4.6))
+    fig, ax = subplots(PANEL)
     for name, yearly in data["yearly"].items():
         s = summarise(yearly, ["caseload_december"])
         (line,) = ax.plot(s["year"], s["caseload_december_mean"], marker="o", ms=3, label=name)
@@ -389,23 +403,33 @@ def _plot_paths(data: dict) -> str:
     ax.set_xlabel("year")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("clients on benefit, December")
-    ax.set_title("Caseload: mean and 90% band over replications (shaded: comparison horizon)")
+    ax.set_title("Caseload: mean and 90% band\n(shaded: comparison horizon)", fontsize=11)
     ax.legend(loc="best", fontsize=9)
     ax.grid(alpha=0.3)
-    return _png(fig)
+    names = ", ".join(data["yearly"])
+    seen = f", with the observed caseloads of {region}" if observed is not None and len(observed) else ""
+    alt = (
+        f"December caseload by year of {names}: mean and 90% band over replications{seen}; "
+        f"the comparison horizon {manifest['from_year']}-{manifest['until_year']} shaded"
+    )
+    return _panels(_png(fig, alt))
 
 
 def _plot_differences(data: dict) -> str:
     comparison, manifest = data["comparison"], data["manifest"]
     yearly = comparison[comparison["year"] != "total"].copy()
     yearly["year"] = yearly["year"].astype(int)
-    fig, axes = subplots((11, 4.0), 1, 2)
-    for ax, metric, unit in [(axes[0], "caseload_december", 1.0), (axes[1], "cumulative_net_saving_eur", 1e6)]:
+    ref, others = manifest["reference"], ", ".join(manifest["scenarios"][1:])
+    panels = [
+        ("caseload_december", 1.0, "December caseload difference (95% CI)", "clients"),
+        ("cumulative_net_saving_eur", 1e6, "Cumulative net saving vs reference (95% CI)", "EUR million"),
+    ]
+    images = []
+    for metric, unit, title, label in panels:
+        fig, ax = subplots(PANEL)
         for name in manifest["scenarios"][1:]:
             part = yearly[(yearly["metric"] == metric) & (yearly["scenario"] == name)]
-            (line,) = ax.plot(
-                part["year"], part["diff_mean"] / unit, marker="o", ms=3, label=f"{name} − {manifest['reference']}"
-            )
+            (line,) = ax.plot(part["year"], part["diff_mean"] / unit, marker="o", ms=3, label=f"{name} − {ref}")
             ax.fill_between(
                 part["year"], part["diff_low"] / unit, part["diff_high"] / unit, alpha=0.25, color=line.get_color()
             )
@@ -414,11 +438,16 @@ def _plot_differences(data: dict) -> str:
         ax.grid(alpha=0.3)
         ax.set_xlabel("year")
         ax.legend(fontsize=8)
-    axes[0].set_title("December caseload difference (95% CI)")
-    axes[0].set_ylabel("clients")
-    axes[1].set_title("Cumulative net saving vs reference (95% CI)")
-    axes[1].set_ylabel("EUR million")
-    return _png(fig)
+        ax.set_title(title, fontsize=11)
+        ax.set_ylabel(label)
+        what = "December caseload" if metric == "caseload_december" else "cumulative net saving (EUR million)"
+        images.append(
+            _png(
+                fig,
+                f"{what} of {others} minus {ref} by year, with its 95% confidence interval; the line at 0 is no difference",
+            )
+        )
+    return _panels(*images)
 
 
 def _plot_composition(data: dict) -> str:
@@ -433,8 +462,9 @@ def _plot_composition(data: dict) -> str:
             ["<1", "1-2", "2-4", "4+ (granite)"],
         ),
     ]
-    fig, axes = subplots((11, 4.2), 1, 2)
-    for ax, (title, columns, labels) in zip(axes, groups, strict=True):
+    images = []
+    for title, columns, labels in groups:
+        fig, ax = subplots(PANEL)
         bars, names = [], []
         for name, yearly in data["yearly"].items():
             means = yearly[yearly["year"].isin(years)].groupby("year")[columns].mean()
@@ -449,15 +479,21 @@ def _plot_composition(data: dict) -> str:
         for j, label in enumerate(labels):
             ax.bar(range(len(values)), values[:, j], bottom=bottom, label=label, color=colours[j])
             bottom += values[:, j]
-        ax.set_xticks(range(len(values)), names, fontsize=7)
-        ax.set_title(f"December stock by {title} (mean)")
-        ax.legend(fontsize=7, ncol=2)
-    return _png(fig)
+        ax.set_xticks(range(len(values)), names, fontsize=8)
+        ax.set_title(f"December stock by {title} (mean)", fontsize=11)
+        ax.legend(fontsize=8, ncol=2)
+        alt = (
+            f"Stacked bars of the mean December stock by {title} ({', '.join(labels)}) for each scenario in "
+            f"{', '.join(str(y) for y in years)}"
+        )
+        images.append(_png(fig, alt))
+    return _panels(*images)
 
 
 def _table(header: list[str], rows: list[str]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+    # a wide table scrolls in its own box, so a phone's page never does
+    return f"<div class='scroll'><table><tr>{head}</tr>{''.join(rows)}</table></div>"
 
 
 def _comparison_row(row: pd.Series, label: str, columns: list[str]) -> str:
@@ -656,8 +692,9 @@ def _plot_waterfall(data: dict, scenario: str) -> str:
     """From the reference's value, one bar per factor's share, to the scenario's value: for the
     last year's December caseload and the horizon's net saving (which starts at no saving)."""
     a, c, m = data["attribution"], data["comparison"], data["manifest"]
-    fig, axes = subplots((11, 3.9), 1, 2)
-    for ax, (metric, which, title, unit) in zip(axes, _SPLIT, strict=True):
+    images = []
+    for metric, which, title, unit in _SPLIT:
+        fig, ax = subplots(PANEL)
         year = str(m["until_year"]) if which == "last" else "total"
         rows = a[(a["scenario"] == scenario) & (a["metric"] == metric) & (a["year"] == year)]
         base = c[(c["scenario"] == scenario) & (c["metric"] == metric) & (c["year"] == year)]
@@ -670,8 +707,16 @@ def _plot_waterfall(data: dict, scenario: str) -> str:
         ]
         waterfall(ax, start, steps, scenario, unit)
         when = f"December {year}" if which == "last" else f"{m['from_year']}-{m['until_year']}"
-        ax.set_title(f"{title} ({when})", fontsize=10)
-    return _png(fig)
+        ax.set_title(f"{title}\n({when})", fontsize=10)
+        factors = ", ".join(name for name, *_ in steps) or "no factor"
+        images.append(
+            _png(
+                fig,
+                f"Waterfall of the {title} ({when}) from {start[0]} to {scenario}: the share of each of {factors}, "
+                "with its 95% interval",
+            )
+        )
+    return _panels(*images)
 
 
 def _attribution(data: dict) -> str:
@@ -741,6 +786,7 @@ def page(data: dict) -> str:
     rate = m.get("discount_rate", 0.0)
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>",
         f"<title>caseload: {html.escape(' vs '.join(m['scenarios']))}</title><style>{_CSS}</style></head><body>",
         f"<h1>{html.escape(', '.join(others))} against {html.escape(ref)}</h1>",
         f"<p class='lead'>Horizon {m['from_year']}-{m['until_year']}; {m['replications_used']} paired replications "

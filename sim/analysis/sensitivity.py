@@ -24,6 +24,7 @@ import pandas as pd
 
 from sim.analysis.comparison import paired_interval, run_paired, scenario_metrics
 from sim.analysis.plots import png_bytes, subplots
+from sim.analysis.summary import count, difference_of, millions, significant, text_table
 from sim.config import NotANumber, PathError, locate, number_at
 from sim.parameters import Scenario
 from sim.scenario import ScenarioError, validate
@@ -605,3 +606,63 @@ def sensitivity_to_folder(
 
     write_folder(out, tables, fields, force=force, extra=plots)
     return tables
+
+
+def _headline_words(metric: str, a: str, b: str) -> str:
+    if metric == "cumulative_net_saving_eur":
+        return f"net saving from {FIRST_YEAR} ({difference_of(a, b)} total spending; positive: {b} spends less)"
+    year = metric.removeprefix("caseload_diff_")
+    return f"December caseload {year} ({difference_of(b, a)})"
+
+
+def _short(metric: str) -> str:
+    return "net saving" if metric == "cumulative_net_saving_eur" else metric.replace("caseload_diff_", "caseload ")
+
+
+def _value(metric: str, value: float, unit: bool = True) -> str:
+    return millions(value, True, unit) if metric.endswith("_eur") else count(value, 1, True)
+
+
+def summary_lines(tables: dict[str, pd.DataFrame], a: str, b: str) -> list[str]:
+    """The sensitivity for the terminal: per headline, the base and each parameter's low and high
+    setting with its 95% interval (euros in millions), then the shares of the global and Sobol'
+    analyses when they were run. The files keep every digit."""
+    table = tables["sensitivity.csv"]
+    lines = []
+    for metric, part in table.groupby("metric", sort=False):
+        lines.append(f"{_headline_words(metric, a, b)}, mean (95% interval):")
+        rows = []
+        for r in part.itertuples():
+            setting = "base" if r.setting == "base" else f"{r.setting}: {a} {significant(r.value_a)}"
+            if r.setting != "base" and r.value_b != r.value_a:
+                setting += f", {b} {significant(r.value_b)}"
+            rows.append(
+                [
+                    "" if r.setting == "base" else r.parameter,
+                    setting,
+                    _value(metric, r.diff_mean),
+                    f"({_value(metric, r.diff_low, False)} to {_value(metric, r.diff_high, False)})",
+                ]
+            )
+        lines += ["  " + line for line in text_table(["parameter", "setting", "mean", "95%"], rows, left=2)]
+    if "global.csv" in tables:
+        g = tables["global.csv"]
+        lines.append("\nAll parameters varied together: share of the headline's variance (standardised regression):")
+        rows = [
+            [_short(r.metric), r.parameter, f"{r.variance_share:.2f}", f"{r.r_squared:.2f}"] for r in g.itertuples()
+        ]
+        lines += ["  " + line for line in text_table(["headline", "parameter", "share", "R²"], rows, left=2)]
+    if "sobol.csv" in tables:
+        s = tables["sobol.csv"]
+        lines.append("\nSobol' indices (95% interval):")
+        rows = [
+            [
+                _short(r.metric),
+                r.parameter,
+                f"{r.first_order:.2f} ({r.first_low:.2f} to {r.first_high:.2f})",
+                f"{r.total_order:.2f} ({r.total_low:.2f} to {r.total_high:.2f})",
+            ]
+            for r in s.itertuples()
+        ]
+        lines += ["  " + line for line in text_table(["headline", "parameter", "first order", "total"], rows, left=2)]
+    return lines

@@ -1,6 +1,14 @@
-"""Summaries over replications: the mean and a central band per year."""
+"""Summaries over replications (the mean and a central band per year), and the numbers of the
+terminal as people read them.
+
+The terminal shows euros in millions with one decimal (`EUR 51.2 M`), counts with thousands
+separators, and a difference with its sign and the order of its terms said once (`broad -
+focus`); the files keep every digit (docs/comparing.md#reading-the-terminal).
+"""
 
 from __future__ import annotations
+
+import math
 
 import pandas as pd
 
@@ -16,3 +24,91 @@ def summarise(yearly: pd.DataFrame, columns: list[str], band: float = 0.90) -> p
         parts[f"{column}_low"] = grouped[column].quantile(low_q)
         parts[f"{column}_high"] = grouped[column].quantile(high_q)
     return pd.DataFrame(parts).reset_index()
+
+
+# -- numbers for people ------------------------------------------------------------------------------
+
+
+def _missing(value) -> bool:
+    return value is None or pd.isna(value)
+
+
+def millions(value: float, signed: bool = False, unit: bool = True) -> str:
+    """Euros in millions with one decimal: 'EUR 51.2 M' ('+51.2' signed without the unit); 'n/a' if missing."""
+    if _missing(value):
+        return "n/a"
+    shown = f"{value / 1e6:{'+' if signed else ''},.1f}"
+    if shown.lstrip("+-") == "0.0":
+        shown = "0.0"  # no '-0.0': a rounded zero has no direction
+    return f"EUR {shown} M" if unit else shown
+
+
+def count(value: float, decimals: int = 0, signed: bool = False) -> str:
+    """A count with thousands separators ('1,660'; '+12.5' signed with one decimal); 'n/a' if missing."""
+    if _missing(value):
+        return "n/a"
+    shown = f"{value:{'+' if signed else ''},.{decimals}f}"
+    return shown.lstrip("+-") if float(shown.replace(",", "")) == 0 else shown
+
+
+def euros(value: float) -> str:
+    """Whole euros with thousands separators, for amounts too small for millions: 'EUR 12,345'."""
+    return "n/a" if _missing(value) else f"EUR {value:,.0f}"
+
+
+def difference_of(scenario: str, reference: str) -> str:
+    """How a difference is ordered, said the same way everywhere: 'broad - focus'."""
+    return f"{scenario} - {reference}"
+
+
+def text_table(header: list[str], rows: list[list[str]], left: int = 0) -> list[str]:
+    """Rows of text cells as aligned lines: the first `left` columns left-aligned, the rest right."""
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=True)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            str(c).ljust(w) if i < left else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    return [line(header), *(line(r) for r in rows)]
+
+
+def yearly_lines(yearly: pd.DataFrame) -> list[str]:
+    """A run's yearly table for the terminal: one replication as it is, several as the mean per year
+    with the December caseload's 90% band over replications."""
+    reps = yearly["replication"].nunique() if "replication" in yearly else 1
+    columns = ["caseload_december", "inflow", "outflow", "benefit_spending_eur", "wait_days_mean"]
+    s = summarise(yearly, columns)
+    header = ["year", "December caseload", "inflow", "outflow", "benefits", "intake wait"]
+    if reps > 1:
+        header[1] = "December caseload (90% band)"
+    rows = []
+    for r in s.itertuples():
+        caseload = count(r.caseload_december_mean)
+        if reps > 1:
+            caseload += f" ({count(r.caseload_december_low)}-{count(r.caseload_december_high)})"
+        wait = "" if _missing(r.wait_days_mean_mean) else f"{r.wait_days_mean_mean:.1f} days"
+        rows.append(
+            [
+                str(int(r.year)),
+                caseload,
+                "" if _missing(r.inflow_mean) else count(r.inflow_mean),
+                "" if _missing(r.outflow_mean) else count(r.outflow_mean),
+                "" if _missing(r.benefit_spending_eur_mean) else millions(r.benefit_spending_eur_mean),
+                wait,
+            ]
+        )
+    lines = text_table(header, rows)
+    if reps > 1:
+        lines.append(f"means over {reps:,} replications")
+    return lines
+
+
+def significant(value: float, digits: int = 3) -> str:
+    """A number to `digits` significant figures with thousands separators ('51,200', '0.0123')."""
+    if _missing(value):
+        return "n/a"
+    if value == 0:
+        return "0"
+    decimals = max(0, digits - 1 - int(math.floor(math.log10(abs(value)))))
+    return f"{round(value, decimals):,.{decimals}f}"

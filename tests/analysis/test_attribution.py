@@ -330,16 +330,14 @@ def test_the_split_in_plain_words():
     p = Plan("broad", "focus", note, {})
     lines = sentences(table, (2019, 2030), [p])
     assert lines[0] == (
-        "Of 517 fewer clients in December 2030 under broad than under focus (broad minus focus): "
+        "Of 517 fewer clients in December 2030 under broad than under focus (broad - focus): "
         "door -285 (-310 to -260), who is served -150 (-170 to -130), staffing -82 (-95 to -69); "
         "95% intervals over paired replications."
     )
     assert lines[1].startswith(
-        "Of a net saving of EUR 23,900,000 over 2019-2030 under broad against focus (focus's spending minus broad's): "
+        "Of a net saving of EUR 23.9 M over 2019-2030 under broad against focus (focus - broad spending, EUR M): "
     )
-    assert (
-        "door +25,100,000 (+20,000,000 to +30,300,000), who is served -1,230,000 (-2,000,000 to -468,000)" in lines[1]
-    )
+    assert "door +25.1 (+20.0 to +30.3), who is served -1.2 (-2.0 to -0.5)" in lines[1]
     assert lines[2] == "broad against focus: 7 factors differ, more than 6: shocks, money grouped."
 
 
@@ -356,7 +354,7 @@ def test_compare_writes_the_split_says_it_and_skips_it_when_asked(tmp_path):
     assert list(shares.columns) == COLUMNS
     assert set(shares["lever"]) == {"served", "staffing", "trajectories"}
     assert (
-        "clients in December 2020 under broad-open-door than under focus (broad-open-door minus focus): who is served"
+        "clients in December 2020 under broad-open-door than under focus (broad-open-door - focus): who is served"
         in (result.output)
     )
     assert "Of a net saving of EUR" in result.output

@@ -4,6 +4,7 @@ swapping, net savings and the BUIG balance add up, and common random numbers pay
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -229,7 +230,10 @@ def test_counting_staff_moves_the_saving_by_exactly_the_staff_difference(paired)
 def test_the_terminal_summary_says_the_direction_both_savings_and_the_cost_per_exit(paired):
     scenarios, yearlies = paired
     lines = summary_lines(compare(yearlies, scenarios, YEARS, discount_rate=0.03))
-    assert lines[0] == f"broad minus focus, {YEARS[0]}-{YEARS[1]} (95% interval):"
-    assert any(line.startswith("  staff: EUR ") for line in lines)
+    assert lines[0] == f"broad - focus, {YEARS[0]}-{YEARS[1]} (mean, 95% interval):"
+    staff = next(line for line in lines if line.startswith("  staff: "))
+    assert re.fullmatch(r"  staff: EUR [+-]?\d+\.\d M \([+-]?\d+\.\d to [+-]?\d+\.\d\)", staff), staff
     saving = next(line for line in lines if "net saving on total spending" in line)
+    assert "(focus - broad; positive: broad spends less)" in saving
     assert "undiscounted" in saving and "discounted at 3.0%" in saving and "break-even" in saving
+    assert re.search(r"EUR -?[\d,]+\.\d M undiscounted", saving), saving

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import io
 import json
+import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -128,7 +130,8 @@ def test_report_is_self_contained_with_embedded_plots(folder):
     html = (folder / "report.html").read_text(encoding="utf-8")
     links = _cells(folder).links
     assert links and all(link.startswith("data:image/png;base64,") for link in links)
-    assert html.count("data:image/png;base64,") == 5  # a waterfall per scenario (2), paths, differences, composition
+    # two panels of waterfalls per scenario (2 x 2), paths, two of differences, two of composition
+    assert html.count("data:image/png;base64,") == 9
     for heading in (
         "What each scenario assumes",
         "Headline",
@@ -165,7 +168,7 @@ def test_a_folder_written_without_attribution_still_makes_its_report(folder, tmp
     result = runner.invoke(app, ["report", str(older)])
     assert result.exit_code == 0, result.output
     html = (older / "report.html").read_text(encoding="utf-8")
-    assert "This folder has no attribution.csv" in html and html.count("data:image/png;base64,") == 3
+    assert "This folder has no attribution.csv" in html and html.count("data:image/png;base64,") == 5  # 1 + 2 + 2
     book = openpyxl.load_workbook(io.BytesIO(workbook_bytes(read_folder(older))), read_only=True)
     assert "attribution" not in book.sheetnames
 
@@ -249,6 +252,64 @@ def test_the_page_renders_in_headless_chromium(folder, tmp_path):
     not_white = (pixels < 0.95).any(axis=2)
     assert not_white.mean() > 0.05  # text, tables and plots cover the page
     assert np.unique(pixels.reshape(-1, 3).round(2), axis=0).shape[0] > 50  # plot colours, not one flat tone
+
+
+_PROBE = """<script>addEventListener('load', () => {
+  const box = e => e.getBoundingClientRect();
+  parent.postMessage(JSON.stringify({
+    width: innerWidth,
+    scrollWidth: document.documentElement.scrollWidth,
+    images: [...document.images].map(i => [i.clientWidth, i.naturalWidth]),
+    outside: [...document.querySelectorAll('body *')]
+      .filter(e => box(e).right > innerWidth + 1 && !e.closest('.scroll')).map(e => e.tagName),
+  }), '*');
+});</script>"""
+
+
+def _layout(browser: str, page, width: int, tmp_path) -> dict:
+    """The report laid out `width` CSS pixels wide: in an iframe of that width, as a browser window
+    cannot be made narrower than about 500 px; the page posts its measurements to the host."""
+    probe = tmp_path / f"report-{width}.html"
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", _PROBE + "</body>"), encoding="utf-8")
+    host = tmp_path / f"host-{width}.html"
+    host.write_text(
+        f"<!doctype html><body style='margin:0'><iframe src='{probe.name}' width='{width}' height='844'></iframe>"
+        "<script>addEventListener('message', e => { const p = document.createElement('pre'); p.id = 'probe'; "
+        "p.textContent = e.data; document.body.appendChild(p); });</script></body>",
+        encoding="utf-8",
+    )
+    command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
+    command += [f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1400,900", "--virtual-time-budget=10000"]
+    shown = subprocess.run([*command, "--dump-dom", host.as_uri()], capture_output=True, text=True, timeout=120)
+    found = re.search(r'<pre id="probe">(.*?)</pre>', shown.stdout, re.S)
+    assert found, f"the page posted no measurements: {shown.stderr[-500:]}"
+    return json.loads(html.unescape(found.group(1)))
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_the_page_fits_a_phone_and_a_desktop_in_headless_chromium(folder, tmp_path, width):
+    """Nothing but a table's own scroll box is wider than the screen, so the page never scrolls
+    sideways; plots are shown at 0.6 of their size or more on a phone (10-point text stays 8 px or
+    more) and whole on a desktop."""
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("chromium not found on PATH (install: apt-get install -y chromium; .ci/run does it)")
+    layout = _layout(browser, folder / "report.html", width, tmp_path)
+    assert layout["width"] == width
+    assert layout["scrollWidth"] <= width, f"the page scrolls sideways at {width} px"
+    assert layout["outside"] == [], f"wider than the screen and not in a scroll box: {layout['outside']}"
+    assert len(layout["images"]) >= 5
+    for shown, natural in layout["images"]:
+        assert shown >= (0.6 if width < 600 else 1.0) * natural, (shown, natural)
+
+
+def test_every_plot_says_what_it_shows_and_the_page_has_a_viewport(folder):
+    text = (folder / "report.html").read_text(encoding="utf-8")
+    assert "<meta name='viewport' content='width=device-width, initial-scale=1'>" in text
+    alts = re.findall(r'<img alt="([^"]*)"', text)
+    assert len(alts) == text.count("<img ") >= 5
+    assert all(len(alt) > 40 for alt in alts) and len(set(alts)) == len(alts), alts
+    assert any("December caseload by year of focus, broad, focus-participation" in alt for alt in alts)
 
 
 def test_the_report_draws_the_observed_caseloads_it_is_given(folder):

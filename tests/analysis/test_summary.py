@@ -57,3 +57,49 @@ def test_the_start_years_missing_flows_stay_missing():
     )
     table = summarise(yearly, ["inflow"]).set_index("year")
     assert table.loc[2013].isna().all() and table.loc[2014, "inflow_mean"] == 110.0
+
+
+# -- numbers for people ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "signed", "shown"),
+    [
+        (51_238_268.5, False, "EUR 51.2 M"),
+        (51_238_268.5, True, "EUR +51.2 M"),
+        (-1_234_567_890.0, True, "EUR -1,234.6 M"),
+        (-20_000.0, True, "EUR 0.0 M"),  # a rounded zero has no sign
+        (float("nan"), False, "n/a"),
+    ],
+)
+def test_euros_are_millions_with_one_decimal_and_thousands_separators(value, signed, shown):
+    from sim.analysis.summary import millions
+
+    assert millions(value, signed) == shown
+
+
+def test_counts_differences_and_tables_read_as_people_write_them():
+    from sim.analysis.summary import count, difference_of, euros, significant, text_table
+
+    assert count(1660) == "1,660" and count(-12.345, 1, signed=True) == "-12.3" and count(0.01, 1, True) == "0.0"
+    assert euros(-11_003.4) == "EUR -11,003" and difference_of("broad", "focus") == "broad - focus"
+    assert (
+        significant(644.43, 4) == "644.4" and significant(167_114.67) == "167,115" and significant(0.012345) == "0.0123"
+    )
+    assert text_table(["name", "value"], [["a", "1"], ["longer", "1,000"]], left=1) == [
+        "name    value",
+        "a           1",
+        "longer  1,000",
+    ]
+
+
+def test_a_runs_yearly_lines_say_the_band_and_the_units(yearly):
+    from sim.analysis.summary import yearly_lines
+
+    table = yearly.assign(inflow=10, outflow=8, wait_days_mean=21.25)
+    lines = yearly_lines(table)
+    assert lines[0].split("  ")[0] == "year" and "December caseload (90% band)" in lines[0]
+    assert lines[-1] == "means over 20 replications"
+    assert lines[1].startswith("2019") and " M " in lines[1] + " " and "21.2 days" in lines[1]
+    one = yearly_lines(table[table["replication"] == 0])
+    assert "90% band" not in one[0] and "means over" not in one[-1]
