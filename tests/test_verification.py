@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from bands import count_band, mean_band, poisson_band, rate_band, se_band
 from scipy import stats
-from verification_scenarios import baseline, flat_hazards, steady_state
+from verification_scenarios import NO_RETURNS, baseline, flat_hazards, steady_state
 
 from sim.calendar import DAYS_PER_MONTH, DAYS_PER_YEAR
 from sim.clients import Exit, Route, State
@@ -233,7 +233,7 @@ def test_zero_inflow_stock_only_falls_at_the_given_rates():
 
 
 def test_zero_inflow_with_the_shipped_hazards_stock_never_rises():
-    """The shipped hazards (groups, contact, trajectories, pension), no inflow, no temporary jobs."""
+    """The shipped hazards (groups, contact, trajectories, pension), no inflow, no returns."""
     scenario = with_overrides(
         baseline(),
         {
@@ -243,7 +243,7 @@ def test_zero_inflow_with_the_shipped_hazards_stock_never_rises():
                 "ww_notifications_per_year_per_month_shorter": 0.0,
                 "wajong_wsw_notifications_per_year": 0.0,
             },
-            "work": {"temporary_share": 0.0},
+            "returns": NO_RETURNS,
             "simulation": {"until_year": 2017},
         },
     )
@@ -301,7 +301,7 @@ def test_no_contact_job_finding_falls_to_the_no_contact_rate():
         other,
         region={"initial_stock": 1500},
         inflow={"base_notifications_per_year": 400.0},
-        contact={"contact_effect_max": 1.0},
+        contact={"contact_effect_max": 1.0, "contact_saturation_per_year": 6.0},  # a strong, quick effect: power
         simulation={"until_year": 2016},
     )
     no_contact = with_overrides(

@@ -51,12 +51,21 @@ def steady_state(**overrides: Any) -> Scenario:
     return with_overrides(scenario, overrides) if overrides else scenario
 
 
+NO_RETURNS = {
+    "share_after_temporary": 0.0,
+    "share_after_work": 0.0,
+    "share_after_education": 0.0,
+    "share_after_other": 0.0,
+}
+"""The `returns` block of a run in which no leaver comes back."""
+
+
 def flat_hazards(work_per_month: float, other_per_month: float, **overrides: Any) -> Scenario:
     """Steady state in which every client on benefit has the same constant exit hazards.
 
     Job-finding is `work_per_month` whatever the distance, target group, route, duration,
-    contact, trajectory or market; every job is full-time (leaves, never returns); the other
-    exit is `other_per_month`; no education exits, nobody reaches the state-pension age (80,
+    contact, trajectory or market; every job is full-time (leaves); no leaver comes back and no
+    newcomer brings a part-time job; the other exit is `other_per_month`; no education exits, nobody reaches the state-pension age (80,
     and a stock under 50). Distance, contact and routes still move, but cannot change a hazard.
     """
     scenario = steady_state(
@@ -77,5 +86,7 @@ def flat_hazards(work_per_month: float, other_per_month: float, **overrides: Any
         },
         contact={"contact_effect_max": 0.0},
         trajectories={"start_per_month": 0.0},
+        returns=NO_RETURNS,
+        inflow={"newcomer_parttime_share": 0.0},
     )
     return with_overrides(scenario, overrides) if overrides else scenario
