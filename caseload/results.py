@@ -118,11 +118,30 @@ def read_table(folder: Path, name: str, required: bool = True) -> pd.DataFrame |
             return None
         raise FolderError(csv, "", f"missing (nor {parquet.name}); {_AGAIN}")
     try:
-        return pd.read_csv(csv, keep_default_na=False, na_values=[""])
+        return _read_csv(csv)
     except pd.errors.EmptyDataError:
         raise FolderError(csv, "", f"empty file; {_AGAIN}") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise FolderError(csv, "", f"not a CSV table ({type(exc).__name__}); {_AGAIN}") from None
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    return _whole_with_gaps(pd.read_csv(path, keep_default_na=False, na_values=[""]), path)
+
+
+def _whole_with_gaps(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """The table as it was written: whole-number columns with gaps (a flow in the start year, a
+    break-even year not reached) as whole numbers with missing values (Int64), not as the floats
+    CSV readers make of them, so a table read and written again gives the same file."""
+    gaps = [c for c in frame.columns if frame[c].dtype == "float64" and frame[c].isna().any()]
+    if not gaps:
+        return frame
+    text = pd.read_csv(path, usecols=gaps, dtype=str, keep_default_na=False)
+    for column in gaps:
+        written = text[column][text[column] != ""]
+        if written.str.fullmatch(r"-?\d+").all():
+            frame[column] = frame[column].astype("Int64")
+    return frame
 
 
 def _scenario(manifest: dict, path: Path, *keys: str) -> Scenario:
@@ -304,6 +323,9 @@ class ComparisonResults:
         except ReportError as exc:
             raise FolderError(exc.file, exc.field, exc.message) from None
         names = data["manifest"]["scenarios"]
+        data["break_even"] = _whole_with_gaps(data["break_even"], folder / "break_even.csv")
+        for name in names:
+            data["yearly"][name] = _whole_with_gaps(data["yearly"][name], folder / "scenarios" / name / "yearly.csv")
         data["observed"] = observed_caseload(data["manifest"]["parameters"][names[0]]["region"]["name"])
         return cls(data, {n: _scenario(data["manifest"], folder, n) for n in names}, folder)
 
