@@ -92,13 +92,15 @@ def test_a_comparison_exports_its_report_and_workbook(tmp_path, comparison):
 
 @pytest.mark.unit
 def test_a_comparison_draws_the_reports_figures_and_shows_its_headline(comparison):
-    for fig in (
+    for figures in (
         comparison.plot_paths(),
         comparison.plot_differences(),
         comparison.plot_composition(),
         comparison.plot_attribution(),
     ):
-        assert fig._repr_png_().startswith(PNG)
+        # the report's panels: figures a notebook shows side by side, each with its text alternative
+        assert figures and all(fig._repr_png_().startswith(PNG) for fig in figures)
+        assert len(figures.alts) == len(figures) and figures._repr_html_().count("<img") == len(figures)
     shown = comparison._repr_html_()
     assert "broad against focus" in shown and 'data-file="comparison.csv"' in shown and "Break-even" in shown
     assert len(comparison.totals()) == comparison.table["metric"][comparison.table["year"] == "total"].nunique()

@@ -27,7 +27,8 @@ def test_the_advisors_notebook_runs_and_shows_its_tables_and_figures(tmp_path, m
     outputs = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     shown = [o.get("data", {}) for o in outputs if o.output_type in ("execute_result", "display_data")]
-    assert sum("image/png" in d for d in shown) >= 4  # the run's path and the report's three figures
+    pictures = sum("image/png" in d for d in shown) + sum(d.get("text/html", "").count("<img") for d in shown)
+    assert pictures >= 1 + 1 + 2 + 2  # the run's path, the report's paths, differences and waterfall panels
     assert any("broad against focus" in d.get("text/html", "") for d in shown)
     written = tmp_path / "results" / "focus-broad"
     assert (written / "report.html").is_file() and (written / "comparison.xlsx").is_file()
