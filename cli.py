@@ -237,20 +237,27 @@ def run_command(
     out: Annotated[Path | None, typer.Option(help="Output folder (default: results/SCENARIO-seedN).")] = None,
     events: Annotated[bool, typer.Option("--events", help="Also write the per-client event log.")] = False,
     force: Force = False,
+    table_format: Annotated[
+        str, typer.Option("--format", help="Tables as csv, or parquet (typed, compact; needs pyarrow).")
+    ] = "csv",
 ) -> None:
     """Run SCENARIO and write yearly.csv, monthly.csv and manifest.json to the output folder."""
     from sim.analysis.summary import yearly_lines
-    from sim.output import OutputError
+    from sim.output import OutputError, check_table_format
     from sim.runs import RunFailed, default_folder, run_to_folder
 
     _check_common(seed, reps)
+    try:
+        check_table_format(table_format)
+    except OutputError as exc:
+        fail(str(exc))
     path, resolved = load_scenario(scenario, until)
     out = out or default_folder(resolved, seed)
     _check_size([resolved], reps, workers, reps)
     executor = prepare(out, force, workers, scheduler, tasks=reps)
     try:
         outcome = run_to_folder(
-            resolved, out, seed, reps, executor, events, force, _Progress(reps, resolved.name), path
+            resolved, out, seed, reps, executor, events, force, _Progress(reps, resolved.name), path, table_format
         )
     except RunFailed as exc:
         _print_failures(exc.results.failures)

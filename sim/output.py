@@ -79,6 +79,30 @@ def check_target(out: Path, force: bool) -> None:
         raise OutputError(f"{out}: output folder exists; use --force to replace it, or choose another --out")
 
 
+TABLE_FORMATS = ("csv", "parquet")
+"""How tables are written: CSV (the default: a spreadsheet opens it), or Parquet (typed, compressed,
+fast to read back: for large monthly tables and event logs; needs the `parquet` extra, pyarrow)."""
+
+
+def check_table_format(table_format: str) -> None:
+    """OutputError before any work if tables cannot be written as `table_format`."""
+    if table_format not in TABLE_FORMATS:
+        raise OutputError(f"--format: {table_format!r} is not a table format; give {' or '.join(TABLE_FORMATS)}")
+    if table_format == "parquet":
+        try:
+            import pyarrow  # noqa: F401  (pandas writes Parquet through it)
+        except ImportError:
+            raise OutputError(
+                '--format: parquet needs pyarrow, which is not installed; pip install -e ".[parquet]" '
+                "(or pip install pyarrow), or give --format csv"
+            ) from None
+
+
+def table_file(name: str, table_format: str = "csv") -> str:
+    """A table's file name in the given format: `yearly.csv` becomes `yearly.parquet` for Parquet."""
+    return name if table_format == "csv" else str(Path(name).with_suffix(f".{table_format}"))
+
+
 def _safe_table_name(name: str) -> Path:
     """A table's file name inside the folder: relative, without '..' (e.g. scenarios/focus/yearly.csv)."""
     path = Path(name)
@@ -174,10 +198,13 @@ def write_folder(
     manifest: dict[str, Any],
     force: bool = False,
     extra: Callable[[Path], None] | None = None,
+    table_format: str = "csv",
 ) -> Path:
-    """Write CSV tables, `manifest.json` and any extra files into `out`, atomically.
+    """Write tables, `manifest.json` and any extra files into `out`, atomically.
 
-    Table names may hold subfolders (`scenarios/focus/yearly.csv`), never '..'. Files go to
+    Table names may hold subfolders (`scenarios/focus/yearly.csv`), never '..'; with
+    `table_format="parquet"` they are written as Parquet under the same name ending in
+    `.parquet` (as they are, no formula quoting: no spreadsheet opens them). Files go to
     `.NAME.partial-PID-XXXX` beside `out`; the manifest is written before `extra` runs, so extra
     files (a report) can read it. The folder is moved into place only if nothing took `out`
     meanwhile (another run to the same place fails, it does not replace the first); with `force`
@@ -187,7 +214,8 @@ def write_folder(
     """
     out = Path(out)
     check_target(out, force)
-    names = {name: _safe_table_name(name) for name in tables}
+    check_table_format(table_format)
+    names = {name: _safe_table_name(table_file(name, table_format)) for name in tables}
     parent = out.parent if str(out.parent) else Path(".")
     created = [p for p in (parent, *parent.parents) if not p.exists()]
     try:
@@ -201,7 +229,10 @@ def write_folder(
     try:
         for name, frame in tables.items():
             (tmp / names[name]).parent.mkdir(parents=True, exist_ok=True)
-            spreadsheet_safe(frame).to_csv(tmp / names[name], index=False)
+            if table_format == "parquet":
+                frame.to_parquet(tmp / names[name], index=False, engine="pyarrow")
+            else:
+                spreadsheet_safe(frame).to_csv(tmp / names[name], index=False)
         text = json.dumps({"written_by": WRITTEN_BY, **manifest}, indent=2, default=str) + "\n"
         (tmp / MANIFEST).write_text(text, encoding="utf-8")
         if extra is not None:

@@ -7,7 +7,9 @@ run with the same seed see the same clients (common random numbers).
 
 from __future__ import annotations
 
+import ast
 import ctypes
+import multiprocessing
 import os
 import pickle
 import signal
@@ -88,6 +90,63 @@ WORKERS_DIED = (
     "processes start by spawn as on macOS and Windows, a script that runs the model outside "
     '`if __name__ == "__main__":`); nothing was written; run with --workers 1 to see the error in this process'
 )
+
+
+MAIN_GUARD = (
+    "worker processes start by {method} here (the default on macOS and Windows), which runs this script again "
+    'in every worker: put the code that runs the model under `if __name__ == "__main__":` ({where}), or run '
+    "with one worker (--workers 1, or make_executor(1))"
+)
+
+
+def _guarded_lines(tree: ast.Module) -> list[tuple[int, int]]:
+    """Line ranges of a script's `if __name__ == "__main__":` blocks (at any depth of the module level)."""
+
+    def is_guard(test: ast.expr) -> bool:
+        if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+            return False
+        sides = [test.left, test.comparators[0]]
+        return any(isinstance(s, ast.Name) and s.id == "__name__" for s in sides) and any(
+            isinstance(s, ast.Constant) and s.value == "__main__" for s in sides
+        )
+
+    return [
+        (node.body[0].lineno, node.end_lineno or node.lineno)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and is_guard(node.test)
+    ]
+
+
+def check_main_guard(method: str | None = None) -> None:
+    """ExecutorError before any worker starts if workers would run the calling script again.
+
+    Where processes start by spawn or forkserver (macOS, Windows; Linux from Python 3.14), every
+    worker imports the main script anew; a script that starts the workers at its top level, not
+    under `if __name__ == "__main__":`, would start them again in each worker, and the pool
+    would break with an error that names no cause. The script's own text tells which: the line
+    of its top level that is running now must lie inside such a block. Interactive sessions,
+    notebooks and `python -c` have no script to run again and pass.
+    """
+    method = method or multiprocessing.get_start_method(allow_none=False)
+    if method == "fork":
+        return
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or not path:
+        return
+    frame = sys._getframe(1)
+    while frame is not None and not (frame.f_globals is vars(main) and frame.f_code.co_name == "<module>"):
+        frame = frame.f_back
+    if frame is None:
+        return  # not called from the script's top level (a thread, a callback of another program)
+    try:
+        with open(path, "rb") as fh:  # the running script itself, to see where the call stands
+            tree = ast.parse(fh.read())
+    except (OSError, SyntaxError, ValueError):
+        return
+    line = frame.f_lineno
+    if not any(first <= line <= last for first, last in _guarded_lines(tree)):
+        raise ExecutorError(MAIN_GUARD.format(method=method, where=f"{path}, line {line}"))
 
 
 # -- interruptions ---------------------------------------------------------------------------------
@@ -188,6 +247,7 @@ class ProcessExecutor:
 
     def map_unordered(self, fn, items):
         if self._pool is None:
+            check_main_guard()
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers, initializer=_end_with_parent, initargs=(os.getpid(),)
             )
@@ -274,6 +334,9 @@ class DaskExecutor:
             raise ExecutorError("--scheduler: Dask is not installed; pip install 'caseload[dask]'") from exc
         self._cluster = None
         if address == "local":
+            import dask
+
+            check_main_guard(dask.config.get("distributed.worker.multiprocessing-method", "spawn"))
             self._cluster = LocalCluster(
                 n_workers=workers or os.cpu_count() or 1,
                 threads_per_worker=1,
@@ -362,6 +425,15 @@ class ReplicationSet:
         return sum(o.client_events for o in self.outputs)
 
 
+class RunFailed(Exception):
+    """Every replication failed: there is nothing to show or write. `results.failures` says why."""
+
+    def __init__(self, results: ReplicationSet) -> None:
+        self.results = results
+        first = results.failures[0]["error"] if results.failures else "no replication ran"
+        super().__init__(f"every replication failed ({len(results.failures)}; the first: {first}); nothing written")
+
+
 def run_replications(
     scenario: Scenario,
     seed: int,
@@ -371,7 +443,10 @@ def run_replications(
     on_done: Callable[[int, int], None] | None = None,
     replications: Iterable[int] | None = None,
 ) -> ReplicationSet:
-    """Run replications of a scenario; failures are kept with their seed, the rest are returned."""
+    """Run replications of a scenario; failures are kept with their seed, the rest are returned.
+
+    Raises `RunFailed` when every replication failed: an empty result is never returned.
+    """
     executor = executor or SerialExecutor()
     indices = list(replications) if replications is not None else list(range(reps))
     tasks = [ReplicationTask(scenario, seed, i, record_events) for i in indices]
@@ -391,7 +466,10 @@ def run_replications(
             outputs[result.replication] = result
         if on_done:
             on_done(done, len(tasks))
-    return ReplicationSet([outputs[i] for i in sorted(outputs)], failures)
+    results = ReplicationSet([outputs[i] for i in sorted(outputs)], failures)
+    if not results.outputs:
+        raise RunFailed(results)
+    return results
 
 
 # -- what a run will cost, said before it starts ------------------------------------------------------

@@ -20,17 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sim.output import check_target, manifest, write_folder
+import pandas as pd
+
+from sim.output import check_table_format, check_target, manifest, write_folder
 from sim.parameters import Scenario
-from sim.replications import Executor, ReplicationSet, run_replications
+from sim.replications import Executor, ReplicationSet, RunFailed, run_replications
 
-
-class RunFailed(Exception):
-    """Every replication failed: nothing was written. `results.failures` says why."""
-
-    def __init__(self, results: ReplicationSet) -> None:
-        self.results = results
-        super().__init__("every replication failed; nothing written")
+__all__ = ["RunFailed", "RunOutcome", "default_folder", "run_to_folder", "write_run"]
 
 
 @dataclass(frozen=True)
@@ -57,34 +53,55 @@ def run_to_folder(
     force: bool = False,
     on_done: Callable[[int, int], None] | None = None,
     scenario_file: str | Path | None = None,
+    table_format: str = "csv",
 ) -> RunOutcome:
     """Run `reps` replications of `scenario` and write the results folder `out`.
 
-    Raises `sim.output.OutputError` before any work if `out` may not be written, `RunFailed`
-    if every replication failed; replications that fail while others succeed are listed in
-    the manifest and in `outcome.results.failures`.
+    `table_format` "parquet" writes the tables as Parquet (`sim.output.TABLE_FORMATS`). Raises
+    `sim.output.OutputError` before any work if `out` may not be written (or pyarrow is missing
+    for Parquet), `RunFailed` if every replication failed; replications that fail while others
+    succeed are listed in the manifest and in `outcome.results.failures`.
     """
     out = Path(out)
     check_target(out, force)
+    check_table_format(table_format)
     started = time.perf_counter()
     results = run_replications(scenario, seed, reps, executor, record_events, on_done)
     seconds = time.perf_counter() - started
-    if not results.outputs:
-        raise RunFailed(results)
     tables = {"yearly.csv": results.yearly, "monthly.csv": results.monthly}
     if record_events and results.events is not None:
         tables["events.csv"] = results.events
+    fields = {"replications_failed": results.failures, "client_events": results.client_events}
+    write_run(scenario, out, tables, seed, reps, seconds, force, scenario_file, table_format, **fields)
+    return RunOutcome(out, results, seconds)
+
+
+def write_run(
+    scenario: Scenario,
+    out: str | Path,
+    tables: dict[str, pd.DataFrame],
+    seed: int,
+    reps: int,
+    seconds: float,
+    force: bool = False,
+    scenario_file: str | Path | None = None,
+    table_format: str = "csv",
+    replications_failed: list[dict] | None = None,
+    client_events: int = 0,
+) -> Path:
+    """Write the folder `caseload run` writes from replications already run: `tables` by file name
+    (yearly.csv, monthly.csv and events.csv, the log with its `replication` column)."""
     fields = manifest(
         "run",
         scenario=scenario.name,
         scenario_file=str(scenario_file) if scenario_file else None,
         seed=seed,
         replications=reps,
-        replications_failed=results.failures,
+        replications_failed=replications_failed or [],
         until_year=scenario.simulation.until_year,
         run_seconds=round(seconds, 3),
-        client_events=results.client_events,
+        client_events=client_events,
+        table_format=table_format,
         parameters=scenario.model_dump(mode="json"),
     )
-    write_folder(out, tables, fields, force=force)
-    return RunOutcome(out, results, seconds)
+    return write_folder(Path(out), tables, fields, force=force, table_format=table_format)

@@ -36,15 +36,23 @@ def _module(path: Path) -> str:
 @pytest.mark.unit
 def test_the_core_never_imports_the_analyses_or_the_calibration():
     for path in CORE:
-        bad = {n for n in _imports(path) if n.startswith(("sim.analysis", "calibration", "cli"))}
+        bad = {n for n in _imports(path) if n.startswith(("sim.analysis", "calibration", "cli", "caseload"))}
         assert not bad, f"{path.name} imports {sorted(bad)}"
 
 
 @pytest.mark.unit
 def test_the_analyses_read_no_calibration_material():
     for path in ANALYSIS:
-        bad = {n for n in _imports(path) if n.startswith(("calibration", "cli"))}
+        bad = {n for n in _imports(path) if n.startswith(("calibration", "cli", "caseload"))}
         assert not bad, f"analysis/{path.name} imports {sorted(bad)}"
+
+
+@pytest.mark.unit
+def test_the_python_api_sits_above_the_model_like_the_command_line():
+    """caseload/ may import the model, its analyses and the calibration; never the CLI."""
+    for path in sorted((ROOT / "caseload").glob("*.py")):
+        bad = {n for n in _imports(path) if n == "cli" or n.startswith("cli.")}
+        assert not bad, f"caseload/{path.name} imports {sorted(bad)}"
 
 
 @pytest.mark.unit

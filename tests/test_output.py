@@ -276,3 +276,33 @@ def test_a_manifest_records_the_software_the_numbers_came_from():
     commit = software["git_commit"]  # in a checkout: the commit, marked dirty if the tree has changes
     assert commit is None or len(commit.removesuffix("-dirty")) == 40
     assert fields["seed"] == 1 and fields["command"] == "run"
+
+
+@pytest.mark.unit
+def test_parquet_tables_round_trip_typed_and_without_formula_quotes(tmp_path):
+    pytest.importorskip("pyarrow")
+    frame = pd.DataFrame(
+        {
+            "year": pd.array([2013, 2014], dtype="Int64"),
+            "inflow": pd.array([None, 648], dtype="Int64"),
+            "spending": pd.array([1.5, None], dtype="Float64"),
+            "policy": ["=focus", None],
+        }
+    )
+    out = write_folder(tmp_path / "out", {"yearly.csv": frame}, {"command": "run"}, table_format="parquet")
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "yearly.parquet"]
+    back = pd.read_parquet(out / "yearly.parquet")
+    pd.testing.assert_frame_equal(back, frame, check_dtype=False)
+    assert list(back.dtypes.astype(str)[:3]) == ["Int64", "Int64", "Float64"]  # no spreadsheet opens it: no quote
+
+
+@pytest.mark.unit
+def test_a_table_format_that_cannot_be_written_is_one_error_before_anything_is_written(tmp_path, monkeypatch):
+    from sim.output import check_table_format
+
+    with pytest.raises(OutputError, match="--format: 'xlsx' is not a table format; give csv or parquet"):
+        write_folder(tmp_path / "out", {"yearly.csv": pd.DataFrame({"a": [1]})}, {}, table_format="xlsx")
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as if the extra were not installed
+    with pytest.raises(OutputError, match=r"parquet needs pyarrow.*\[parquet\]"):
+        check_table_format("parquet")
+    assert not (tmp_path / "out").exists()

@@ -444,3 +444,33 @@ def test_workers_that_die_give_one_error_that_says_why_not_a_failure_per_replica
     finally:
         executor.close()
     assert "--workers 1" in str(caught.value)
+
+
+@pytest.mark.unit
+def test_the_main_guard_is_found_wherever_the_script_puts_it():
+    import ast
+
+    script = textwrap.dedent(
+        """
+        import caseload
+        def main():
+            caseload.run("baseline", reps=4)
+        if __name__ == "__main__":
+            main()
+            main()
+        if "__main__" == __name__:
+            main()
+        if __name__ == "other":
+            main()
+        main()
+        """
+    )
+    ranges = replications._guarded_lines(ast.parse(script))
+    guarded = {line for first, last in ranges for line in range(first, last + 1)}
+    assert guarded == {6, 7, 9}  # the calls inside either spelling of the guard, not the others
+
+
+@pytest.mark.unit
+def test_the_guard_check_passes_where_no_script_is_run_again():
+    replications.check_main_guard("fork")  # fork copies the parent: nothing runs again
+    replications.check_main_guard("spawn")  # called from a test, not from a script's top level

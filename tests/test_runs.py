@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pandas as pd
 import pytest
 from folders import assert_same_results
 from typer.testing import CliRunner
@@ -64,3 +65,35 @@ def test_a_run_whose_every_replication_fails_writes_nothing(tmp_path, monkeypatc
     with pytest.raises(RunFailed) as info:
         run_to_folder(load("baseline").scenario, tmp_path / "out", reps=2)
     assert len(info.value.results.failures) == 2 and not (tmp_path / "out").exists()
+
+
+@pytest.mark.cli
+def test_caseload_run_format_parquet_writes_the_same_numbers_as_parquet(tmp_path):
+    pytest.importorskip("pyarrow")
+    import caseload
+
+    args = ["run", "baseline", "--until", "2015", "--seed", "5", "--reps", "2", "--events", "--workers", "1"]
+    result = runner.invoke(app, [*args, "--format", "parquet", "--out", str(tmp_path / "pq")])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "pq").iterdir()) == [
+        "events.parquet",
+        "manifest.json",
+        "monthly.parquet",
+        "yearly.parquet",
+    ]
+    scenario = with_overrides(load("baseline").scenario, {"simulation": {"until_year": 2015}})
+    outcome = run_to_folder(scenario, tmp_path / "csv", seed=5, reps=2, record_events=True)
+    back = caseload.read(tmp_path / "pq")
+    assert back.manifest["table_format"] == "parquet"
+    for name in ("yearly", "monthly", "events"):
+        expected = getattr(outcome.results, name)
+        expected = expected.astype({c: "str" for c in expected.columns if expected[c].dtype == object})
+        pd.testing.assert_frame_equal(getattr(back, name), expected, check_dtype=False, obj=name)
+
+
+@pytest.mark.cli
+def test_caseload_run_with_a_format_it_cannot_write_is_one_line_and_no_folder(tmp_path):
+    result = runner.invoke(app, ["run", "baseline", "--format", "xlsx", "--out", str(tmp_path / "x")])
+    assert result.exit_code == 2
+    assert result.output.strip() == "error: --format: 'xlsx' is not a table format; give csv or parquet"
+    assert not (tmp_path / "x").exists()

@@ -482,40 +482,58 @@ def default_folder(names: list[str], seed: int) -> Path:
     return Path("results") / f"compare-{'-'.join(names)}-seed{seed}"
 
 
-def compare_to_folder(
+@dataclass(frozen=True)
+class PairedComparison:
+    """A comparison run in memory, not yet written: what `compare_to_folder` writes, as objects.
+
+    `tables` are the folder's tables by file name, `manifest` its manifest (without who wrote it).
+    """
+
+    scenarios: dict[str, Scenario]
+    result: Comparison
+    yearlies: dict[str, pd.DataFrame]
+    failures: list[dict]
+    seconds: float
+    attribution: pd.DataFrame | None
+    plans: list
+    manifest: dict
+
+    @property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        tables = {
+            "comparison.csv": self.result.table,
+            "break_even.csv": self.result.break_even,
+            "parameters.csv": differing_parameters(self.scenarios),
+            **{f"scenarios/{name}/yearly.csv": self.yearlies[name] for name in self.scenarios},
+        }
+        if self.attribution is not None:
+            tables["attribution.csv"] = self.attribution
+        return tables
+
+
+def run_comparison(
     scenarios: dict[str, Scenario],
-    out: str | Path,
     years: tuple[int, int],
     seed: int = 42,
     reps: int = 20,
     executor=None,
     discount_rate: float = 0.0,
-    force: bool = False,
-    report: bool = False,
-    workbook: bool = False,
-    observed=None,
     scenario_files: dict[str, str | Path] | None = None,
     on_done=None,
     attribution: bool = True,
-) -> ComparisonOutcome:
-    """Run paired replications of `scenarios` (the first is the reference) and write what
-    `caseload compare` writes into `out`: comparison.csv, break_even.csv, parameters.csv,
-    scenarios/NAME/yearly.csv, manifest.json, and with `report` / `workbook` report.html and
-    comparison.xlsx (`observed`: region -> observed December caseloads, for the report's plot).
-    With `attribution`, also attribution.csv: each scenario's difference split over the levers
-    and other parts it differs in (sim/analysis/attribution.py), from extra paired runs of every
+) -> PairedComparison:
+    """Run paired replications of `scenarios` (the first is the reference) and compare them, in
+    memory. With `attribution`, also split each scenario's difference over the levers and other
+    parts it differs in (sim/analysis/attribution.py), from extra paired runs of every
     combination, run in the same batch.
 
-    Raises `sim.output.OutputError` before any work if `out` may not be written, and
-    ComparisonError if no replication pair is left to compare.
+    Raises ComparisonError if no replication pair is left to compare (every replication of a
+    scenario failed).
     """
     from sim.analysis import attribution as split
-    from sim.analysis.report import write_outputs
-    from sim.output import check_target, manifest, write_folder
+    from sim.output import manifest
     from sim.replications import SerialExecutor
 
-    out = Path(out)
-    check_target(out, force)
     names = list(scenarios)
     started = time.perf_counter()
     plans = split.plan(scenarios) if attribution else []
@@ -546,21 +564,67 @@ def compare_to_folder(
         parameters={n: s.model_dump(mode="json") for n, s in scenarios.items()},
         attribution=_attribution_manifest(plans, attribution, missing),
     )
-    tables = {
-        "comparison.csv": result.table,
-        "break_even.csv": result.break_even,
-        "parameters.csv": differing_parameters(scenarios),
-        **{f"scenarios/{name}/yearly.csv": yearlies[name] for name in names},
-    }
-    if shares is not None:
-        tables["attribution.csv"] = shares
+    return PairedComparison(
+        dict(scenarios), result, {n: yearlies[n] for n in names}, failures, seconds, shares, plans, fields
+    )
+
+
+def write_comparison(
+    tables: dict[str, pd.DataFrame],
+    fields: dict,
+    out: str | Path,
+    force: bool = False,
+    report: bool = False,
+    workbook: bool = False,
+    observed=None,
+) -> Path:
+    """Write a comparison's tables and manifest (`PairedComparison.tables`, `.manifest`) into the
+    folder `out`, as `caseload compare` does, with `report` / `workbook` report.html and
+    comparison.xlsx (`observed`: region -> observed December caseloads, for the report's plot)."""
+    from sim.analysis.report import write_outputs
+    from sim.output import write_folder
 
     def pages(folder: Path) -> None:
         if report or workbook:
             write_outputs(folder, "report.html" if report else None, "comparison.xlsx" if workbook else None, observed)
 
-    write_folder(out, tables, fields, force=force, extra=pages)
-    return ComparisonOutcome(out, result, {n: yearlies[n] for n in names}, failures, seconds, shares, plans)
+    return write_folder(Path(out), tables, fields, force=force, extra=pages)
+
+
+def compare_to_folder(
+    scenarios: dict[str, Scenario],
+    out: str | Path,
+    years: tuple[int, int],
+    seed: int = 42,
+    reps: int = 20,
+    executor=None,
+    discount_rate: float = 0.0,
+    force: bool = False,
+    report: bool = False,
+    workbook: bool = False,
+    observed=None,
+    scenario_files: dict[str, str | Path] | None = None,
+    on_done=None,
+    attribution: bool = True,
+) -> ComparisonOutcome:
+    """Run paired replications of `scenarios` (the first is the reference) and write what
+    `caseload compare` writes into `out`: comparison.csv, break_even.csv, parameters.csv,
+    scenarios/NAME/yearly.csv, manifest.json, and with `report` / `workbook` report.html and
+    comparison.xlsx (`observed`: region -> observed December caseloads, for the report's plot).
+    With `attribution`, also attribution.csv (see `run_comparison`).
+
+    Raises `sim.output.OutputError` before any work if `out` may not be written, and
+    ComparisonError if no replication pair is left to compare.
+    """
+    from sim.output import check_target
+
+    out = Path(out)
+    check_target(out, force)
+    paired = run_comparison(scenarios, years, seed, reps, executor, discount_rate, scenario_files, on_done, attribution)
+    write_comparison(paired.tables, paired.manifest, out, force, report, workbook, observed)
+    return ComparisonOutcome(
+        out, paired.result, paired.yearlies, paired.failures, paired.seconds, paired.attribution, paired.plans
+    )
 
 
 def _attribution_manifest(plans, asked: bool, missing: list[str]) -> dict:

@@ -1,7 +1,8 @@
 """Figures for the report and the sensitivity plots, made without pyplot.
 
 matplotlib's object API needs no backend and keeps no global figure list, so importing an
-analysis never switches the backend of a user's session (a notebook keeps its own).
+analysis never switches the backend of a user's session (a notebook keeps its own). The figures
+show themselves in a notebook all the same (`Figure._repr_png_`), pyplot imported or not.
 """
 
 from __future__ import annotations
@@ -9,7 +10,14 @@ from __future__ import annotations
 import io
 import itertools
 
-from matplotlib.figure import Figure
+from matplotlib import figure
+
+
+class Figure(figure.Figure):
+    """A matplotlib figure that a notebook (IPython) shows as a PNG when it is a cell's value."""
+
+    def _repr_png_(self) -> bytes:
+        return png_bytes(self)
 
 
 def subplots(figsize: tuple[float, float], nrows: int = 1, ncols: int = 1, **options):
@@ -18,7 +26,7 @@ def subplots(figsize: tuple[float, float], nrows: int = 1, ncols: int = 1, **opt
     return fig, fig.subplots(nrows, ncols, **options)
 
 
-def png_bytes(fig: Figure) -> bytes:
+def png_bytes(fig: figure.Figure) -> bytes:
     """The figure as PNG at 100 dpi, cropped to its content."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")

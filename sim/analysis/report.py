@@ -135,6 +135,11 @@ def _png(fig, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
+def _shown(figures: list) -> str:
+    """Figures with their text alternatives (the `*_figures` functions) as the page's panels."""
+    return _panels(*(_png(fig, alt) for fig, alt in figures))
+
+
 def _panels(*images: str) -> str:
     """Plot panels side by side where the page is wide enough, one under another where it is not."""
     return f"<div class='plots'>{''.join(images)}</div>"
@@ -386,7 +391,8 @@ def read_folder(folder: Path) -> dict:
     }
 
 
-def _plot_paths(data: dict) -> str:
+def paths_figures(data: dict):
+    """Each scenario's December caseload, mean and 90% band over replications, with the observed years."""
     manifest = data["manifest"]
     fig, ax = subplots(PANEL)
     for name, yearly in data["yearly"].items():
@@ -396,7 +402,7 @@ def _plot_paths(data: dict) -> str:
             s["year"], s["caseload_december_low"], s["caseload_december_high"], alpha=0.18, color=line.get_color()
         )
     region = manifest["parameters"][manifest["reference"]]["region"]["name"]
-    observed = data["observed"]
+    observed = data.get("observed")
     if observed is not None and len(observed):
         ax.plot(observed.index, observed.to_numpy(), "ks", ms=6, label=f"observed ({region})")
     ax.axvspan(manifest["from_year"] - 0.5, manifest["until_year"] + 0.5, color="#f1f4f8", zorder=-1)
@@ -412,10 +418,12 @@ def _plot_paths(data: dict) -> str:
         f"December caseload by year of {names}: mean and 90% band over replications{seen}; "
         f"the comparison horizon {manifest['from_year']}-{manifest['until_year']} shaded"
     )
-    return _panels(_png(fig, alt))
+    return [(fig, alt)]
 
 
-def _plot_differences(data: dict) -> str:
+def differences_figures(data: dict):
+    """Each scenario's difference from the reference per year, in the December caseload and the
+    cumulative net saving, with 95% intervals."""
     comparison, manifest = data["comparison"], data["manifest"]
     yearly = comparison[comparison["year"] != "total"].copy()
     yearly["year"] = yearly["year"].astype(int)
@@ -442,15 +450,17 @@ def _plot_differences(data: dict) -> str:
         ax.set_ylabel(label)
         what = "December caseload" if metric == "caseload_december" else "cumulative net saving (EUR million)"
         images.append(
-            _png(
+            (
                 fig,
                 f"{what} of {others} minus {ref} by year, with its 95% confidence interval; the line at 0 is no difference",
             )
         )
-    return _panels(*images)
+    return images
 
 
-def _plot_composition(data: dict) -> str:
+def composition_figures(data: dict):
+    """The December stock by category and by years on assistance, per scenario, in the first,
+    2025 and last year of the horizon."""
     manifest = data["manifest"]
     first, last = manifest["from_year"], manifest["until_year"]
     years = sorted({first, min(max(first, 2025), last), last})
@@ -486,8 +496,8 @@ def _plot_composition(data: dict) -> str:
             f"Stacked bars of the mean December stock by {title} ({', '.join(labels)}) for each scenario in "
             f"{', '.join(str(y) for y in years)}"
         )
-        images.append(_png(fig, alt))
-    return _panels(*images)
+        images.append((fig, alt))
+    return images
 
 
 def _table(header: list[str], rows: list[str]) -> str:
@@ -688,7 +698,7 @@ _SPLIT = [
 ]
 
 
-def _plot_waterfall(data: dict, scenario: str) -> str:
+def waterfall_figures(data: dict, scenario: str):
     """From the reference's value, one bar per factor's share, to the scenario's value: for the
     last year's December caseload and the horizon's net saving (which starts at no saving)."""
     a, c, m = data["attribution"], data["comparison"], data["manifest"]
@@ -710,13 +720,13 @@ def _plot_waterfall(data: dict, scenario: str) -> str:
         ax.set_title(f"{title}\n({when})", fontsize=10)
         factors = ", ".join(name for name, *_ in steps) or "no factor"
         images.append(
-            _png(
+            (
                 fig,
                 f"Waterfall of the {title} ({when}) from {start[0]} to {scenario}: the share of each of {factors}, "
                 "with its 95% interval",
             )
         )
-    return _panels(*images)
+    return images
 
 
 def _attribution(data: dict) -> str:
@@ -746,7 +756,7 @@ def _attribution(data: dict) -> str:
             if not note:
                 parts.append("<p class='note'>Not split.</p>")
             continue
-        parts.append(_plot_waterfall(data, scenario))
+        parts.append(_shown(waterfall_figures(data, scenario)))
         rows = []
         part = a[(a["scenario"] == scenario) & a["year"].isin([str(m["until_year"]), "total"])]
         for row in part.itertuples():
@@ -803,15 +813,15 @@ def page(data: dict) -> str:
         "<h2>What drives the difference</h2>",
         _attribution(data),
         "<h2>Caseload paths</h2>",
-        _plot_paths(data),
+        _shown(paths_figures(data)),
         "<h2>Differences per year</h2>",
-        _plot_differences(data),
+        _shown(differences_figures(data)),
         "<h3>December caseload</h3>",
         _yearly_differences(data, "caseload_december"),
         "<h3>Exits to work</h3>",
         _yearly_differences(data, "exits_work"),
         "<h2>Composition of the stock</h2>",
-        _plot_composition(data),
+        _shown(composition_figures(data)),
         "<h2>Budget (BUIG, participation budget and staff), EUR</h2>",
         "<p class='note'>Benefit spending = full-benefit client-months (part-time workers at their partial share, owed "
         "from the day of notification) × the year's benefit / 12, on the BUIG. Trajectory spending = trajectories started "
@@ -832,6 +842,22 @@ def page(data: dict) -> str:
         "</body></html>",
     ]
     return "\n".join(parts)
+
+
+def summary_html(data: dict) -> str:
+    """The comparison in brief, for a notebook: what was compared, the headline totals and the
+    break-even, as HTML (the page's own tables)."""
+    m = data["manifest"]
+    return "\n".join(
+        [
+            f"<h3>{html.escape(', '.join(m['scenarios'][1:]))} against {html.escape(m['reference'])}</h3>",
+            f"<p>Horizon {m['from_year']}-{m['until_year']}; {m['replications_used']} paired replications "
+            f"(seed {m['seed']}); differences are the scenario minus the reference, with 95% intervals.</p>",
+            _headline(data),
+            "<h4>Break-even</h4>",
+            _break_even(data),
+        ]
+    )
 
 
 def write_outputs(

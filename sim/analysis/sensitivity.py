@@ -240,6 +240,11 @@ def run_sensitivity(
 
 
 def tornado_png(table: pd.DataFrame, title: str) -> bytes:
+    """The tornado plot (`tornado_figure`) as PNG."""
+    return png_bytes(tornado_figure(table, title))
+
+
+def tornado_figure(table: pd.DataFrame, title: str):
     """Tornado plot (one panel per headline metric): bars from the base result to the low and high settings.
 
     Parameters are ordered by their swing in the first metric (the saving), largest on top.
@@ -265,7 +270,7 @@ def tornado_png(table: pd.DataFrame, title: str) -> bytes:
     axes[0].set_yticks(y, order, fontsize=8)
     axes[0].legend(fontsize=7)
     fig.suptitle(title, y=1.08)
-    return png_bytes(fig)
+    return fig
 
 
 GLOBAL_COLUMNS = [
@@ -509,6 +514,11 @@ def _metrics(table: pd.DataFrame, ranges: pd.DataFrame) -> list[str]:
 
 
 def sobol_png(indices: pd.DataFrame, title: str) -> bytes:
+    """The Sobol' plot (`sobol_figure`) as PNG."""
+    return png_bytes(sobol_figure(indices, title))
+
+
+def sobol_figure(indices: pd.DataFrame, title: str):
     """Sobol' indices (one panel per headline metric): total and first order with their intervals."""
     metrics = list(dict.fromkeys(indices["metric"]))
     parameters = list(dict.fromkeys(indices["parameter"]))
@@ -527,7 +537,7 @@ def sobol_png(indices: pd.DataFrame, title: str) -> bytes:
     axes[0].set_yticks(y, parameters, fontsize=8)
     axes[0].legend(fontsize=7)
     fig.suptitle(f"{title}: Sobol' indices (bars: estimate; whiskers: bootstrap interval)", y=1.08)
-    return png_bytes(fig)
+    return fig
 
 
 # -- the folder `caseload sensitivity` writes -----------------------------------------------------

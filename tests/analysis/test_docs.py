@@ -78,7 +78,9 @@ def test_the_readme_commands_are_the_ones_ci_runs():
     assert f"{venv}pip install -e . && caseload run baseline" in lines
     assert f'{venv}pip install -e ".[test]" && python -m pytest' in lines
     ci = _text(ROOT / ".ci" / "run")
-    assert '-m pip install --quiet -e ".[test]"' in ci and re.search(r"^python3? -m pytest$", ci, re.MULTILINE)
+    # the tested versions from the lock, then the project on top (docs/installing.md)
+    assert "-m pip install --quiet --require-hashes -r requirements-lock.txt" in ci
+    assert "-m pip install --quiet --no-deps -e ." in ci and re.search(r"^python3? -m pytest$", ci, re.MULTILINE)
 
 
 def test_the_readme_is_for_users():
