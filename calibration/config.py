@@ -42,8 +42,12 @@ STATISTICS = (
     "placements",
     "placements_first_half",
     "contact_trial_gain",
+    "inflow_change",
+    "outflow_change",
 )
 """Secondary moments a calibration file may target (defined in `calibration.targets`)."""
+CHANGES = ("inflow_change", "outflow_change")
+"""The statistics that compare a flow between two years (or the same quarter of two years)."""
 
 
 SEED_MAX = MAX_SEED
@@ -130,6 +134,13 @@ class StockTargets(_Strict):
 
     relative_sd: float = Field(0.01, gt=0, le=1, description="Scale of a stock residual, share of the observed.")
     weight: float = Field(1.0, ge=0, description="Weight of each year's stock.")
+    last_year: int | None = Field(
+        None,
+        ge=1900,
+        le=2200,
+        description="Last year whose December stock is a target (default: the last fitted year); the fitted years "
+        "after it are simulated for the moments only, e.g. flows of years without an observed stock.",
+    )
 
 
 class ContactTrial(_Strict):
@@ -154,6 +165,9 @@ class Moment(_Strict):
     )
     source: str = Field(min_length=1, description="docs/domain.md section or document the value comes from.")
     trial: ContactTrial | None = Field(None, description="Statistic contact_trial_gain: the trial's design.")
+    quarter: int | None = Field(
+        None, ge=1, le=4, description="For inflow_change and outflow_change: the quarter of both years compared."
+    )
 
     @model_validator(mode="after")
     def _trial_given(self) -> Moment:
@@ -161,10 +175,22 @@ class Moment(_Strict):
             raise ValueError("trial: give it for statistic contact_trial_gain, and only for it")
         return self
 
+    @model_validator(mode="after")
+    def _change(self) -> Moment:
+        if self.statistic in CHANGES:
+            if len(self.years) != 2 or not self.years[0] < self.years[1]:
+                raise ValueError(
+                    f"years: {self.statistic} compares two years, [BASE, YEAR] with BASE first (got {self.years})"
+                )
+        elif self.quarter is not None:
+            raise ValueError(f"quarter: only for {' and '.join(CHANGES)} (got it for {self.statistic})")
+        return self
+
     @property
     def name(self) -> str:
         years = f"{self.years[0]}" if len(self.years) == 1 else f"{self.years[0]}-{self.years[-1]}"
-        return f"{self.statistic} {years}"
+        quarter = f" Q{self.quarter}" if self.quarter else ""
+        return f"{self.statistic}{quarter} {years}"
 
 
 class Calibration(_Strict):
