@@ -277,8 +277,8 @@ def check_paths(calibration: Calibration, scenario: Scenario, file: str) -> None
             raise CalibrationError(file, f"parameters[{i}].path", f"{p.path!r}: {exc}") from None
 
 
-def kept_fields(calibration: Calibration, scenario: Scenario, file: str) -> list[tuple[str, str]]:
-    """The fields (block, key) of the fitted file already in calibration/ under `fitted_file`: the new
+def kept_fields(calibration: Calibration, scenario: Scenario, file: str) -> list[str]:
+    """The fields (dotted paths) of the fitted file already in calibration/ under `fitted_file`: the new
     fitted file keeps them, at their values in `scenario`. [] when there is none yet. CalibrationError
     when it is not a fitted parameter file (unreadable, or not scenario numbers): found before the fit,
     not when its outputs are written."""
@@ -291,25 +291,26 @@ def kept_fields(calibration: Calibration, scenario: Scenario, file: str) -> list
         raise CalibrationError(file, "fitted_file", f"{existing}: {exc}") from None
     data = scenario.model_dump(mode="python")
 
-    def value_at(block: str, key: str | None) -> Any:
-        try:
-            return None if key is None else get_path(data, f"{block}.{key}", lists=False)
-        except PathError:
-            return None
+    def leaves(table: Any, prefix: str) -> list[str]:
+        # a table two levels down (a table of numbers, a named shock's fields) holds fields too
+        if not isinstance(table, dict) or prefix.count(".") >= 2:
+            return [prefix]
+        return [path for key, value in table.items() for path in leaves(value, f"{prefix}.{key}")]
 
     fields = []
-    for block, table in old.items():
-        for key in table if isinstance(table, dict) else [None]:
-            value = value_at(block, key)
-            if not (is_number(value) or (isinstance(value, dict) and value and all(map(is_number, value.values())))):
-                name = block if key is None else f"{block}.{key}"
-                raise CalibrationError(
-                    file,
-                    "fitted_file",
-                    f"{existing} is not a fitted parameter file ({name} is not a numeric scenario field); "
-                    "name a file of the form fitted-REGION.toml",
-                )
-            fields.append((block, key))
+    for path in (leaf for block, table in old.items() for leaf in leaves(table, block)):
+        try:
+            value = get_path(data, path, lists=False)
+        except PathError:
+            value = None
+        if not (is_number(value) or (isinstance(value, dict) and value and all(map(is_number, value.values())))):
+            raise CalibrationError(
+                file,
+                "fitted_file",
+                f"{existing} is not a fitted parameter file ({path} is not a numeric scenario field); "
+                "name a file of the form fitted-REGION.toml",
+            )
+        fields.append(path)
     return fields
 
 
