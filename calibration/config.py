@@ -42,8 +42,12 @@ STATISTICS = (
     "placements",
     "placements_first_half",
     "contact_trial_gain",
+    "inflow_change",
+    "outflow_change",
 )
 """Secondary moments a calibration file may target (defined in `calibration.targets`)."""
+CHANGES = ("inflow_change", "outflow_change")
+"""The statistics that compare a flow between two years (or the same quarter of two years)."""
 
 
 SEED_MAX = MAX_SEED
@@ -130,6 +134,13 @@ class StockTargets(_Strict):
 
     relative_sd: float = Field(0.01, gt=0, le=1, description="Scale of a stock residual, share of the observed.")
     weight: float = Field(1.0, ge=0, description="Weight of each year's stock.")
+    last_year: int | None = Field(
+        None,
+        ge=1900,
+        le=2200,
+        description="Last year whose December stock is a target (default: the last fitted year); the fitted years "
+        "after it are simulated for the moments only, e.g. flows of years without an observed stock.",
+    )
 
 
 class ContactTrial(_Strict):
@@ -154,6 +165,9 @@ class Moment(_Strict):
     )
     source: str = Field(min_length=1, description="docs/domain.md section or document the value comes from.")
     trial: ContactTrial | None = Field(None, description="Statistic contact_trial_gain: the trial's design.")
+    quarter: int | None = Field(
+        None, ge=1, le=4, description="For inflow_change and outflow_change: the quarter of both years compared."
+    )
 
     @model_validator(mode="after")
     def _trial_given(self) -> Moment:
@@ -161,10 +175,22 @@ class Moment(_Strict):
             raise ValueError("trial: give it for statistic contact_trial_gain, and only for it")
         return self
 
+    @model_validator(mode="after")
+    def _change(self) -> Moment:
+        if self.statistic in CHANGES:
+            if len(self.years) != 2 or not self.years[0] < self.years[1]:
+                raise ValueError(
+                    f"years: {self.statistic} compares two years, [BASE, YEAR] with BASE first (got {self.years})"
+                )
+        elif self.quarter is not None:
+            raise ValueError(f"quarter: only for {' and '.join(CHANGES)} (got it for {self.statistic})")
+        return self
+
     @property
     def name(self) -> str:
         years = f"{self.years[0]}" if len(self.years) == 1 else f"{self.years[0]}-{self.years[-1]}"
-        return f"{self.statistic} {years}"
+        quarter = f" Q{self.quarter}" if self.quarter else ""
+        return f"{self.statistic}{quarter} {years}"
 
 
 class Calibration(_Strict):
@@ -251,8 +277,8 @@ def check_paths(calibration: Calibration, scenario: Scenario, file: str) -> None
             raise CalibrationError(file, f"parameters[{i}].path", f"{p.path!r}: {exc}") from None
 
 
-def kept_fields(calibration: Calibration, scenario: Scenario, file: str) -> list[tuple[str, str]]:
-    """The fields (block, key) of the fitted file already in calibration/ under `fitted_file`: the new
+def kept_fields(calibration: Calibration, scenario: Scenario, file: str) -> list[str]:
+    """The fields (dotted paths) of the fitted file already in calibration/ under `fitted_file`: the new
     fitted file keeps them, at their values in `scenario`. [] when there is none yet. CalibrationError
     when it is not a fitted parameter file (unreadable, or not scenario numbers): found before the fit,
     not when its outputs are written."""
@@ -265,25 +291,26 @@ def kept_fields(calibration: Calibration, scenario: Scenario, file: str) -> list
         raise CalibrationError(file, "fitted_file", f"{existing}: {exc}") from None
     data = scenario.model_dump(mode="python")
 
-    def value_at(block: str, key: str | None) -> Any:
-        try:
-            return None if key is None else get_path(data, f"{block}.{key}", lists=False)
-        except PathError:
-            return None
+    def leaves(table: Any, prefix: str) -> list[str]:
+        # a table two levels down (a table of numbers, a named shock's fields) holds fields too
+        if not isinstance(table, dict) or prefix.count(".") >= 2:
+            return [prefix]
+        return [path for key, value in table.items() for path in leaves(value, f"{prefix}.{key}")]
 
     fields = []
-    for block, table in old.items():
-        for key in table if isinstance(table, dict) else [None]:
-            value = value_at(block, key)
-            if not (is_number(value) or (isinstance(value, dict) and value and all(map(is_number, value.values())))):
-                name = block if key is None else f"{block}.{key}"
-                raise CalibrationError(
-                    file,
-                    "fitted_file",
-                    f"{existing} is not a fitted parameter file ({name} is not a numeric scenario field); "
-                    "name a file of the form fitted-REGION.toml",
-                )
-            fields.append((block, key))
+    for path in (leaf for block, table in old.items() for leaf in leaves(table, block)):
+        try:
+            value = get_path(data, path, lists=False)
+        except PathError:
+            value = None
+        if not (is_number(value) or (isinstance(value, dict) and value and all(map(is_number, value.values())))):
+            raise CalibrationError(
+                file,
+                "fitted_file",
+                f"{existing} is not a fitted parameter file ({path} is not a numeric scenario field); "
+                "name a file of the form fitted-REGION.toml",
+            )
+        fields.append(path)
     return fields
 
 

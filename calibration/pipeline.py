@@ -94,7 +94,9 @@ def run_calibration(
         for m in calibration.moments
         if m.statistic in ("inflow_share_of_stock", "outflow_share_of_stock") and len(m.years) == 1
     ]
-    yard = stockflow.fit(observed, unemployment, fit_years, shares, calibration.stocks.relative_sd, until)
+    # the yardstick meets the stocks only, so it is fitted on the years with stock targets
+    stock_years = (fit_years[0], fit.problem.targets.stock_last)
+    yard = stockflow.fit(observed, unemployment, stock_years, shares, calibration.stocks.relative_sd, until)
     path["stockflow"] = yard.path.reindex(years)
     path["error_pct"] = 100 * (path["simulated"] - path["observed"]) / path["observed"]
     path["stockflow_error_pct"] = 100 * (path["stockflow"] - path["observed"]) / path["observed"]

@@ -38,14 +38,18 @@ def fitted_toml(result: CalibrationResult, command: str) -> str:
     values: dict[str, Any] = {}
     scenario = fit.problem.base.model_dump(mode="python")
     if c.population_scale == 1.0:  # a scaled region keeps only what it fitted
-        for block, key in kept_fields(c, fit.problem.base, "calibration"):
-            set_path(values, f"{block}.{key}", get_path(scenario, f"{block}.{key}"))
+        for path in kept_fields(c, fit.problem.base, "calibration"):
+            set_path(values, path, get_path(scenario, path))
     for p, value in zip(fit.problem.parameters, fit.theta, strict=True):
         set_path(values, p.path, float(value))
     table = result.uncertainty.table.set_index("parameter")
     first, last = fit.fit_years
+    targets = fit.problem.targets
+    fitted_to = f"the December caseloads {first}-{targets.stock_last}"
+    if targets.stock_last < last:  # the years after the stocks are fitted to their flows
+        fitted_to += " and " + ", ".join(m.name for m in targets.moments if max(m.years) > targets.stock_last)
     lines = [
-        f"# Parameters of {c.region} fitted to the December caseloads {first}-{last} by simulated minimum",
+        f"# Parameters of {c.region} fitted to {fitted_to} by simulated minimum",
         "# distance (differential evolution + least-squares polish, common random numbers):",
         f"#   {command}",
         f"# fitted {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}, caseload {__version__}, "

@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from calibration.config import CALIBRATION_DIR, Calibration, Moment
+from calibration.config import CALIBRATION_DIR, CHANGES, Calibration, Moment
 from sim.consultants import trial_job_finding_gain
 from sim.parameters import Scenario
+from sim.results import quarterly_flows
 
 DATA_DIR = CALIBRATION_DIR / "data"
 
@@ -51,6 +52,22 @@ def _ratio(num: pd.Series, den: pd.Series) -> float:
     return float(num.sum()) / total if total > 0 else 0.0
 
 
+def _change(moment: Moment, y: pd.DataFrame, monthly: pd.DataFrame | None) -> float:
+    """Relative change of a flow from the first to the second of the moment's years (in its quarter
+    of each, added up from the monthly table, if it has one): 0.22 is +22%."""
+    flow = moment.statistic.removesuffix("_change")
+    base, year = moment.years
+    if moment.quarter is None:
+        before, after = float(y.loc[base, flow]), float(y.loc[year, flow])
+    else:
+        if monthly is None:
+            raise ValueError(f"{moment.name} needs the replication's monthly table")
+        months = monthly.loc[monthly["year"].isin(moment.years), ["year", "month", flow]]  # one replication's
+        q = quarterly_flows(months, [flow])[flow]
+        before, after = float(q.get((base, moment.quarter), 0)), float(q.get((year, moment.quarter), 0))
+    return after / before - 1.0 if before > 0 else 0.0
+
+
 _PLACEMENTS = ["placements_category_1", "placements_category_2", "placements_category_3"]
 _WORK_EDUCATION = ["outflow_work_fulltime", "outflow_work_temporary", "outflow_self_employment", "outflow_education"]
 _SALARIED = ["outflow_work_fulltime", "outflow_work_temporary"]
@@ -66,6 +83,8 @@ def _stat(
     moment's years' leavers back within the window. Placements are exits to work and part-time
     jobs found, the municipality's "helped into a job"."""
     years = moment.years
+    if moment.statistic in CHANGES:
+        return _change(moment, y, monthly)
     rows = y.loc[years]
     stock = y["caseload_december"]
     mean_stock = pd.Series([(stock[t - 1] + stock[t]) / 2 for t in years], index=years)
@@ -118,14 +137,16 @@ class TargetSet:
         self.first, self.last = fit_years
         self.scale = calibration.population_scale
         self.observed = observed if observed is not None else observed_caseload(calibration.region)
-        missing = [t for t in range(self.first, self.last + 1) if t not in self.observed.index]
+        st = calibration.stocks
+        # the fitted years after stocks.last_year are run for their flows, with no December stock to meet
+        self.stock_last = self.last if st.last_year is None else max(self.first, min(self.last, st.last_year))
+        missing = [t for t in range(self.first, self.stock_last + 1) if t not in self.observed.index]
         if missing:
             years = self.observed.index
             raise KeyError(
                 f"no observed caseload for {calibration.region} in {', '.join(map(str, missing))}; "
-                f"observed: {min(years)}-{max(years)}"
+                f"observed: {min(years)}-{max(years)} (stocks.last_year stops the stock targets earlier)"
             )
-        st = calibration.stocks
         self.targets: list[Target] = [
             Target(
                 f"caseload {t}",
@@ -136,10 +157,17 @@ class TargetSet:
                 st.weight,
                 "calibration/data/observed_caseload.csv",
             )
-            for t in range(self.first + 1, self.last + 1)
+            for t in range(self.first + 1, self.stock_last + 1)
         ]
         self.moments = [m for m in calibration.moments if self.first < min(m.years) and max(m.years) <= self.last]
-        flows = ("net_change", "inflow_share_of_stock", "outflow_share_of_stock", "placements", "placements_first_half")
+        flows = (
+            "net_change",
+            "inflow_share_of_stock",
+            "outflow_share_of_stock",
+            "placements",
+            "placements_first_half",
+            *CHANGES,
+        )
         for m in self.moments:
             kind = "flow" if m.statistic in flows else "share"
             self.targets.append(Target(m.name, kind, None, m.value, m.sd, m.weight, m.source))
@@ -166,7 +194,7 @@ class TargetSet:
         y = pd.DataFrame(
             numeric.to_numpy(dtype=float, na_value=np.nan), index=yearly["year"].to_numpy(int), columns=numeric.columns
         )
-        stocks = [float(y.loc[t, "caseload_december"]) / self.scale for t in range(self.first + 1, self.last + 1)]
+        stocks = [float(y.loc[t, "caseload_december"]) / self.scale for t in range(self.first + 1, self.stock_last + 1)]
         return np.array(stocks + [_stat(m, y, self.scale, monthly, scenario) for m in self.moments])
 
     def residuals(self, mean_simulated: np.ndarray, values: np.ndarray | None = None) -> np.ndarray:

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
+from sim.calendar import DAYS_PER_MONTH
 from sim.config import merge
 from sim.files import SLUG_RULE, is_slug
 
@@ -624,7 +625,12 @@ class PolicyPeriod(Strict):
 
 
 class Shock(Strict):
-    name: str = Field(description="Label of the shock.")
+    """A time-bounded change in who comes in and how fast clients find work (docs/domain.md 'Corona'),
+    read on the 15th of each month (sim/shocks.py). Its effects act in full from `start`, fade
+    linearly to none over the last `fade_months` before `end`, and `strength` scales them all: at
+    weight w a multiplier m acts as m ** w, a shift s as w x s. Several shocks (e.g. a lockdown and
+    its aftermath) multiply their multipliers and add their shifts."""
+
     start: Date = Field(description="First day of the shock.")
     end: Date = Field(description="Day the shock is over (exclusive).")
     inflow_multiplier: Positive = Field(1.0, description="Multiplies notifications while active.")
@@ -638,11 +644,31 @@ class Shock(Strict):
         le=20,
         description="Added to the unemployment driver while active (use 0 if drivers already hold it).",
     )
+    fade_months: float = Field(
+        0.0,
+        ge=0,
+        le=120,
+        description="Months before `end` over which the effects fade linearly to none (0: in full up to the end); "
+        "at most the shock's length.",
+    )
+    strength: float = Field(
+        1.0,
+        ge=0,
+        le=3,
+        description="Share of the effects that acts: 1 as given, 0.5 half (a multiplier m acts as m ** 0.5), "
+        "so a variant can be stated relative to a fitted shock.",
+    )
 
     @model_validator(mode="after")
     def _order(self) -> Shock:
         if self.end <= self.start:
-            raise ValueError(f"end: must be after start ({self.start}) in shock {self.name!r}")
+            raise ValueError(f"end: must be after start ({self.start})")
+        length = (self.end - self.start).days / DAYS_PER_MONTH
+        if self.fade_months > length + 1e-9:
+            raise ValueError(
+                f"fade_months: at most the shock's length, {length:.1f} months from {self.start} to {self.end} "
+                f"(got {self.fade_months:g})"
+            )
         return self
 
 
@@ -815,7 +841,20 @@ class Scenario(Strict):
         return resolve_policies(policies)
 
     policy_schedule: list[PolicyPeriod] = Field(min_length=1, description="Which policy is in force from when.")
-    shocks: list[Shock] = Field(default_factory=list, description="Time-bounded shocks such as corona.")
+    shocks: dict[str, Shock] = Field(
+        default_factory=dict, description="Time-bounded shocks such as corona, by name ([shocks.corona])."
+    )
+
+    @field_validator("shocks", mode="before")
+    @classmethod
+    def _shocks_by_name(cls, shocks: object) -> object:
+        if isinstance(shocks, list):
+            raise ValueError(
+                "a table of shocks by name, [shocks.NAME] (e.g. [shocks.corona] with start, end, ...), "
+                "not a list [[shocks]]: a named shock can be changed or fitted field by field"
+            )
+        return shocks
+
     money: Money = Field(Money(), description="Prices and the state grant.")
 
     @model_validator(mode="after")

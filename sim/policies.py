@@ -35,6 +35,7 @@ import numpy as np
 from sim.calendar import Calendar
 from sim.clients import Route
 from sim.parameters import ROUTE_NAMES, Policy, Scenario, Staffing
+from sim.shocks import describe_shock
 
 _N_ROUTES = Route.PARTICIPATION + 1
 ROUTE_CODES = {
@@ -234,9 +235,6 @@ def describe(scenario: Scenario) -> list[str]:
             when = f"{period.start} to {last}" if last else f"from {period.start}"
         levers = describe_levers(scenario.policies[period.policy], scenario.money.work_consultant_eur_per_fte_year)
         lines.append(f"{when}: {period.policy}: " + "; ".join(levers.values()))
-    for shock in scenario.shocks:
-        lines.append(
-            f"shock {shock.name} from {shock.start} to {shock.end}: inflow x{shock.inflow_multiplier:g}, "
-            f"job-finding x{shock.work_multiplier:g}"
-        )
+    for name, shock in scenario.shocks.items():
+        lines.append(f"shock {name} from {shock.start} to {shock.end}: {describe_shock(shock)}")
     return lines

@@ -108,6 +108,20 @@ def build_tables(
     return pd.DataFrame(columns)[YEARLY_COLUMNS], monthly
 
 
+def quarterly_flows(monthly: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
+    """The flows of a monthly table added up by quarter: one row per (replication, year, quarter),
+    quarter 1 being January-March (per (year, quarter) for a table without a replication column).
+
+    `columns`: the flows to add (default every FLOW_COLUMNS column the table has). Stocks are not
+    flows and are left out. The quarters of a year add up to its row in the yearly table.
+    """
+    flows = columns if columns is not None else [c for c in FLOW_COLUMNS if c in monthly.columns]
+    keys = ["replication"] if "replication" in monthly.columns else []
+    quarter = ((monthly["month"].to_numpy() - 1) // 3 + 1).astype(np.int64)
+    frame = monthly[[*keys, "year", *flows]].assign(quarter=quarter)
+    return frame.groupby([*keys, "year", "quarter"], sort=True)[flows].sum()
+
+
 def _after_start(start: float | None, values: np.ndarray, floats: bool) -> pd.api.extensions.ExtensionArray:
     """A nullable Float64 or Int64 column: the start year's value (None: missing), then `values` (NaN: missing)."""
     data = np.concatenate([[np.nan if start is None else start], values])

@@ -266,7 +266,7 @@ def test_cli_rejects_a_bad_calibration_file_with_one_line_and_exit_2(tmp_path):
 def test_shipped_calibration_files_are_valid():
     from calibration.fit import load_checked
 
-    for name in ("leidschendam-voorburg", "netherlands"):
+    for name in ("leidschendam-voorburg", "netherlands", "corona-netherlands"):
         # paths, bounds the scenario allows, observed years, the fitted file kept from
         calibration, _ = load_checked(name)
         assert json.dumps(calibration.model_dump(mode="json"))

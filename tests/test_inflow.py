@@ -66,9 +66,9 @@ def test_ww_share_mixes_the_two_routes(baseline):
 
 def test_a_shock_reaches_the_ww_route_when_its_job_losers_run_out_of_ww(baseline):
     """A 2020 unemployment shock raises WW-route inflow two years later (WW maximum 24 months)."""
-    shock = {"name": "crisis", "start": "2020-01-01", "end": "2021-01-01", "unemployment_pct_add": 2.0}
+    shock = {"start": "2020-01-01", "end": "2021-01-01", "unemployment_pct_add": 2.0}
     s = _plain(baseline, ww_exhaustion_share=1.0)
-    shocked = with_overrides(s, {"shocks": [shock]})
+    shocked = with_overrides(s, {"shocks": {"crisis": shock}})
     assert _general(shocked, 2022, 6) > _general(s, 2022, 6)
     assert _general(shocked, 2023, 6) == pytest.approx(_general(s, 2023, 6))
 

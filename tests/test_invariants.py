@@ -254,17 +254,18 @@ def scenarios(draw):
         },
     }
     if draw(st.booleans()):
-        overrides["shocks"] = [
-            {
-                "name": "shock",
+        overrides["shocks"] = {
+            "shock": {
                 "start": "2014-03-01",
                 "end": "2015-07-01",
                 "inflow_multiplier": draw(st.floats(0.1, 3.0)),
                 "work_multiplier": draw(st.floats(0.1, 3.0)),
                 "newcomer_distance_shift_months": draw(st.floats(-24.0, 24.0)),
                 "unemployment_pct_add": draw(st.floats(-5.0, 5.0)),
+                "fade_months": draw(st.floats(0.0, 16.0)),
+                "strength": draw(st.floats(0.0, 3.0)),
             }
-        ]
+        }
     start = draw(st.integers(2013, 2016))
     overrides["simulation"] = {
         "start_year": start,

@@ -85,9 +85,9 @@ def test_the_schedule_names_defined_policies_on_increasing_dates(data):
 
 def test_a_date_is_a_date_not_a_number():
     with pytest.raises(ValidationError, match="a number is not a date"):
-        Shock(name="x", start=0, end=dt.date(2021, 1, 1))
+        Shock(start=0, end=dt.date(2021, 1, 1))
     with pytest.raises(ValidationError, match="end: must be after start"):
-        Shock(name="x", start=dt.date(2021, 1, 1), end=dt.date(2021, 1, 1))
+        Shock(start=dt.date(2021, 1, 1), end=dt.date(2021, 1, 1))
 
 
 def test_a_name_that_becomes_a_folder_is_a_slug(data):

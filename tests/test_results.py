@@ -9,7 +9,7 @@ import pytest
 
 from sim.calendar import Calendar
 from sim.clients import ClientTable
-from sim.results import FLOW_COLUMNS, STOCK_COLUMNS, YEARLY_COLUMNS, build_tables, waits_by_grant_year
+from sim.results import FLOW_COLUMNS, STOCK_COLUMNS, YEARLY_COLUMNS, build_tables, quarterly_flows, waits_by_grant_year
 
 pytestmark = pytest.mark.unit
 
@@ -59,6 +59,26 @@ def test_the_yearly_table_sums_the_flows_and_keeps_the_december_stocks():
         assert row["work_consultants"] == pytest.approx(months["work_consultants"].mean())  # FTE-years
         assert row["wait_days_mean"] == WAITS.loc[year, "wait_days_mean"]
         assert row["wait_days_p90"] == WAITS.loc[year, "wait_days_p90"]
+
+
+def test_quarterly_flows_add_up_to_the_yearly_ones_per_replication():
+    tables = [
+        build_tables(_rows([2014, 2015], seed=r), WAITS, START, initial_stock=1660, replication=r) for r in (0, 1)
+    ]
+    yearly = pd.concat([y for y, _ in tables], ignore_index=True)
+    monthly = pd.concat([m for _, m in tables], ignore_index=True)
+    quarterly = quarterly_flows(monthly)
+    assert list(quarterly.columns) == FLOW_COLUMNS  # flows only: stocks do not add up
+    assert list(quarterly.index.names) == ["replication", "year", "quarter"] and len(quarterly) == 2 * 2 * 4
+    by_year = quarterly.groupby(["replication", "year"]).sum()
+    after_start = yearly[yearly["year"] > START].set_index(["replication", "year"])
+    for column in FLOW_COLUMNS:
+        assert np.allclose(by_year[column], after_start.loc[by_year.index, column].astype(float), rtol=1e-12), column
+    # the second quarter is April-June
+    months = monthly[(monthly["replication"] == 1) & (monthly["year"] == 2015) & monthly["month"].between(4, 6)]
+    assert quarterly.loc[(1, 2015, 2), "outflow"] == months["outflow"].sum()
+    one = quarterly_flows(monthly[monthly["replication"] == 0].drop(columns="replication"), ["inflow"])
+    assert list(one.columns) == ["inflow"] and list(one.index.names) == ["year", "quarter"]
 
 
 def test_the_start_years_row_holds_only_the_stock():

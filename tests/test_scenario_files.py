@@ -262,11 +262,19 @@ def test_include_cycles(length):
         ),
         ('include = "baseline"\n[drivers]\nyears = [2013]\n', ["bad.toml: drivers.years", "has 1 values but"]),
         (
-            'include = "baseline"\n[[shocks]]\nname = "x"\nstart = 2020-01-01\nend = 2021-01-01\ninflow_multiplier = 1e300\n',
+            'include = "baseline"\n[shocks.x]\nstart = 2020-01-01\nend = 2021-01-01\ninflow_multiplier = 1e300\n',
             ["inflow", "30,000,000"],
         ),
         ('include = "baseline"\n[inflow]\nreference_unemployment_pct = 1e-70\n', ["inflow.reference_unemployment_pct"]),
-        ('include = "baseline"\n[[shocks]]\nname = "x"\nstart = "soon"\nend = 2021-01-01\n', ["shocks[0].start"]),
+        ('include = "baseline"\n[shocks.x]\nstart = "soon"\nend = 2021-01-01\n', ["shocks.x.start"]),
+        (
+            'include = "baseline"\n[shocks.x]\nstart = 2020-04-01\nend = 2020-10-01\nfade_months = 9\n',
+            ["bad.toml: shocks.x.fade_months", "at most the shock's length"],
+        ),
+        (
+            'include = "baseline"\n[[shocks]]\nname = "x"\nstart = 2020-01-01\nend = 2021-01-01\n',
+            ["bad.toml: shocks", "[shocks.NAME]"],
+        ),
     ],
 )
 def test_specific_bad_files(text, fragments):
@@ -290,8 +298,8 @@ def test_specific_bad_files(text, fragments):
             ["money.state_grant_eur_per_year", "years from 1990 to 2100", "'total'"],
         ),
         (
-            'include = "baseline"\n[[shocks]]\nname = "x"\nstart = 2020-03-01\nend = 2020-01-01\n',
-            ["shocks[0].end", "must be after start"],
+            'include = "baseline"\n[shocks.x]\nstart = 2020-03-01\nend = 2020-01-01\n',
+            ["shocks.x.end", "must be after start"],
         ),
         ('include = "baseline"\n[simulation]\nuntil_year = 2000\n', ["simulation.until_year", "after start_year"]),
     ],

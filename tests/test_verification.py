@@ -448,16 +448,15 @@ def test_stronger_corona_shock_never_smaller_2020_stock(small_baseline):
             small_baseline,
             {
                 "simulation": {"start_year": 2018, "until_year": 2020},
-                "shocks": [
-                    {
-                        "name": "corona",
+                "shocks": {
+                    "corona": {
                         "start": "2020-03-01",
                         "end": "2021-07-01",
                         "inflow_multiplier": inflow,
                         "work_multiplier": work,
                         "newcomer_distance_shift_months": shift,
                     }
-                ],
+                },
             },
         )
         for inflow, work, shift in sizes.values()

@@ -44,7 +44,7 @@ def steady_state(**overrides: Any) -> Scenario:
             "drivers": CONSTANT_DRIVERS,
             "inflow": NO_EXTRA_INFLOW,
             "policy_schedule": [{"start": "2014-01-01", "policy": "focus"}],
-            "shocks": [],
+            "shocks": {},
             "money": {"benefit_from_notification": False},
         },
     )

@@ -147,10 +147,9 @@ def _shown(value, width: int = 70) -> str:
 
 
 def _shocks_in_words(scenario: Scenario) -> str:
-    return "; ".join(
-        f"{s.name} from {s.start} to {s.end} (inflow x{s.inflow_multiplier:g}, job-finding x{s.work_multiplier:g})"
-        for s in scenario.shocks
-    )
+    from sim.shocks import describe_shock
+
+    return "; ".join(f"{name} from {s.start} to {s.end} ({describe_shock(s)})" for name, s in scenario.shocks.items())
 
 
 def difference_lines(reference: Scenario, scenario: Scenario) -> list[str]:

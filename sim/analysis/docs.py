@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from sim.parameters import Scenario
 from sim.policies import describe_levers
 from sim.scenario import load, shipped_names
+from sim.shocks import describe_shock
 
 _BOUNDS = (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<"))
 
@@ -143,12 +144,7 @@ def shipped_parameters_table() -> str:
     for name in shipped_names():
         scenario = load(name).scenario
         shocks = (
-            "; ".join(
-                f"{s.name} {s.start} to {s.end}: inflow x{s.inflow_multiplier:g}, job-finding x{s.work_multiplier:g}, "
-                f"newcomers {s.newcomer_distance_shift_months:+g} months"
-                + (f", unemployment {s.unemployment_pct_add:+g} points" if s.unemployment_pct_add else "")
-                for s in scenario.shocks
-            )
+            "; ".join(f"{name} {s.start} to {s.end}: {describe_shock(s)}" for name, s in scenario.shocks.items())
             or "none"
         )
         for i, period in enumerate(scenario.policy_schedule):
