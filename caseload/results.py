@@ -50,10 +50,12 @@ def observed_caseload(region: str) -> pd.Series | None:
         return None
 
 
-def _png_html(fig) -> str:
+def _png_html(fig, alt: str) -> str:
+    """The figure as an inline image whose alt text says what it shows (as in the report)."""
     from sim.analysis.plots import png_bytes
 
-    return f'<img alt="plot" src="data:image/png;base64,{base64.b64encode(png_bytes(fig)).decode()}">'
+    data = base64.b64encode(png_bytes(fig)).decode()
+    return f'<img alt="{html.escape(alt, quote=True)}" src="data:image/png;base64,{data}">'
 
 
 class Figures(list):
@@ -65,7 +67,7 @@ class Figures(list):
         self.alts = [alt for _, alt in figures]
 
     def _repr_html_(self) -> str:
-        return "".join(_png_html(fig) for fig in self)
+        return "".join(_png_html(fig, alt) for fig, alt in zip(self, self.alts, strict=True))
 
 
 def _frame_html(frame: pd.DataFrame, floats: str = "{:,.1f}") -> str:
@@ -526,7 +528,9 @@ class SensitivityResults:
         return (
             f"<h3>Sensitivity: {html.escape(self._title())}</h3>"
             + _frame_html(self.table)
-            + _png_html(self.plot_tornado())
+            + _png_html(
+                self.plot_tornado(), f"Tornado plot: how far each parameter moves the headline, {self._title()}"
+            )
         )
 
 
@@ -618,7 +622,9 @@ class CalibrationResults:
             f"<h3>Calibration: {region}</h3>"
             + _frame_html(self.estimates, "{:.4g}")
             + _frame_html(self.errors, "{:,.2f}")
-            + _png_html(self.plot())
+            + _png_html(
+                self.plot(), f"Observed and simulated December caseloads of {region}, with the band and the yardstick"
+            )
         )
 
 

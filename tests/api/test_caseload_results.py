@@ -193,3 +193,15 @@ def test_folders_that_are_not_results_are_one_error_naming_the_file(tmp_path, sh
     (tmp_path / "cmp" / "manifest.json").write_text(json.dumps({"command": "compare"}))
     with pytest.raises(FolderError, match="not a comparison folder"):
         caseload.read(tmp_path / "cmp")
+
+
+@pytest.mark.unit
+def test_figures_in_a_notebook_carry_the_alt_text_that_says_what_they_show():
+    from caseload.results import Figures
+    from sim.analysis.plots import subplots
+
+    fig, ax = subplots()
+    ax.plot([0, 1], [1, 2])
+    shown = Figures([(fig, 'December caseload of "focus", 2019-2030')])._repr_html_()
+    assert 'alt="December caseload of &quot;focus&quot;, 2019-2030"' in shown
+    assert 'alt="plot"' not in shown
