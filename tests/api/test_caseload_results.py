@@ -200,7 +200,7 @@ def test_figures_in_a_notebook_carry_the_alt_text_that_says_what_they_show():
     from caseload.results import Figures
     from sim.analysis.plots import subplots
 
-    fig, ax = subplots()
+    fig, ax = subplots(figsize=(2, 2))
     ax.plot([0, 1], [1, 2])
     shown = Figures([(fig, 'December caseload of "focus", 2019-2030')])._repr_html_()
     assert 'alt="December caseload of &quot;focus&quot;, 2019-2030"' in shown
