@@ -25,6 +25,15 @@ Workers = Annotated[
 ]
 Scheduler = Annotated[str | None, typer.Option(help="Dask scheduler tcp://HOST:PORT, or 'local'.")]
 Force = Annotated[bool, typer.Option("--force", help="Replace an existing results folder that caseload wrote.")]
+ParameterDraws = Annotated[
+    int | None,
+    typer.Option(
+        "--parameter-draws",
+        help="Also run at this many draws of the fitted parameters (the calibration's draws file), --reps "
+        "replications each, for total intervals beside the noise ones (default: 100 where the scenario has "
+        "draws; 0: simulation noise only, as before).",
+    ),
+]
 
 # help and usage errors in click's plain layout: rich's boxes take longer to import than the rest
 # of `caseload --help` together, and a usage error stays one `Error:` line like ours
@@ -139,6 +148,12 @@ def _describe_executor(executor) -> str:
 
 def load_scenario(ref: str, until: int | None = None):
     """Load a scenario by name or path, with `--until` applied; exit 2 with a clear message if bad."""
+    path, scenario, _ = load_scenario_files(ref, until)
+    return path, scenario
+
+
+def load_scenario_files(ref: str, until: int | None = None):
+    """`load_scenario`, with the files the scenario was merged from (where its draws are found)."""
     from sim.scenario import ScenarioError, load, with_overrides
 
     try:
@@ -150,9 +165,47 @@ def load_scenario(ref: str, until: int | None = None):
                 fail(f"--until: {until} is not after the scenario's start year {start}; give a year from {start + 1}")
             scenario = with_overrides(scenario, {"simulation": {"until_year": until}})
         log.debug("scenario %s from %s", scenario.name, loaded.path)
-        return loaded.path, scenario
+        return loaded.path, scenario, loaded.files
     except ScenarioError as exc:
         fail(str(exc))
+
+
+def _draws(loaded: dict, asked: int | None):
+    """(draws, N) for scenarios {name: (path, scenario, files)}: the draws beside the fitted file they
+    include, checked; (None, 0) when none is asked for, or by default when they include no fitted file.
+    Exit 2 with one line when the draws are missing, broken, too few, or differ between the scenarios."""
+    from sim.analysis.draws import DEFAULT_DRAWS, DrawsError, check_count, find_draws, read_draws
+
+    if asked is not None and asked < 0:
+        fail(f"--parameter-draws: give 0 or more draws (got {asked})")
+    if asked == 0:
+        return None, 0
+    found = {name: find_draws(files) for name, (_, _, files) in loaded.items()}
+    if any(f is None for f in found.values()):
+        name = next(n for n, f in found.items() if f is None)
+        if asked is None:
+            log.info(
+                "note: %s includes no fitted parameter file (calibration/fitted-REGION.toml), so it has no "
+                "parameter draws: the intervals are simulation noise only",
+                name,
+            )
+            return None, 0
+        fail(f"--parameter-draws: {loaded[name][0]}: includes no fitted parameter file, so it has no draws; give 0")
+    if len(set(found.values())) > 1:
+        shown = ", ".join(f"{n} {f[0]}" for n, f in found.items())
+        fail(f"--parameter-draws: the scenarios' draws differ ({shown}); paired draws need one fit, or give 0")
+    draws_file, fitted = next(iter(found.values()))
+    n = DEFAULT_DRAWS if asked is None else asked
+    try:
+        draws = read_draws(draws_file, fitted)
+    except DrawsError as exc:
+        fail(f"{exc}; or give --parameter-draws 0")
+    try:
+        check_count(draws, n)
+    except DrawsError as exc:
+        fail(str(exc))
+    log.debug("parameter draws: %d of %s", n, draws.file)
+    return draws, n
 
 
 def _positive(name: str, value: int | None) -> None:
@@ -240,9 +293,11 @@ def run_command(
     table_format: Annotated[
         str, typer.Option("--format", help="Tables as csv, or parquet (typed, compact; needs pyarrow).")
     ] = "csv",
+    parameter_draws: ParameterDraws = None,
 ) -> None:
     """Run SCENARIO and write yearly.csv, monthly.csv and manifest.json to the output folder."""
-    from sim.analysis.summary import yearly_lines
+    from sim.analysis.draws import DrawsError, run_with_draws
+    from sim.analysis.summary import drawn_yearly_lines, yearly_lines
     from sim.output import OutputError, check_table_format
     from sim.runs import RunFailed, default_folder, run_to_folder
 
@@ -251,14 +306,22 @@ def run_command(
         check_table_format(table_format)
     except OutputError as exc:
         fail(str(exc))
-    path, resolved = load_scenario(scenario, until)
+    path, resolved, files = load_scenario_files(scenario, until)
+    draws, n_draws = _draws({resolved.name: (path, resolved, files)}, parameter_draws)
     out = out or default_folder(resolved, seed)
-    _check_size([resolved], reps, workers, reps)
-    executor = prepare(out, force, workers, scheduler, tasks=reps)
+    total = reps * (1 + n_draws)
+    _check_size([resolved], total, workers, total)
+    executor = prepare(out, force, workers, scheduler, tasks=total)
+    progress, spread = _Progress(total, resolved.name), None
     try:
-        outcome = run_to_folder(
-            resolved, out, seed, reps, executor, events, force, _Progress(reps, resolved.name), path, table_format
-        )
+        if n_draws:
+            outcome, spread = run_with_draws(
+                resolved, out, draws, n_draws, seed, reps, executor, events, force, progress, path, table_format
+            )
+        else:
+            outcome = run_to_folder(resolved, out, seed, reps, executor, events, force, progress, path, table_format)
+    except DrawsError as exc:
+        fail(str(exc))
     except RunFailed as exc:
         _print_failures(exc.results.failures)
         fail(str(exc), code=1)
@@ -267,8 +330,13 @@ def run_command(
     finally:
         executor.close()
     _print_failures(outcome.results.failures)
-    _echo_lines(yearly_lines(outcome.results.yearly))
-    typer.echo(f"\n{reps:,} replication(s) of {resolved.name} in {outcome.seconds:,.1f} s; results in {out}")
+    if spread is not None:
+        _print_failures(spread.failures)
+        _echo_lines(drawn_yearly_lines(outcome.results.yearly, spread.bands))
+    else:
+        _echo_lines(yearly_lines(outcome.results.yearly))
+    drawn = f" at the estimate and at each of {n_draws:,} parameter draws" if n_draws else ""
+    typer.echo(f"\n{reps:,} replication(s){drawn} of {resolved.name} in {outcome.seconds:,.1f} s; results in {out}")
     if outcome.results.failures:
         raise typer.Exit(1)
 
@@ -324,17 +392,17 @@ def scenarios_diff(
 
 
 def _load_many(names: list[str], until: int | None) -> dict:
-    """Load distinct scenarios that can be compared (same start and last year): {name: (path, scenario)}."""
+    """Load distinct scenarios that can be compared (same start and last year): {name: (path, scenario, files)}."""
     from sim.analysis.comparison import ComparisonError, check_comparable
 
     loaded = {}
     for ref in names:
-        path, scenario = load_scenario(ref, until)
+        path, scenario, files = load_scenario_files(ref, until)
         if scenario.name in loaded:
             fail(f"{ref}: scenario {scenario.name!r} is named twice; compare distinct scenarios")
-        loaded[scenario.name] = (path, scenario)
+        loaded[scenario.name] = (path, scenario, files)
     try:
-        check_comparable({n: s for n, (_, s) in loaded.items()})
+        check_comparable({n: s for n, (_, s, _) in loaded.items()})
     except ComparisonError as exc:
         fail(str(exc))
     return loaded
@@ -372,7 +440,9 @@ def _check_size(scenarios, reps: int, workers: int | None, tasks: int) -> None:
 @interruptible
 def compare_command(
     scenarios: Annotated[list[str], typer.Argument(help="Two or more scenarios; the first is the reference.")],
-    reps: Annotated[int, typer.Option(help="Paired replications per scenario.")] = 20,
+    reps: Annotated[
+        int | None, typer.Option(help="Paired replications per scenario (default 20; 2 per draw with parameter draws).")
+    ] = None,
     until: Until = None,
     from_year: Annotated[int, typer.Option("--from-year", help="First year of the comparison tables.")] = 2019,
     seed: Seed = 42,
@@ -392,18 +462,24 @@ def compare_command(
             help="Split each difference over the levers and other parts the scenarios differ in (attribution.csv).",
         ),
     ] = True,
+    parameter_draws: ParameterDraws = None,
 ) -> None:
     """Compare scenarios with paired replications; write comparison.csv, break_even.csv, attribution.csv,
     yearly tables, manifest."""
     from sim.analysis import attribution as split
     from sim.analysis.comparison import ComparisonError, compare_to_folder, default_folder
+    from sim.analysis.draws import DEFAULT_DRAW_REPS, DrawsError
     from sim.output import OutputError
 
-    _check_common(seed, reps)
+    _check_seed(seed)
+    if reps is not None:
+        _check_common(seed, reps)
     if not 0.0 <= discount_rate < 1.0:
         fail(f"--discount-rate: give a yearly rate from 0 up to 1, e.g. 0.03 (got {discount_rate})")
     loaded = _load_many(scenarios, until)
-    resolved = {n: s for n, (_, s) in loaded.items()}
+    draws, n_draws = _draws(loaded, parameter_draws)
+    reps = reps if reps is not None else (DEFAULT_DRAW_REPS if n_draws else 20)
+    resolved = {n: s for n, (_, s, _) in loaded.items()}
     names = list(resolved)
     start, last = resolved[names[0]].simulation.start_year, resolved[names[0]].simulation.until_year
     if not start < from_year <= last:
@@ -411,8 +487,9 @@ def compare_command(
     out = out or default_folder(names, seed)
     plans = split.plan(resolved) if attribution else []
     runs = [*resolved.values(), *split.extra_runs(plans).values()]
-    _check_size(runs, reps, workers, reps * len(runs))
-    executor = prepare(out, force, workers, scheduler, tasks=reps * len(runs))
+    per_run = reps * (1 + n_draws)
+    _check_size(runs, per_run, workers, per_run * len(runs))
+    executor = prepare(out, force, workers, scheduler, tasks=per_run * len(runs))
     try:
         outcome = compare_to_folder(
             resolved,
@@ -426,10 +503,14 @@ def compare_command(
             report,
             xlsx,
             _observed,
-            {n: p for n, (p, _) in loaded.items()},
-            _Progress(reps * len(runs), "compare"),
+            {n: p for n, (p, _, _) in loaded.items()},
+            _Progress(per_run * len(runs), "compare"),
             attribution,
+            draws,
+            n_draws,
         )
+    except DrawsError as exc:
+        fail(str(exc))
     except ComparisonError as exc:
         fail(str(exc), code=1)
     except OutputError as exc:
@@ -442,8 +523,10 @@ def compare_command(
         typer.echo("")
         for line in split.sentences(outcome.attribution, outcome.result.years, outcome.plans):
             typer.echo(line)
+    drawn = f" at the estimate and at each of {n_draws:,} parameter draws" if n_draws else ""
     typer.echo(
-        f"\n{reps:,} paired replication(s) of {len(names)} scenarios in {outcome.seconds:,.1f} s; results in {out}"
+        f"\n{reps:,} paired replication(s){drawn} of {len(names)} scenarios in {outcome.seconds:,.1f} s; "
+        f"results in {out}"
     )
     if outcome.failures:
         raise typer.Exit(1)
@@ -520,8 +603,17 @@ def sensitivity_command(
     workers: Workers = None,
     out: Annotated[Path | None, typer.Option(help="Output folder (default: results/sensitivity-A-B-seedN).")] = None,
     force: Force = False,
+    parameter_draws: Annotated[
+        int,
+        typer.Option(
+            "--parameter-draws",
+            help="Also run every setting at this many draws of the other fitted parameters, --reps replications "
+            "each, for total intervals (default 0: each setting already multiplies the runs).",
+        ),
+    ] = 0,
 ) -> None:
     """One-at-a-time sensitivity of the headline (saving, caseload difference 2025 and 2030): CSV and tornado plot."""
+    from sim.analysis.draws import DrawsError
     from sim.analysis.sensitivity import (
         SensitivityError,
         check_horizon,
@@ -546,7 +638,8 @@ def sensitivity_command(
     if not 0.0 < spread < 1.0:
         fail(f"--spread: give a fraction between 0 and 1, e.g. 0.25 (got {spread})")
     loaded = _load_many([scenario_a, scenario_b], until)
-    (_, (_, sa)), (_, (_, sb)) = loaded.items()
+    (_, (_, sa, _)), (_, (_, sb, _)) = loaded.items()
+    draws, n_draws = _draws(loaded, parameter_draws)
     paths = [p.strip() for p in params.split(",") if p.strip()]
     if not paths:
         fail("--params: give at least one dotted parameter path, e.g. work.elasticity_work")
@@ -558,7 +651,7 @@ def sensitivity_command(
     except SensitivityError as exc:
         fail(str(exc))
     out = out or default_folder(sa, sb, seed)
-    largest_batch = max(replications_per_phase(len(paths), reps, samples, sobol).values())
+    largest_batch = max(replications_per_phase(len(paths), reps, samples, sobol, n_draws).values())
     executor = prepare(out, force, workers, tasks=largest_batch)
     try:
         tables = sensitivity_to_folder(
@@ -573,7 +666,11 @@ def sensitivity_command(
             sobol,
             force,
             progress=lambda label, total: _Progress(total, label),
+            draws=draws,
+            parameter_draws=n_draws,
         )
+    except DrawsError as exc:
+        fail(str(exc))
     except SensitivityError as exc:
         fail(str(exc))
     except OutputError as exc:

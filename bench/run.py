@@ -5,7 +5,8 @@
     python bench/run.py --only 1 2    # some benchmarks: 1 one replication, 2 bare SimPy,
                                       # 3 national size, 4 replications on all cores vs one,
                                       # 5 (or `attribution`) a comparison with its attribution
-                                      # over 3 and 4 levers
+                                      # over 3 and 4 levers, 6 (or `draws`) a comparison with
+                                      # 100 parameter draws, without and with attribution
 
 Every figure is the median over `--runs` runs. Wall time is what the targets are about; CPU time
 (of this process) is shown beside it because on a busy machine wall time includes waiting for a
@@ -217,6 +218,60 @@ def attribution_row(row: dict) -> str:
     )
 
 
+def parameter_draws(runs: int, draws: int = 100, reps: int = 2) -> list[dict]:
+    """Benchmark 6 (`draws`): `caseload compare focus broad --parameter-draws 100 --reps 2` as the
+    command runs it (draws read, pool started and closed inside the time), without attribution and
+    with it over 3 levers (broad-open-door against focus), default region to 2030, 2 workers."""
+    import tempfile
+
+    from sim.analysis.comparison import compare_to_folder
+    from sim.analysis.draws import find_draws, read_draws
+
+    rows = []
+    for reference, other, split in (("focus", "broad", False), ("focus", "broad-open-door", True)):
+        pair = {reference: scenario(reference), other: scenario(other)}
+
+        def once(pair=pair, split=split, reference=reference) -> None:
+            with tempfile.TemporaryDirectory() as folder:
+                found = read_draws(*find_draws(load(reference).files))
+                executor = ProcessExecutor(ATTRIBUTION_WORKERS)
+                try:
+                    compare_to_folder(
+                        pair,
+                        Path(folder) / "out",
+                        (2019, 2030),
+                        seed=1,
+                        reps=reps,
+                        executor=executor,
+                        attribution=split,
+                        draws=found,
+                        parameter_draws=draws,
+                    )
+                finally:
+                    executor.close()
+
+        walls = [timed(once)[0] for _ in range(runs)]
+        rows.append(
+            {
+                "pair": f"{other} against {reference}",
+                "attribution": split,
+                "draws": draws,
+                "reps": reps,
+                "wall_s": statistics.median(walls),
+            }
+        )
+    return rows
+
+
+def draws_row(row: dict) -> str:
+    target = 180 if row["attribution"] else 45
+    what = "with attribution over 3 levers" if row["attribution"] else "without attribution"
+    return (
+        f"| 6. compare {row['pair']} --parameter-draws {row['draws']} --reps {row['reps']}, {what}, default region "
+        f"to 2030, {ATTRIBUTION_WORKERS} workers | {row['wall_s']:.1f} s wall | < {target} s | {_met(row['wall_s'] < target)} |"
+    )
+
+
 def parent_memory() -> list[dict]:
     """Peak memory of the parent process running 10 and 100 replications on all cores (one run each)."""
     return [{"reps": reps, **child(["parent", str(reps)])} for reps in (10, 100)]
@@ -304,10 +359,10 @@ if __name__ == "__main__":
     )
     parser.add_argument(
         "--only",
-        type=lambda v: 5 if v == "attribution" else int(v),
+        type=lambda v: {"attribution": 5, "draws": 6}.get(v) or int(v),
         nargs="*",
-        default=[1, 2, 3, 4, 5],
-        help="benchmarks to run: 1-5 (5 also as `attribution`)",
+        default=[1, 2, 3, 4, 5, 6],
+        help="benchmarks to run: 1-6 (5 also as `attribution`, 6 as `draws`)",
     )
     opts = parser.parse_args()
     # rows appear as each benchmark finishes; the whole output is the table of docs/performance.md
@@ -329,4 +384,7 @@ if __name__ == "__main__":
     if 5 in opts.only:
         for row in attribution(opts.runs):
             print(attribution_row(row), flush=True)
+    if 6 in opts.only:
+        for row in parameter_draws(opts.runs):
+            print(draws_row(row), flush=True)
     print(f"\nLoad average at the end: {_load()}.")

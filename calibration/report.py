@@ -16,9 +16,16 @@ import pandas as pd
 from calibration.config import kept_fields
 from calibration.fit import EVOLUTION, JACOBIAN, POLISH
 from calibration.pipeline import CalibrationResult, summary
+from calibration.uncertainty import draws_table
 from sim import __version__
 from sim.config import get_path, set_path
 from sim.output import manifest, write_folder
+
+
+def draws_name(fitted_file: str) -> str:
+    """The name a fitted file's draws are shipped under beside it: fitted-REGION.toml -> draws-REGION.csv."""
+    stem = fitted_file.removesuffix(".toml")
+    return f"draws-{stem.removeprefix('fitted-')}.csv"
 
 
 def _fmt(value: float) -> str:
@@ -54,7 +61,8 @@ def fitted_toml(result: CalibrationResult, command: str) -> str:
         f"#   {command}",
         f"# fitted {dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}, caseload {__version__}, "
         f"{fit.evaluations} evaluations x {c.reps} replications, seed {c.seed}, objective {fit.best.objective:.2f}.",
-        "# Fitted values carry their 90% bootstrap interval; the other values are fixed assumptions",
+        "# Fitted values carry their 90% bootstrap interval (the draws are in draws.csv, shipped as",
+        f"# {draws_name(c.fitted_file)}); the other values are fixed assumptions",
         "# kept from the previous version of this file (docs/calibration.md). Regenerate, do not hand-edit.",
     ]
     for block, entries in values.items():
@@ -287,6 +295,7 @@ def write_outputs(result: CalibrationResult, out: Path, command: str, force: boo
     tables = {
         "caseload.csv": result.path.reset_index(),
         "estimates.csv": result.uncertainty.table,
+        "draws.csv": draws_table(result.fit, result.uncertainty),
         "correlation.csv": result.uncertainty.correlation.reset_index(names="parameter"),
         "errors.csv": summary(result.path),
         "convergence.csv": result.fit.trace(),

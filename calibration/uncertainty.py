@@ -15,6 +15,10 @@ the 5th and 95th percentiles of the draws, clipped to the bounds.
 A parameter is weakly identified when the data remove less than half of its prior variance
 (shrinkage below 0.5, from the Jacobian), or when its estimate is almost a function of another's
 (|correlation| above 0.9).
+
+The draws themselves are the calibration's parameter uncertainty for the analyses
+(`draws_table`, written as draws.csv beside the fitted file): `caseload compare --parameter-draws`
+runs the model at each of them (docs/comparing.md "Parameter uncertainty").
 """
 
 from __future__ import annotations
@@ -70,11 +74,7 @@ def bootstrap(fit: FitResult, draws: int, seed: int) -> Uncertainty:
     corr = np.corrcoef(theta.T) if n > 1 else np.ones((1, 1))
     corr = np.nan_to_num(corr, nan=0.0)
     names = p.names
-    weak = []
-    for i, name in enumerate(names):
-        others = [abs(corr[i, j]) for j in range(n) if j != i]
-        if shrinkage[i] < 0.5 or (others and max(others) > 0.9):
-            weak.append(name)
+    weak = weakly_identified(names, shrinkage, corr)
     table = pd.DataFrame(
         {
             "parameter": names,
@@ -92,6 +92,34 @@ def bootstrap(fit: FitResult, draws: int, seed: int) -> Uncertainty:
         }
     )
     return Uncertainty(theta, table, pd.DataFrame(corr, index=names, columns=names), weak)
+
+
+WEAK_SHRINKAGE = 0.5
+"""Below this share of its prior variance removed by the data, a parameter is weakly identified."""
+WEAK_CORRELATION = 0.9
+"""Above this |correlation| with another estimate, a parameter is weakly identified."""
+
+
+def weakly_identified(names: list[str], shrinkage: np.ndarray, corr: np.ndarray) -> list[str]:
+    """The parameters the data pin poorly: little shrinkage, or almost a function of another."""
+    weak = []
+    for i, name in enumerate(names):
+        others = [abs(corr[i, j]) for j in range(len(names)) if j != i]
+        if shrinkage[i] < WEAK_SHRINKAGE or (others and max(others) > WEAK_CORRELATION):
+            weak.append(name)
+    return weak
+
+
+DRAW_COLUMN = "draw"
+"""draws.csv's first column: the draw's number, 0 to N-1."""
+
+
+def draws_table(fit: FitResult, unc: Uncertainty) -> pd.DataFrame:
+    """draws.csv: one row per bootstrap draw, its number then every fitted parameter (dotted scenario
+    path) in the fitted file's units (counts at the region's full size, as the fitted file has them)."""
+    table = pd.DataFrame(unc.draws, columns=fit.problem.names)
+    table.insert(0, DRAW_COLUMN, np.arange(len(table)))
+    return table
 
 
 def caseload_paths(

@@ -44,6 +44,19 @@ class ReplicationTask:
     seed: int
     replication: int
     record_events: bool = False
+    draw: int | None = None  # a parameter draw's number: its replications get seeds of their own
+
+
+DRAW_KEY = 0x64726177
+"""Marks a parameter draw's seeds: replication r of draw d runs on child (r, DRAW_KEY, d) of the root,
+so draw d's results do not depend on how many draws run, and never share a stream with the
+replications at the estimate (child (r,), whose streams are keyed (r, stream, ...))."""
+
+
+def replication_seed(seed: int, replication: int, draw: int | None = None) -> np.random.SeedSequence:
+    """The seed of one replication: the root's `replication`-th child, or for parameter draw `draw` its own."""
+    key = (replication,) if draw is None else (replication, DRAW_KEY, draw)
+    return np.random.SeedSequence(seed, spawn_key=key)
 
 
 @dataclass(frozen=True)
@@ -73,7 +86,7 @@ def _unpack_output(payload: bytes) -> ReplicationOutput:
 def run_task(task: ReplicationTask) -> ReplicationOutput:
     """Run one replication (in whatever process executes it)."""
     # the same child SeedSequence that replication_seeds(seed, n)[i] gives, without spawning i of them
-    child = np.random.SeedSequence(task.seed, spawn_key=(task.replication,))
+    child = replication_seed(task.seed, task.replication, task.draw)
     result = run(task.scenario, child, record_events=task.record_events, replication=task.replication)
     return ReplicationOutput(
         task.replication, result.yearly, result.monthly, result.events, result.client_events, result.kernel_events

@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -88,9 +89,11 @@ def write_run(
     table_format: str = "csv",
     replications_failed: list[dict] | None = None,
     client_events: int = 0,
+    **more: Any,
 ) -> Path:
     """Write the folder `caseload run` writes from replications already run: `tables` by file name
-    (yearly.csv, monthly.csv and events.csv, the log with its `replication` column)."""
+    (yearly.csv, monthly.csv and events.csv, the log with its `replication` column); `more`:
+    further manifest fields (the analyses' parameter draws, `sim.analysis.draws.run_with_draws`)."""
     fields = manifest(
         "run",
         scenario=scenario.name,
@@ -103,5 +106,6 @@ def write_run(
         client_events=client_events,
         table_format=table_format,
         parameters=scenario.model_dump(mode="json"),
+        **more,
     )
     return write_folder(Path(out), tables, fields, force=force, table_format=table_format)

@@ -244,6 +244,8 @@ class LoadedScenario:
 
     scenario: Scenario
     path: Path
+    files: tuple[Path, ...] = ()
+    """Every file merged into it, includes first (the analyses find a fitted file's draws from them)."""
 
 
 def _sets(data: Any, loc: tuple) -> bool:
@@ -312,7 +314,8 @@ def load(ref: str | Path, overrides: dict[str, Any] | None = None) -> LoadedScen
     if overrides:
         sources.append(Source("overrides", overrides))
         raw = merge(raw, overrides)
-    return LoadedScenario(validate(raw, path, sources), path)
+    files = tuple(dict.fromkeys(Path(s.name) for s in sources if s.name.endswith(".toml")))
+    return LoadedScenario(validate(raw, path, sources), path, files)
 
 
 def with_overrides(scenario: Scenario, overrides: dict[str, Any]) -> Scenario:

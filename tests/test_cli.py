@@ -28,7 +28,7 @@ def invoke(*args):
 
 def test_run_writes_yearly_monthly_manifest(tmp_path):
     out = tmp_path / "r"
-    result = invoke("run", "baseline", "--until", 2016, "--seed", 3, "--out", out)
+    result = invoke("run", "--parameter-draws", "0", "baseline", "--until", 2016, "--seed", 3, "--out", out)
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "monthly.csv", "yearly.csv"]
     manifest = json.loads((out / "manifest.json").read_text())
@@ -40,13 +40,44 @@ def test_run_writes_yearly_monthly_manifest(tmp_path):
 
 def test_run_is_reproducible_from_the_cli(tmp_path):
     for name in ("a", "b"):
-        assert invoke("run", "baseline", "--until", 2015, "--seed", 9, "--out", tmp_path / name).exit_code == 0
+        assert (
+            invoke(
+                "run", "--parameter-draws", "0", "baseline", "--until", 2015, "--seed", 9, "--out", tmp_path / name
+            ).exit_code
+            == 0
+        )
     assert (tmp_path / "a" / "yearly.csv").read_text() == (tmp_path / "b" / "yearly.csv").read_text()
 
 
 def test_replications_serial_and_parallel_identical(tmp_path):
-    a = invoke("run", "baseline", "--until", 2015, "--reps", 3, "--workers", 1, "--out", tmp_path / "s")
-    b = invoke("run", "baseline", "--until", 2015, "--reps", 3, "--workers", 2, "--out", tmp_path / "p")
+    a = invoke(
+        "run",
+        "--parameter-draws",
+        "0",
+        "baseline",
+        "--until",
+        2015,
+        "--reps",
+        3,
+        "--workers",
+        1,
+        "--out",
+        tmp_path / "s",
+    )
+    b = invoke(
+        "run",
+        "--parameter-draws",
+        "0",
+        "baseline",
+        "--until",
+        2015,
+        "--reps",
+        3,
+        "--workers",
+        2,
+        "--out",
+        tmp_path / "p",
+    )
     assert a.exit_code == 0 and b.exit_code == 0, a.output + b.output
     assert (tmp_path / "s" / "yearly.csv").read_text() == (tmp_path / "p" / "yearly.csv").read_text()
     assert "90% band" in a.output
@@ -54,20 +85,20 @@ def test_replications_serial_and_parallel_identical(tmp_path):
 
 def test_events_option_writes_the_event_log(tmp_path):
     out = tmp_path / "e"
-    assert invoke("run", "baseline", "--until", 2014, "--events", "--out", out).exit_code == 0
+    assert invoke("run", "--parameter-draws", "0", "baseline", "--until", 2014, "--events", "--out", out).exit_code == 0
     events = pd.read_csv(out / "events.csv")
     assert {"day", "client", "event", "detail", "replication"} <= set(events.columns)
 
 
 def test_existing_results_replaced_only_with_force(tmp_path):
     out = tmp_path / "r"
-    assert invoke("run", "baseline", "--until", 2014, "--out", out).exit_code == 0
+    assert invoke("run", "--parameter-draws", "0", "baseline", "--until", 2014, "--out", out).exit_code == 0
     (out / "keep.txt").write_text("from the first run")
-    result = invoke("run", "baseline", "--until", 2014, "--out", out)
+    result = invoke("run", "--parameter-draws", "0", "baseline", "--until", 2014, "--out", out)
     assert result.exit_code == 2
     assert "--force" in result.output
     assert (out / "keep.txt").read_text() == "from the first run"
-    assert invoke("run", "baseline", "--until", 2014, "--out", out, "--force").exit_code == 0
+    assert invoke("run", "--parameter-draws", "0", "baseline", "--until", 2014, "--out", out, "--force").exit_code == 0
     assert not (out / "keep.txt").exists()
 
 
@@ -76,7 +107,7 @@ def test_a_users_own_folder_is_never_replaced(tmp_path):
     out.mkdir()
     (out / "keep.txt").write_text("mine")
     for extra in ([], ["--force"]):
-        result = invoke("run", "baseline", "--until", 2014, "--out", out, *extra)
+        result = invoke("run", "--parameter-draws", "0", "baseline", "--until", 2014, "--out", out, *extra)
         assert result.exit_code == 2 and result.output.startswith("error: ")
         assert "not a results folder of caseload" in result.output and "not even with --force" in result.output
     assert (out / "keep.txt").read_text() == "mine" and sorted(p.name for p in out.iterdir()) == ["keep.txt"]
@@ -91,9 +122,9 @@ def _bad(tmp_path: Path, text: str) -> Path:
 @pytest.mark.parametrize(
     ("args", "fragments"),
     [
-        (["run", "baselin"], ["unknown scenario 'baselin'", "Did you mean 'baseline'"]),
-        (["run", "baseline", "--until", 2010], ["--until", "2013"]),
-        (["run", "baseline", "--reps", 0], ["--reps"]),
+        (["run", "--parameter-draws", "0", "baselin"], ["unknown scenario 'baselin'", "Did you mean 'baseline'"]),
+        (["run", "--parameter-draws", "0", "baseline", "--until", 2010], ["--until", "2013"]),
+        (["run", "--parameter-draws", "0", "baseline", "--reps", 0], ["--reps"]),
     ],
 )
 def test_bad_arguments_exit_2_with_a_message_and_write_nothing(tmp_path, args, fragments):
@@ -119,7 +150,7 @@ def test_bad_arguments_exit_2_with_a_message_and_write_nothing(tmp_path, args, f
 def test_bad_scenario_files_exit_2_naming_file_and_field(tmp_path, text, fragments):
     path = _bad(tmp_path, text)
     out = tmp_path / "never"
-    result = invoke("run", path, "--out", out)
+    result = invoke("run", "--parameter-draws", "0", path, "--out", out)
     assert result.exit_code == 2
     assert str(path) in result.output
     for fragment in fragments:
@@ -154,7 +185,7 @@ def test_scenarios_lists_and_shows():
     ],
 )
 def test_out_of_range_options_are_one_line(tmp_path, args, fragment):
-    result = invoke("run", "baseline", "--until", 2014, "--out", tmp_path / "out", *args)
+    result = invoke("run", "--parameter-draws", "0", "baseline", "--until", 2014, "--out", tmp_path / "out", *args)
     assert result.exit_code == 2, result.output
     assert result.output.strip().splitlines() == [result.output.strip()] and result.output.startswith("error: ")
     assert fragment in result.output
@@ -162,7 +193,7 @@ def test_out_of_range_options_are_one_line(tmp_path, args, fragment):
 
 
 def test_a_run_too_large_for_memory_is_refused_before_it_starts(tmp_path):
-    result = invoke("run", "national", "--reps", 1_000_000, "--out", tmp_path / "out")
+    result = invoke("run", "--parameter-draws", "0", "national", "--reps", 1_000_000, "--out", tmp_path / "out")
     assert result.exit_code == 2 and result.output.startswith("error: --reps: 1,000,000 replications")
     assert "GiB of memory" in result.output and _leftovers(tmp_path) == []
 
@@ -171,7 +202,7 @@ def test_a_long_run_says_what_it_will_cost_first(tmp_path, monkeypatch):
     import sim.replications
 
     monkeypatch.setattr(sim.replications, "LARGE_RUN_SECONDS", 0.0)
-    result = invoke("run", "baseline", "--until", 2014, "--out", tmp_path / "out")
+    result = invoke("run", "--parameter-draws", "0", "baseline", "--until", 2014, "--out", tmp_path / "out")
     assert result.exit_code == 0
     assert "note: 1 replications on 1 worker(s): about" in result.output
     assert "GiB of memory for the results (rough estimate)" in result.output
@@ -181,11 +212,11 @@ def test_compare_across_start_years_says_why_no_option_helps(tmp_path):
     later = _write(
         tmp_path, 'include = "broad"\nname = "later"\n[simulation]\nstart_year = 2014\n[region]\ninitial_stock = 1700\n'
     )
-    result = invoke("compare", "focus", later, "--reps", 1, "--out", tmp_path / "out")
+    result = invoke("compare", "--parameter-draws", "0", "focus", later, "--reps", 1, "--out", tmp_path / "out")
     assert result.exit_code == 2 and "simulation.start_year: the scenarios start in different years" in result.output
     assert "--until" not in result.output
     shorter = _write(tmp_path, 'include = "broad"\nname = "shorter"\n[simulation]\nuntil_year = 2025\n', "b.toml")
-    result = invoke("compare", "focus", shorter, "--reps", 1, "--out", tmp_path / "out")
+    result = invoke("compare", "--parameter-draws", "0", "focus", shorter, "--reps", 1, "--out", tmp_path / "out")
     assert result.exit_code == 2 and "give --until 2025" in result.output
 
 
@@ -207,7 +238,7 @@ def test_disk_full_is_a_clear_error_and_nothing_is_written(tmp_path, monkeypatch
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(pd.DataFrame, "to_csv", full)
-    result = invoke("run", "baseline", "--until", 2014, "--out", tmp_path / "out")
+    result = invoke("run", "--parameter-draws", "0", "baseline", "--until", 2014, "--out", tmp_path / "out")
     assert result.exit_code == 2
     assert result.output.startswith("error: ") and "No space left on device" in result.output
     assert "Traceback" not in result.output
@@ -221,7 +252,7 @@ def test_unwritable_output_folder_is_a_clear_error(tmp_path, monkeypatch):
         raise PermissionError(errno.EACCES, "Permission denied")
 
     monkeypatch.setattr(tempfile, "mkdtemp", denied)
-    result = invoke("run", "baseline", "--until", 2014, "--out", tmp_path / "sub" / "out")
+    result = invoke("run", "--parameter-draws", "0", "baseline", "--until", 2014, "--out", tmp_path / "sub" / "out")
     assert result.exit_code == 2
     assert (
         result.output.startswith("error: ") and "cannot create the output folder (Permission denied)" in result.output
@@ -233,7 +264,7 @@ def test_unwritable_output_folder_is_a_clear_error(tmp_path, monkeypatch):
 def test_output_path_under_a_regular_file_is_a_clear_error(tmp_path):
     blocker = tmp_path / "file.txt"
     blocker.write_text("not a folder")
-    result = invoke("run", "baseline", "--until", 2014, "--out", blocker / "out")
+    result = invoke("run", "--parameter-draws", "0", "baseline", "--until", 2014, "--out", blocker / "out")
     assert result.exit_code == 2
     assert result.output.startswith("error: ") and "cannot create the output folder" in result.output
     assert "Traceback" not in result.output
@@ -244,7 +275,9 @@ def test_output_path_under_a_regular_file_is_a_clear_error(tmp_path):
 def test_output_path_that_is_a_file_is_never_replaced(tmp_path, force):
     blocker = tmp_path / "out"
     blocker.write_text("precious")
-    result = invoke("run", "baseline", "--until", 2014, "--out", blocker, *(["--force"] if force else []))
+    result = invoke(
+        "run", "--parameter-draws", "0", "baseline", "--until", 2014, "--out", blocker, *(["--force"] if force else [])
+    )
     assert result.exit_code == 2 and result.output.startswith("error: ")
     assert blocker.read_text() == "precious"
     assert _leftovers(tmp_path) == ["out"]
@@ -253,7 +286,7 @@ def test_output_path_that_is_a_file_is_never_replaced(tmp_path, force):
 def test_the_out_folder_that_is_a_file_does_not_suggest_force(tmp_path):
     blocker = tmp_path / "out"
     blocker.write_text("precious")
-    result = invoke("run", "baseline", "--until", 2014, "--out", blocker)
+    result = invoke("run", "--parameter-draws", "0", "baseline", "--until", 2014, "--out", blocker)
     assert "is not a folder" in result.output and "--force" not in result.output
 
 
@@ -263,15 +296,15 @@ def test_the_out_folder_that_is_a_file_does_not_suggest_force(tmp_path):
 @pytest.mark.parametrize(
     ("args", "fragments"),
     [
-        (["compare", "focus", "brod"], ["unknown scenario 'brod'", "Did you mean 'broad'"]),
-        (["compare", "focus"], ["at least two scenarios"]),
-        (["compare", "focus", "focus"], ["named twice"]),
-        (["compare", "focus", "broad", "--reps", 0], ["--reps"]),
-        (["compare", "focus", "broad", "--workers", 0], ["--workers"]),
-        (["compare", "focus", "broad", "--discount-rate", 1.5], ["--discount-rate"]),
-        (["compare", "focus", "broad", "--until", 2010], ["--until"]),
-        (["compare", "focus", "broad", "--until", 2018], ["--from-year", "2019"]),
-        (["compare", "focus", "broad", "--seed", -1], ["--seed"]),
+        (["compare", "--parameter-draws", "0", "focus", "brod"], ["unknown scenario 'brod'", "Did you mean 'broad'"]),
+        (["compare", "--parameter-draws", "0", "focus"], ["at least two scenarios"]),
+        (["compare", "--parameter-draws", "0", "focus", "focus"], ["named twice"]),
+        (["compare", "--parameter-draws", "0", "focus", "broad", "--reps", 0], ["--reps"]),
+        (["compare", "--parameter-draws", "0", "focus", "broad", "--workers", 0], ["--workers"]),
+        (["compare", "--parameter-draws", "0", "focus", "broad", "--discount-rate", 1.5], ["--discount-rate"]),
+        (["compare", "--parameter-draws", "0", "focus", "broad", "--until", 2010], ["--until"]),
+        (["compare", "--parameter-draws", "0", "focus", "broad", "--until", 2018], ["--from-year", "2019"]),
+        (["compare", "--parameter-draws", "0", "focus", "broad", "--seed", -1], ["--seed"]),
         (
             ["sensitivity", "focus", "broad", "--params", "work.elastcity_work"],
             ["unknown 'elastcity_work'", "work.elasticity_work"],

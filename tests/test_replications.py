@@ -159,6 +159,8 @@ def test_cli_on_a_dask_local_cluster_gives_the_serial_results(tmp_path, serial):
         app,
         [
             "run",
+            "--parameter-draws",
+            "0",
             "baseline",
             "--until",
             "2015",
@@ -190,7 +192,8 @@ def test_a_bad_scheduler_address_is_one_error_line_and_no_output(tmp_path):
     pytest.importorskip("dask.distributed")
     out = tmp_path / "never"
     result = CliRunner().invoke(
-        app, ["run", "baseline", "--until", "2014", "--scheduler", "nonsense", "--out", str(out)]
+        app,
+        ["run", "--parameter-draws", "0", "baseline", "--until", "2014", "--scheduler", "nonsense", "--out", str(out)],
     )
     assert result.exit_code == 2
     assert "--scheduler" in result.output and "nonsense" in result.output
@@ -294,7 +297,7 @@ def _reset_sigint() -> None:
 def test_interrupted_run_leaves_no_folder(tmp_path, signum, moment, workers):
     """A signal during a replication (in any code, compiled included) or while writing: exit 130, one line, no folder."""
     out = tmp_path / "out"
-    args = ["run", "baseline", "--seed", "5", "--out", str(out), "--workers", str(workers)]
+    args = ["run", "--parameter-draws", "0", "baseline", "--seed", "5", "--out", str(out), "--workers", str(workers)]
     args += ["--until", "2060", "--reps", "4"] if moment != "write" else ["--until", "2014"]
     proc = subprocess.Popen(
         [sys.executable, "-c", DRIVER, "write" if moment == "write" else moment, *args],
@@ -325,7 +328,20 @@ def test_interrupted_run_leaves_no_folder(tmp_path, signum, moment, workers):
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc")
 def test_pool_workers_end_with_their_parent(tmp_path):
     """A parent killed outright (SIGKILL, no clean-up) takes its worker processes with it."""
-    args = ["run", "baseline", "--until", "2060", "--reps", "4", "--workers", "2", "--out", str(tmp_path / "out")]
+    args = [
+        "run",
+        "--parameter-draws",
+        "0",
+        "baseline",
+        "--until",
+        "2060",
+        "--reps",
+        "4",
+        "--workers",
+        "2",
+        "--out",
+        str(tmp_path / "out"),
+    ]
     proc = subprocess.Popen(
         [sys.executable, "-c", DRIVER, "run", *args],
         cwd=ROOT,

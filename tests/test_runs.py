@@ -26,6 +26,8 @@ def test_run_to_folder_writes_what_caseload_run_writes(tmp_path):
         app,
         [
             "run",
+            "--parameter-draws",
+            "0",
             "baseline",
             "--until",
             "2015",

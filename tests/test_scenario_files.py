@@ -114,7 +114,7 @@ def assert_clean_failure(
         for fragment in fragments:
             assert fragment in message, (fragment, message)
         out = folder / "results"
-        result = runner.invoke(app, ["run", str(path), "--until", "2014", "--out", str(out)])
+        result = runner.invoke(app, ["run", "--parameter-draws", "0", str(path), "--until", "2014", "--out", str(out)])
         assert result.exit_code == 2, result.output
         lines = result.output.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: "), result.output
@@ -196,7 +196,7 @@ def test_huge_numbers_are_an_error_naming_the_field_or_run_cleanly(field, litera
         file = Path(tmp) / "huge.toml"
         file.write_text(text)
         out = Path(tmp) / "out"
-        result = runner.invoke(app, ["run", str(file), "--until", "2014", "--out", str(out)])
+        result = runner.invoke(app, ["run", "--parameter-draws", "0", str(file), "--until", "2014", "--out", str(out)])
         assert result.exit_code == 0, result.output
         assert {p.name for p in out.iterdir()} == {"yearly.csv", "monthly.csv", "manifest.json"}
 

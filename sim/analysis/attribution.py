@@ -482,6 +482,30 @@ def attribute_plans(
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
 
 
+def total_shares(
+    plans: list[Plan], scenarios: dict[str, Scenario], drawn: dict[str, pd.DataFrame], years: tuple[int, int]
+) -> pd.DataFrame:
+    """The total interval of each share (parameters and simulation): its 2.5th and 97.5th percentiles
+    over the draws x replications of every combination (`drawn`: the runs' drawn yearly tables,
+    keyed as `attribute_plans` keys the yearly ones). Columns: year, metric, scenario, reference,
+    lever, total_low, total_high."""
+    from sim.analysis.draws import total_interval
+
+    rows = []
+    for p in plans:
+        if not p.factors.factors:
+            continue
+        everything = tuple(range(len(p.factors.factors)))
+        tables = {(): drawn[p.reference], everything: drawn[p.scenario], **{c: drawn[p.key(c)] for c in p.runs}}
+        runs = {(): scenarios[p.reference], everything: scenarios[p.scenario], **p.runs}
+        shares = replication_shares(tables, runs, p.factors, years)
+        for (year, factor), part in shares.groupby(["year", "factor"], sort=False):
+            for metric in ATTRIBUTED:
+                low, high = total_interval(part[metric].to_numpy())
+                rows.append([year, metric, p.scenario, p.reference, factor, low, high])
+    return pd.DataFrame(rows, columns=["year", "metric", "scenario", "reference", "lever", "total_low", "total_high"])
+
+
 # -- in plain words -----------------------------------------------------------------------------------
 
 
@@ -506,9 +530,15 @@ def sentences(table: pd.DataFrame, years: tuple[int, int], plans: list[Plan] | N
                 continue
             unit = "EUR" if metric.endswith("_eur") else "clients"
             total = rows["share_mean"].sum()
+            drawn = "total_low" in rows
             pieces = ", ".join(
                 f"{LEVER_WORDS.get(r.lever, r.lever)} {_number(r.share_mean, unit)} "
-                f"({_number(r.share_low, unit)} to {_number(r.share_high, unit)})"
+                + (
+                    f"(noise {_number(r.share_low, unit)} to {_number(r.share_high, unit)}; "
+                    f"total {_number(r.total_low, unit)} to {_number(r.total_high, unit)})"
+                    if drawn
+                    else f"({_number(r.share_low, unit)} to {_number(r.share_high, unit)})"
+                )
                 for r in rows.itertuples()
             )
             if metric == "caseload_december":
@@ -523,7 +553,12 @@ def sentences(table: pd.DataFrame, years: tuple[int, int], plans: list[Plan] | N
                     f"{scenario} against {reference} ({difference_of(reference, scenario)} spending, EUR M"
                     + ("; below 0: it spends more)" if total < 0 else ")")
                 )
-            lines.append(f"Of {what}: {pieces}; 95% intervals over paired replications.")
+            over = (
+                "95% intervals: simulation noise; parameters and simulation (draws x replications)"
+                if drawn
+                else "95% intervals over paired replications"
+            )
+            lines.append(f"Of {what}: {pieces}; {over}.")
     for p in plans or []:
         if p.factors.note:
             lines.append(f"{p.scenario} against {p.reference}: {p.factors.note}.")

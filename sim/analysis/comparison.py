@@ -170,19 +170,17 @@ class Comparison:
     replications: list[int]
     years: tuple[int, int]
     discount_rate: float
+    break_even_draws: pd.DataFrame | None = None  # break_even_draws.csv, with parameter draws
 
 
-def compare(
+def paired_metrics(
     yearlies: dict[str, pd.DataFrame],
     scenarios: dict[str, Scenario],
     years: tuple[int, int],
     discount_rate: float = 0.0,
-) -> Comparison:
-    """Compare every scenario with the first (the reference), paired by replication.
-
-    Only replications present for every scenario are used (a failed replication drops its
-    pair). `years` is the horizon (inclusive); savings are discounted to its first year.
-    """
+) -> tuple[dict[str, pd.DataFrame], pd.MultiIndex]:
+    """Every scenario's metrics on the (year, replication) rows all have, with the net saving
+    against the first and its discounted cumulative sum; and those rows."""
     names = list(yearlies)
     if len(names) < 2:
         raise ComparisonError("give at least two scenarios to compare")
@@ -204,7 +202,23 @@ def compare(
         frame["net_saving_eur"] = ref_total - frame["total_spending_eur"].to_numpy()
         discounted = pd.Series(frame["net_saving_eur"].to_numpy() * factor, index=index)
         frame["cumulative_net_saving_eur"] = discounted.groupby(level="replication").cumsum()
+    return own, index
 
+
+def compare(
+    yearlies: dict[str, pd.DataFrame],
+    scenarios: dict[str, Scenario],
+    years: tuple[int, int],
+    discount_rate: float = 0.0,
+) -> Comparison:
+    """Compare every scenario with the first (the reference), paired by replication.
+
+    Only replications present for every scenario are used (a failed replication drops its
+    pair). `years` is the horizon (inclusive); savings are discounted to its first year.
+    """
+    names = list(yearlies)
+    reference = names[0] if names else ""
+    own, index = paired_metrics(yearlies, scenarios, years, discount_rate)
     metrics = [m.name for m in METRICS if m.name in own[reference]]
     ref_year, ref_tot = own[reference][metrics], _totals(own[reference][metrics])
     parts = []
@@ -352,37 +366,73 @@ def _year(value) -> str:
     return "not within the horizon" if pd.isna(value) else str(int(value))
 
 
+def _bounds(low: float, high: float, unit: str) -> str:
+    """An interval's bounds, the unit once after the mean: '-44.3 to -37.3'."""
+    shown = (millions(v, True, unit=False) if unit == "EUR" else count(v, 1, True) for v in (low, high))
+    return " to ".join(shown)
+
+
+def _broken_even(shares: pd.DataFrame | None, scenario: str, column: str) -> str:
+    """When the parameter draws break even: the first years by which half and 95% of them have."""
+    if shares is None:
+        return ""
+    part = shares[shares["scenario"] == scenario]
+    said = []
+    for share in (0.5, 0.95):
+        years = part.loc[part[column] >= share, "year"]
+        said.append(f"{share:.0%} by {int(years.iloc[0])}" if len(years) else f"{share:.0%} not within the horizon")
+    return "; parameter draws broken even: " + ", ".join(said)
+
+
 def summary_lines(result: Comparison) -> list[str]:
     """The comparison in words for the terminal: each headline's difference (scenario - reference)
     over the horizon with its 95% interval, then the savings on total spending (reference -
     scenario, so a saving is positive), discounted and undiscounted, the break-even years and the
-    cost per extra exit to work. Euros in millions with one decimal (the files keep every digit)."""
+    cost per extra exit to work. Euros in millions with one decimal (the files keep every digit).
+    With parameter draws every interval comes twice, simulation noise and total (parameters and
+    simulation), and the break-even says by when half and 95% of the draws have broken even."""
     t = result.table
     first, last = result.years
     total = t[(t["year"] == "total") & (t["scenario"] != t["reference"])]
+    drawn = "total_low" in t
+    shares = result.break_even_draws if drawn else None
     lines = []
     for scenario, part in total.groupby("scenario", sort=False):
         reference = part["reference"].iloc[0]
-        lines.append(f"{difference_of(scenario, reference)}, {first}-{last} (mean, 95% interval):")
+        kind = "95% intervals: simulation noise; total, parameters and simulation" if drawn else "95% interval"
+        lines.append(f"{difference_of(scenario, reference)}, {first}-{last} (mean, {kind}):")
         for metric, (words, unit) in SUMMARY.items():
             rows = part[part["metric"] == metric]
             if rows.empty:
                 continue
             r = rows.iloc[0]
-            bounds = (r.diff_low, r.diff_high)  # the unit once, after the mean
-            low, high = (millions(v, True, unit=False) if unit == "EUR" else count(v, 1, True) for v in bounds)
-            lines.append(f"  {words}: {_amount(r.diff_mean, unit)} ({low} to {high})")
+            shown = _bounds(r.diff_low, r.diff_high, unit)
+            if drawn:
+                shown = f"noise {shown}; total {_bounds(r.total_low, r.total_high, unit)}"
+            lines.append(f"  {words}: {_amount(r.diff_mean, unit)} ({shown})")
     for r in result.break_even.itertuples():
         rate = f"discounted at {r.discount_rate:.1%}" if r.discount_rate else "undiscounted"
+        plain = (
+            f"{millions(r.cumulative_saving_undiscounted_low, unit=False)} to "
+            f"{millions(r.cumulative_saving_undiscounted_high, unit=False)}"
+        )
+        discounted_total = ""
+        if drawn:
+            both = (r.cumulative_saving_undiscounted_total_low, r.cumulative_saving_undiscounted_total_high)
+            plain = f"noise {plain}; total {_bounds(*both, 'EUR')}"
+            discounted_total = (
+                f" (total {_bounds(r.cumulative_saving_total_low, r.cumulative_saving_total_high, 'EUR')})"
+            )
         lines.append(
             f"{r.scenario} against {r.reference}: net saving on total spending "
             f"({difference_of(r.reference, r.scenario)}; positive: {r.scenario} spends less) "
             f"{millions(r.cumulative_saving_undiscounted_mean)} undiscounted "
-            f"({millions(r.cumulative_saving_undiscounted_low, unit=False)} to "
-            f"{millions(r.cumulative_saving_undiscounted_high, unit=False)}), "
+            f"({plain}), "
             f"break-even {_year(r.break_even_year_undiscounted)}"
+            + _broken_even(shares, r.scenario, "broken_even_share_undiscounted")
             + (
-                f"; {millions(r.cumulative_saving_mean)} {rate}, break-even {_year(r.break_even_year)}"
+                f"; {millions(r.cumulative_saving_mean)} {rate}{discounted_total}, break-even {_year(r.break_even_year)}"
+                + _broken_even(shares, r.scenario, "broken_even_share")
                 if r.discount_rate
                 else ""
             )
@@ -407,30 +457,63 @@ def run_paired(
     All tasks go to one executor at once so the workers stay busy across scenarios. Returns
     ({name: yearly}, failures).
     """
+    yearlies, _, failures = run_paired_draws(scenarios, {}, seed, reps, executor, on_done)
+    return yearlies, failures
+
+
+def run_paired_draws(
+    scenarios: dict[str, Scenario],
+    drawn: dict[str, list[Scenario]],
+    seed: int,
+    reps: int,
+    executor,
+    on_done=None,
+) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame], list[dict]]:
+    """`run_paired`, and `reps` replications of each scenario at each of its parameter draws
+    (`drawn[name][d]`), replication r of draw d on its own seed, the same in every scenario, so
+    the draws pair like the replications. Returns ({name: yearly}, {name: drawn yearly}, failures);
+    a drawn table's `replication` is the pair's number (`sim.analysis.draws.pair_id`), its `draw`
+    the draw's. All tasks go to the executor at once."""
+    from sim.analysis.draws import pair_id
     from sim.replications import ReplicationTask, run_task
 
-    tasks = [(n, ReplicationTask(s, seed, i)) for n, s in scenarios.items() for i in range(reps)]
+    tasks = [(n, None, ReplicationTask(s, seed, i)) for n, s in scenarios.items() for i in range(reps)]
+    tasks += [
+        (n, d, ReplicationTask(s, seed, i, draw=d))
+        for n, ss in drawn.items()
+        for d, s in enumerate(ss)
+        for i in range(reps)
+    ]
     frames: dict[str, dict[int, pd.DataFrame]] = {n: {} for n in scenarios}
+    drawn_frames: dict[str, dict[int, pd.DataFrame]] = {n: {} for n in drawn}
     failures: list[dict] = []
-    for done, (k, result) in enumerate(executor.map_unordered(run_task, [t for _, t in tasks]), start=1):
-        name, task = tasks[k]
+    for done, (k, result) in enumerate(executor.map_unordered(run_task, [t for _, _, t in tasks]), start=1):
+        name, draw, task = tasks[k]
         if isinstance(result, BaseException):
             failures.append(
                 {
                     "scenario": name,
                     "seed": seed,
                     "replication": task.replication,
+                    **({} if draw is None else {"draw": draw}),
                     "error": f"{type(result).__name__}: {result}",
                 }
             )
-        else:
+        elif draw is None:
             frames[name][task.replication] = result.yearly
+        else:
+            pair = pair_id(draw, task.replication, reps)
+            drawn_frames[name][pair] = result.yearly.assign(replication=pair, draw=draw)
         if on_done:
             on_done(done, len(tasks))
-    yearlies = {
-        n: pd.concat([f[i] for i in sorted(f)], ignore_index=True) if f else pd.DataFrame() for n, f in frames.items()
-    }
-    return yearlies, failures
+
+    def tables(found: dict[str, dict[int, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+        return {
+            n: pd.concat([f[i] for i in sorted(f)], ignore_index=True) if f else pd.DataFrame()
+            for n, f in found.items()
+        }
+
+    return tables(frames), tables(drawn_frames), failures
 
 
 def flatten(value, prefix: str = "") -> dict[str, object]:
@@ -497,6 +580,7 @@ class PairedComparison:
     attribution: pd.DataFrame | None
     plans: list
     manifest: dict
+    extra: dict[str, pd.DataFrame] = field(default_factory=dict)  # with parameter draws: bands.csv, ...
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -508,7 +592,7 @@ class PairedComparison:
         }
         if self.attribution is not None:
             tables["attribution.csv"] = self.attribution
-        return tables
+        return {**tables, **self.extra}
 
 
 def run_comparison(
@@ -521,16 +605,27 @@ def run_comparison(
     scenario_files: dict[str, str | Path] | None = None,
     on_done=None,
     attribution: bool = True,
+    draws=None,
+    parameter_draws: int = 0,
 ) -> PairedComparison:
     """Run paired replications of `scenarios` (the first is the reference) and compare them, in
     memory. With `attribution`, also split each scenario's difference over the levers and other
     parts it differs in (sim/analysis/attribution.py), from extra paired runs of every
     combination, run in the same batch.
 
-    Raises ComparisonError if no replication pair is left to compare (every replication of a
-    scenario failed).
+    With `draws` (`sim.analysis.draws.read_draws`) and `parameter_draws` N > 0, every run is also
+    made at draws 0..N-1 of the fitted parameters, `reps` replications each, paired by draw and
+    replication: comparison.csv, break_even.csv and attribution.csv get total intervals
+    (parameters and simulation) beside the noise ones, and bands.csv (fan charts),
+    break_even_draws.csv and variance.csv (what drives the spread) come too. N = 0 gives exactly
+    what a comparison without draws gives.
+
+    Raises `sim.analysis.draws.DrawsError` before any run if the draws do not fit the scenarios,
+    ComparisonError if no replication pair is left to compare (every replication of a scenario
+    failed).
     """
     from sim.analysis import attribution as split
+    from sim.analysis import draws as uncertainty
     from sim.output import manifest
     from sim.replications import SerialExecutor
 
@@ -538,15 +633,48 @@ def run_comparison(
     started = time.perf_counter()
     plans = split.plan(scenarios) if attribution else []
     runs = {**scenarios, **split.extra_runs(plans)}
-    yearlies, failures = run_paired(runs, seed, reps, executor or SerialExecutor(), on_done)
+    n_draws = parameter_draws if draws is not None else 0
+    drawn: dict[str, list[Scenario]] = {}
+    held: dict[str, list[str]] = {}
+    for name, scenario in runs.items() if n_draws else ():
+        drawn[name], kept = uncertainty.drawn_scenarios(scenario, draws, n_draws)
+        if kept and name in scenarios:
+            held[name] = kept
+    yearlies, drawn_yearlies, failures = run_paired_draws(
+        runs, drawn, seed, reps, executor or SerialExecutor(), on_done
+    )
     try:
         result = compare({n: yearlies[n] for n in names}, scenarios, years, discount_rate)
     except (ComparisonError, KeyError) as exc:
         why = f"; {len(failures)} replication(s) failed, the first: {failures[0]['error']}" if failures else ""
         raise ComparisonError(f"nothing to compare: {exc}{why}") from None
     # a combination none of whose replications ran leaves its plans' shares unknown: none is made
-    missing = [n for n in runs if yearlies[n].empty]
+    missing = [n for n in runs if yearlies[n].empty or (n_draws and drawn_yearlies[n].empty)]
     shares = split.attribute_plans(plans, runs, yearlies, years) if attribution and not missing else None
+    extra: dict[str, pd.DataFrame] = {}
+    if n_draws:
+        try:
+            spread = uncertainty.compare_draws(
+                {n: drawn_yearlies[n] for n in names},
+                scenarios,
+                years,
+                discount_rate,
+                reps,
+                draws.values.iloc[:n_draws],
+                draws.weak,
+            )
+        except (ComparisonError, KeyError) as exc:
+            raise ComparisonError(f"nothing to compare at the parameter draws: {exc}") from None
+        result = _with_draws(result, spread)
+        extra = {
+            "bands.csv": spread.bands,
+            "break_even_draws.csv": spread.break_even,
+            "variance.csv": spread.variance,
+        }
+        if shares is not None:
+            totals = split.total_shares(plans, runs, drawn_yearlies, years)
+            keys = ["year", "metric", "scenario", "reference", "lever"]
+            shares = uncertainty.with_totals(shares, totals, keys, ("share_low", "share_high"))
     seconds = time.perf_counter() - started
     fields = manifest(
         "compare",
@@ -563,9 +691,14 @@ def run_comparison(
         run_seconds=round(seconds, 3),
         parameters={n: s.model_dump(mode="json") for n, s in scenarios.items()},
         attribution=_attribution_manifest(plans, attribution, missing),
+        parameter_draws=(
+            {**draws.manifest(n_draws, held), "replications_per_draw": reps}
+            if n_draws
+            else {"used": 0, "why": "not asked for (--parameter-draws 0)" if draws is not None else "no draws given"}
+        ),
     )
     return PairedComparison(
-        dict(scenarios), result, {n: yearlies[n] for n in names}, failures, seconds, shares, plans, fields
+        dict(scenarios), result, {n: yearlies[n] for n in names}, failures, seconds, shares, plans, fields, extra
     )
 
 
@@ -606,25 +739,92 @@ def compare_to_folder(
     scenario_files: dict[str, str | Path] | None = None,
     on_done=None,
     attribution: bool = True,
+    draws=None,
+    parameter_draws: int = 0,
 ) -> ComparisonOutcome:
     """Run paired replications of `scenarios` (the first is the reference) and write what
     `caseload compare` writes into `out`: comparison.csv, break_even.csv, parameters.csv,
     scenarios/NAME/yearly.csv, manifest.json, and with `report` / `workbook` report.html and
     comparison.xlsx (`observed`: region -> observed December caseloads, for the report's plot).
-    With `attribution`, also attribution.csv (see `run_comparison`).
+    With `attribution`, also attribution.csv; with `draws` and `parameter_draws` N > 0 total
+    intervals and bands.csv, break_even_draws.csv, variance.csv (see `run_comparison`).
 
-    Raises `sim.output.OutputError` before any work if `out` may not be written, and
-    ComparisonError if no replication pair is left to compare.
+    Raises `sim.output.OutputError` before any work if `out` may not be written,
+    `sim.analysis.draws.DrawsError` if the draws do not fit the scenarios, and ComparisonError if
+    no replication pair is left to compare.
     """
     from sim.output import check_target
 
     out = Path(out)
     check_target(out, force)
-    paired = run_comparison(scenarios, years, seed, reps, executor, discount_rate, scenario_files, on_done, attribution)
+    paired = run_comparison(
+        scenarios,
+        years,
+        seed,
+        reps,
+        executor,
+        discount_rate,
+        scenario_files,
+        on_done,
+        attribution,
+        draws,
+        parameter_draws,
+    )
     write_comparison(paired.tables, paired.manifest, out, force, report, workbook, observed)
     return ComparisonOutcome(
         out, paired.result, paired.yearlies, paired.failures, paired.seconds, paired.attribution, paired.plans
     )
+
+
+def _with_draws(result: Comparison, spread) -> Comparison:
+    """The comparison with the draws' total intervals beside the noise ones (comparison.csv,
+    break_even.csv), each never narrower than the noise interval it includes."""
+    from dataclasses import replace
+
+    from sim.analysis.draws import SAVING_TOTAL_COLUMNS, SAVING_UNDISCOUNTED_TOTAL_COLUMNS, with_totals
+
+    table = result.table.merge(spread.totals, on=["year", "metric", "scenario"], how="left", validate="one_to_one")
+    # the noise interval's variance pooled over the draws' replications too: the noise hardly differs
+    # between nearby parameter values, and 2 replications alone give a t interval on 1 degree of freedom
+    n = float(len(result.replications))
+    with np.errstate(invalid="ignore"):
+        t = stats.t.ppf(0.5 + LEVEL / 2, table["noise_df"].to_numpy(dtype=float))
+    pooled = table["noise_df"].to_numpy(dtype=float) > 0
+    half = t * table["noise_sd"].to_numpy(dtype=float) / np.sqrt(n)
+    for column, sign in (("diff_low", -1.0), ("diff_high", 1.0)):
+        table[column] = np.where(pooled, table["diff_mean"].to_numpy(dtype=float) + sign * half, table[column])
+    table = with_totals(
+        table.drop(columns=["total_low", "total_high", "noise_sd", "noise_df"]),
+        spread.totals.drop(columns=["noise_sd", "noise_df"]),
+        ["year", "metric", "scenario"],
+        ("diff_low", "diff_high"),
+    )
+    even = result.break_even.merge(spread.savings, on="scenario", how="left", validate="one_to_one")
+    # the savings' noise intervals pooled likewise: comparison.csv's rows of the same sums
+    last = str(result.years[1])
+    for i, r in even.iterrows():
+        rows = table[table["scenario"] == r["scenario"]]
+        path = rows[(rows["metric"] == "cumulative_net_saving_eur") & (rows["year"] != "total")]
+        years = path["year"].astype(int).to_numpy()
+        end = path[path["year"] == last].iloc[0]
+        plain = rows[(rows["metric"] == "net_saving_eur") & (rows["year"] == "total")].iloc[0]
+        even.loc[i, ["cumulative_saving_low", "cumulative_saving_high"]] = [end["diff_low"], end["diff_high"]]
+        even.loc[i, ["cumulative_saving_undiscounted_low", "cumulative_saving_undiscounted_high"]] = [
+            plain["diff_low"],
+            plain["diff_high"],
+        ]
+        even.loc[i, "break_even_low"] = break_even_year(years, path["diff_high"].to_numpy())
+        even.loc[i, "break_even_high"] = break_even_year(years, path["diff_low"].to_numpy())
+    for columns, noise in (
+        (SAVING_TOTAL_COLUMNS, ("cumulative_saving_low", "cumulative_saving_high")),
+        (
+            SAVING_UNDISCOUNTED_TOTAL_COLUMNS,
+            ("cumulative_saving_undiscounted_low", "cumulative_saving_undiscounted_high"),
+        ),
+    ):
+        even[columns[0]] = np.fmin(even[columns[0]].to_numpy(dtype=float), even[noise[0]].to_numpy(dtype=float))
+        even[columns[1]] = np.fmax(even[columns[1]].to_numpy(dtype=float), even[noise[1]].to_numpy(dtype=float))
+    return replace(result, table=table, break_even=even, break_even_draws=spread.break_even)
 
 
 def _attribution_manifest(plans, asked: bool, missing: list[str]) -> dict:

@@ -196,6 +196,20 @@ ATTRIBUTION_COLUMNS = {
     "share_low": "number",
     "share_high": "number",
 }
+BAND_COLUMNS = {
+    "year": "year",
+    "metric": "text",
+    "scenario": "text",
+    "quantity": "text",
+    **dict.fromkeys(["p2_5", "p5", "p10", "p25", "p50", "p75", "p90", "p95", "p97_5"], "number"),
+}
+VARIANCE_COLUMNS = {"scenario": "text", "metric": "text", "source": "text", "share": "number", "weak": "value"}
+BREAK_EVEN_DRAWS_COLUMNS = {
+    "scenario": "text",
+    "year": "year",
+    "broken_even_share": "number",
+    "broken_even_share_undiscounted": "number",
+}
 YEARLY_COLUMNS = {
     "year": "year",
     "caseload_december": "number",
@@ -388,6 +402,15 @@ def read_folder(folder: Path) -> dict:
         "attribution": read_table(folder / "attribution.csv", ATTRIBUTION_COLUMNS, rows=False)
         if (folder / "attribution.csv").exists()
         else None,
+        # written by comparisons with parameter draws
+        **{
+            key: read_table(folder / name, columns, rows=False) if (folder / name).exists() else None
+            for key, name, columns in (
+                ("bands", "bands.csv", BAND_COLUMNS),
+                ("variance", "variance.csv", VARIANCE_COLUMNS),
+                ("break_even_draws", "break_even_draws.csv", BREAK_EVEN_DRAWS_COLUMNS),
+            )
+        },
     }
 
 
@@ -498,6 +521,141 @@ def composition_figures(data: dict):
         )
         images.append((fig, alt))
     return images
+
+
+def _fan(ax, band: pd.DataFrame, scale: float, colour, label: str) -> None:
+    """50/80/95% bands of total uncertainty and their median."""
+    years = band["year"].to_numpy()
+    for (low, high), alpha in ((("p2_5", "p97_5"), 0.12), (("p10", "p90"), 0.2), (("p25", "p75"), 0.3)):
+        ax.fill_between(years, band[low] / scale, band[high] / scale, color=colour, alpha=alpha, lw=0)
+    ax.plot(years, band["p50"] / scale, color=colour, lw=1.5, label=label)
+
+
+def _plot_fans(data: dict) -> str:
+    """Fan charts: the caseload paths and the differences, total uncertainty in 50/80/95% bands, the
+    simulation-noise interval as thin dashed lines."""
+    bands, comparison, manifest = data["bands"], data["comparison"], data["manifest"]
+    ref = manifest["reference"]
+    fig, axes = subplots((13, 4.2), 1, 3)
+    colours = matplotlib.colormaps.get_cmap("tab10")
+    for i, name in enumerate(manifest["scenarios"]):
+        part = bands[(bands["metric"] == "caseload_december") & (bands["quantity"] == "level")]
+        _fan(axes[0], part[part["scenario"] == name], 1.0, colours(i), name)
+    yearly = comparison[comparison["year"] != "total"].copy()
+    yearly["year"] = yearly["year"].astype(int)
+    for ax, metric, scale in ((axes[1], "caseload_december", 1.0), (axes[2], "cumulative_net_saving_eur", 1e6)):
+        for i, name in enumerate(manifest["scenarios"][1:], start=1):
+            part = bands[
+                (bands["metric"] == metric) & (bands["quantity"] == "difference") & (bands["scenario"] == name)
+            ]
+            _fan(ax, part, scale, colours(i), f"{name} − {ref}")
+            noise = yearly[(yearly["metric"] == metric) & (yearly["scenario"] == name)]
+            for column in ("diff_low", "diff_high"):
+                ax.plot(noise["year"], noise[column] / scale, color="black", lw=0.7, ls="--")
+        ax.axhline(0, color="black", lw=0.6)
+    titles = [
+        ("December caseload", "clients"),
+        ("December caseload difference", "clients"),
+        ("Cumulative net saving vs reference", "EUR million"),
+    ]
+    for ax, (title, unit) in zip(axes, titles, strict=True):
+        ax.set_title(title, fontsize=10)
+        ax.set_ylabel(unit)
+        ax.set_xlabel("year")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def _uncertainty(data: dict) -> str:
+    """The section on parameter uncertainty: what the two intervals are, fan charts, the headline with
+    both intervals, when the draws break even, and what drives the spread."""
+    m, c = data["manifest"], data["comparison"]
+    if data.get("bands") is None or "total_low" not in c:
+        return (
+            "<p class='note'>Simulation noise only: this comparison ran at the fitted parameters alone "
+            "(<code>--parameter-draws 0</code>), so its intervals leave out how uncertain the calibration is. "
+            "Run it with parameter draws for total intervals.</p>"
+        )
+    drawn = m.get("parameter_draws", {})
+    ref = m["reference"]
+    parts = [
+        f"<p class='lead'>Two intervals for every difference. <b>Simulation noise</b>: how sure the mean at the fitted "
+        f"parameters is (95% paired-t, its variance pooled over the draws' replications). <b>Total</b> (parameters and "
+        f"simulation): 95% of the paired differences over {drawn.get('used', '?')} draws of the fitted parameters from "
+        f"the calibration's bootstrap x {drawn.get('replications_per_draw', '?')} replications each "
+        f"(<code>{html.escape(str(drawn.get('file', '')))}</code>). Quote the total interval: the noise interval "
+        "says only that the simulation has run long enough. What neither holds: the model's structure, the fixed "
+        "assumptions, the drivers after the last observed year.</p>",
+        _plot_fans(data),
+        "<p class='note'>Bands: 50, 80 and 95% of draws x replications; line: their median; dashed: the "
+        "simulation-noise interval of the mean.</p>",
+    ]
+    total = c[(c["year"] == "total") & (c["scenario"] != ref)]
+    rows = []
+    for metric in ["cumulative_net_saving_eur", *HEADLINE]:
+        for _, row in total[total["metric"] == metric].iterrows():
+            label = f"<td>{html.escape(LABELS.get(metric, metric))}</td><td>{html.escape(row['scenario'])}</td>"
+            rows.append(_comparison_row(row, label, ["diff_mean", "diff_low", "diff_high", "total_low", "total_high"]))
+    parts.append(
+        _table(
+            ["metric", "scenario", "difference", "noise 95% low", "noise 95% high", "total 95% low", "total 95% high"],
+            rows,
+        )
+    )
+    shares = data.get("break_even_draws")
+    if shares is not None and len(shares):
+        parts.append("<h3>Break-even over the draws</h3>")
+        rows = [
+            f"<tr><td>{html.escape(r.scenario)}</td><td>{int(r.year)}</td><td>{r.broken_even_share:.0%}</td>"
+            f"<td>{r.broken_even_share_undiscounted:.0%}</td></tr>"
+            for r in shares.itertuples()
+        ]
+        parts.append(
+            "<p class='note'>Share of the parameter draws whose cumulative net saving (mean over the draw's "
+            "replications) is positive for good by the end of each year.</p>"
+            + _table(["scenario", "year", "broken even (discounted)", "broken even (undiscounted)"], rows)
+        )
+    variance = data.get("variance")
+    if variance is not None and len(variance):
+        parts.append("<h3>What drives the spread</h3>")
+        parts.append(
+            "<p class='note'>Share of each headline's variance over draws x replications due to each fitted "
+            "parameter (first-order Sobol' index on the draws), to the replications' own noise, and to the rest "
+            "(interactions, and what correlated parameters move together). Parameters with a share under 2% are "
+            "left out.</p>"
+        )
+        for sentence in spread_sentences(variance):
+            parts.append(f"<p>{html.escape(sentence)}</p>")
+        rows = []
+        for r in variance.itertuples():
+            if r.share == r.share and r.share >= 0.02:
+                weak = " (weakly identified)" if str(r.weak).lower() == "true" else ""
+                rows.append(
+                    f"<tr><td>{html.escape(r.scenario)}</td><td>{html.escape(LABELS.get(r.metric, r.metric))}</td>"
+                    f"<td>{html.escape(r.source)}{weak}</td><td>{r.share:.0%}</td></tr>"
+                )
+        parts.append(_table(["scenario", "headline", "source", "share of variance"], rows))
+    return "\n".join(parts)
+
+
+def spread_sentences(variance: pd.DataFrame, least: float = 0.1) -> list[str]:
+    """A plain sentence for each headline whose spread rests for `least` or more on a weakly
+    identified parameter."""
+    out = []
+    for (scenario, metric), part in variance.groupby(["scenario", "metric"], sort=False):
+        weak = part[(part["weak"].astype(str).str.lower() == "true") & (part["share"] >= least)]
+        weak = weak.sort_values("share", ascending=False)
+        if weak.empty:
+            continue
+        named = ", ".join(f"{r.source} ({r.share:.0%})" for r in weak.itertuples())
+        out.append(
+            f"{scenario}, {LABELS.get(metric, metric)}: the spread rests for {weak['share'].sum():.0%} on "
+            f"parameters the calibration identifies only weakly: {named}. The data say little about them; "
+            "their priors carry the interval."
+        )
+    return out
 
 
 def _table(header: list[str], rows: list[str]) -> str:
@@ -759,18 +917,21 @@ def _attribution(data: dict) -> str:
         parts.append(_shown(waterfall_figures(data, scenario)))
         rows = []
         part = a[(a["scenario"] == scenario) & a["year"].isin([str(m["until_year"]), "total"])]
+        drawn = "total_low" in a
+        columns = ("share_mean", "share_low", "share_high", *(("total_low", "total_high") if drawn else ()))
         for row in part.itertuples():
             key = f"year={row.year}|metric={row.metric}|scenario={scenario}|lever={row.lever}"
-            cells = "".join(
-                _cell(getattr(row, col), row.metric, "attribution.csv", key, col)
-                for col in ("share_mean", "share_low", "share_high")
-            )
+            cells = "".join(_cell(getattr(row, col), row.metric, "attribution.csv", key, col) for col in columns)
             label = LABELS.get(row.metric, row.metric)
             factor = LEVER_WORDS.get(row.lever, row.lever)
             rows.append(
                 f"<tr><td>{row.year}</td><td>{html.escape(label)}</td><td>{html.escape(factor)}</td>{cells}</tr>"
             )
-        parts.append(_table(["year", "metric", "lever or part", "share", "95% low", "95% high"], rows))
+        header = ["year", "metric", "lever or part", "share"]
+        header += (
+            ["noise 95% low", "noise 95% high", "total 95% low", "total 95% high"] if drawn else ["95% low", "95% high"]
+        )
+        parts.append(_table(header, rows))
     return "\n".join(parts)
 
 
@@ -805,6 +966,8 @@ def page(data: dict) -> str:
         f"bands around paths are 90% of replications. Savings are discounted at {rate:.1%} a year to {m['from_year']}.</p>",
         "<h2>What each scenario assumes</h2>",
         _assumptions(data),
+        "<h2>How sure: parameters and simulation</h2>",
+        _uncertainty(data),
         "<h2>Headline: totals over the horizon</h2>",
         "<p class='note'>Flows and euros are summed over the horizon; stocks, shares, caseloads and waiting times are means "
         "of the yearly values. Differences are this scenario minus the reference; net saving = the reference's total "

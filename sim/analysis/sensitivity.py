@@ -176,13 +176,11 @@ def parameter_ranges(
     return pd.DataFrame(rows, columns=RANGE_COLUMNS, dtype=object)
 
 
-def headline(a_yearly: pd.DataFrame, b_yearly: pd.DataFrame, a: Scenario, b: Scenario, first_year: int) -> dict:
-    """{metric: (mean, low, high)} of B against A: saving over the horizon, caseload difference in 2025 and 2030.
-
-    The numbers `compare` gives for these (undiscounted net saving summed over the horizon, paired
-    intervals over the replications both have), from the two scenarios' metrics alone: the full
-    comparison table took ten times as long, and a Sobol' run asks for hundreds of headlines.
-    """
+def headline_pairs(
+    a_yearly: pd.DataFrame, b_yearly: pd.DataFrame, a: Scenario, b: Scenario, first_year: int
+) -> dict[str, np.ndarray]:
+    """{metric: B against A per replication both have}: the saving over the horizon and the
+    caseload difference in 2025 and 2030 (the values `headline` summarises)."""
     years = (first_year, a.simulation.until_year)
     metrics_a, metrics_b = scenario_metrics(a_yearly, a, years), scenario_metrics(b_yearly, b, years)
     common = metrics_a.index.intersection(metrics_b.index)
@@ -190,12 +188,22 @@ def headline(a_yearly: pd.DataFrame, b_yearly: pd.DataFrame, a: Scenario, b: Sce
         raise SensitivityError(f"no common (year, replication) rows in {years[0]}-{years[1]}")
     metrics_a, metrics_b = metrics_a.loc[common], metrics_b.loc[common]
     net_saving = metrics_a["total_spending_eur"] - metrics_b["total_spending_eur"]
-    out = {"cumulative_net_saving_eur": paired_interval(net_saving.groupby(level="replication").sum().to_numpy())}
+    out = {"cumulative_net_saving_eur": net_saving.groupby(level="replication").sum().to_numpy()}
     caseload_diff = (metrics_b["caseload_december"] - metrics_a["caseload_december"]).unstack("replication")
     for year in HEADLINE_YEARS:
         if year in caseload_diff.index:
-            out[f"caseload_diff_{year}"] = paired_interval(caseload_diff.loc[year].to_numpy())
+            out[f"caseload_diff_{year}"] = caseload_diff.loc[year].to_numpy()
     return out
+
+
+def headline(a_yearly: pd.DataFrame, b_yearly: pd.DataFrame, a: Scenario, b: Scenario, first_year: int) -> dict:
+    """{metric: (mean, low, high)} of B against A: saving over the horizon, caseload difference in 2025 and 2030.
+
+    The numbers `compare` gives for these (undiscounted net saving summed over the horizon, paired
+    intervals over the replications both have), from the two scenarios' metrics alone: the full
+    comparison table took ten times as long, and a Sobol' run asks for hundreds of headlines.
+    """
+    return {m: paired_interval(v) for m, v in headline_pairs(a_yearly, b_yearly, a, b, first_year).items()}
 
 
 def run_sensitivity(
@@ -207,8 +215,18 @@ def run_sensitivity(
     executor,
     on_done=None,
     first_year: int = FIRST_YEAR,
+    draws=None,
+    parameter_draws: int = 0,
 ) -> pd.DataFrame:
-    """Run the base and each parameter low and high (A and B each), paired; the long table of headlines."""
+    """Run the base and each parameter low and high (A and B each), paired; the long table of headlines.
+
+    With `draws` and `parameter_draws` N > 0 every setting also runs at draws 0..N-1 of the other
+    fitted parameters (the one varied held at its setting), `reps` replications each: the table
+    gains total_low/total_high, the 2.5th and 97.5th percentiles of the paired headline over
+    draws x replications, never narrower than the noise interval."""
+    from sim.analysis.comparison import run_paired_draws
+    from sim.analysis.draws import drawn_scenarios, total_interval
+
     settings: list[tuple[str, str, float, float]] = [("(base)", "base", np.nan, np.nan)]
     for row in ranges.itertuples():
         settings += [(row.parameter, "low", row.low_a, row.low_b), (row.parameter, "high", row.high_a, row.high_b)]
@@ -217,26 +235,37 @@ def run_sensitivity(
         base = setting == "base"
         variants[f"{k}:a"] = a if base else with_parameter(a, path, value_a)
         variants[f"{k}:b"] = b if base else with_parameter(b, path, value_b)
-    yearlies, failures = run_paired(variants, seed, reps, executor, on_done)
+    n_draws = parameter_draws if draws is not None else 0
+    drawn = {}
+    for k, (path, _, _, _) in enumerate(settings) if n_draws else ():
+        for side in ("a", "b"):
+            drawn[f"{k}:{side}"] = drawn_scenarios(variants[f"{k}:{side}"], draws, n_draws, held=[path])[0]
+    yearlies, drawn_yearlies, failures = run_paired_draws(variants, drawn, seed, reps, executor, on_done)
     if failures:
         raise SensitivityError(f"{len(failures)} replication(s) failed, e.g. {failures[0]['error']}")
     rows = []
     for k, (path, setting, value_a, value_b) in enumerate(settings):
         va, vb = variants[f"{k}:a"], variants[f"{k}:b"]
+        pairs = (
+            headline_pairs(drawn_yearlies[f"{k}:a"], drawn_yearlies[f"{k}:b"], va, vb, first_year) if n_draws else {}
+        )
         for metric, (mean, low, high) in headline(yearlies[f"{k}:a"], yearlies[f"{k}:b"], va, vb, first_year).items():
-            rows.append(
-                {
-                    "parameter": path,
-                    "setting": setting,
-                    "value_a": value_a,
-                    "value_b": value_b,
-                    "metric": metric,
-                    "diff_mean": mean,
-                    "diff_low": low,
-                    "diff_high": high,
-                }
-            )
-    return pd.DataFrame(rows, columns=COLUMNS)
+            row = {
+                "parameter": path,
+                "setting": setting,
+                "value_a": value_a,
+                "value_b": value_b,
+                "metric": metric,
+                "diff_mean": mean,
+                "diff_low": low,
+                "diff_high": high,
+            }
+            if n_draws:
+                total_low, total_high = total_interval(pairs[metric])
+                row["total_low"] = np.fmin(total_low, low)
+                row["total_high"] = np.fmax(total_high, high)
+            rows.append(row)
+    return pd.DataFrame(rows, columns=COLUMNS + (["total_low", "total_high"] if n_draws else []))
 
 
 def tornado_png(table: pd.DataFrame, title: str) -> bytes:
@@ -548,10 +577,13 @@ def default_folder(a: Scenario, b: Scenario, seed: int) -> Path:
     return Path("results") / f"sensitivity-{a.name}-{b.name}-seed{seed}"
 
 
-def replications_per_phase(parameters: int, reps: int, samples: int = 0, sobol: int = 0) -> dict[str, int]:
+def replications_per_phase(
+    parameters: int, reps: int, samples: int = 0, sobol: int = 0, draws: int = 0
+) -> dict[str, int]:
     """Replications each phase runs (A and B at every setting or point): one-at-a-time (the base and
-    each parameter low and high), and with `samples` / `sobol` the Latin-hypercube and Sobol' points."""
-    phases = {"sensitivity": (1 + 2 * parameters) * 2 * reps}
+    each parameter low and high, at the estimate and at each of `draws` parameter draws), and with
+    `samples` / `sobol` the Latin-hypercube and Sobol' points."""
+    phases = {"sensitivity": (1 + 2 * parameters) * 2 * reps * (1 + draws)}
     if samples:
         phases["global"] = samples * 2 * reps
     if sobol:
@@ -571,13 +603,17 @@ def sensitivity_to_folder(
     sobol: int = 0,
     force: bool = False,
     progress=None,
+    draws=None,
+    parameter_draws: int = 0,
 ) -> dict[str, pd.DataFrame]:
     """Run the one-at-a-time sensitivity of B against A over `ranges` (`parameter_ranges`), and
     with `samples` / `sobol` the Latin-hypercube and Sobol' analyses, then write what `caseload
     sensitivity` writes into `out` (tables, tornado.png, sobol.png, manifest.json); returns the
     tables. `progress(label, total)` gives a callback `on_done(done, total)` for each phase.
 
-    Raises `sim.output.OutputError` before any work if `out` may not be written.
+    With `draws` and `parameter_draws` N > 0 the one-at-a-time table gains total intervals
+    (`run_sensitivity`). Raises `sim.output.OutputError` before any work if `out` may not be
+    written, `sim.analysis.draws.DrawsError` before any run if the draws do not fit.
     """
     from sim.output import check_target, manifest, write_folder
     from sim.replications import SerialExecutor
@@ -587,8 +623,11 @@ def sensitivity_to_folder(
     executor = executor or SerialExecutor()
     on = progress or (lambda label, total: None)
     started = time.perf_counter()
-    phases = replications_per_phase(len(ranges), reps, samples, sobol)
-    table = run_sensitivity(a, b, ranges, seed, reps, executor, on("sensitivity", phases["sensitivity"]))
+    n_draws = parameter_draws if draws is not None else 0
+    phases = replications_per_phase(len(ranges), reps, samples, sobol, n_draws)
+    table = run_sensitivity(
+        a, b, ranges, seed, reps, executor, on("sensitivity", phases["sensitivity"]), FIRST_YEAR, draws, n_draws
+    )
     tables = {"sensitivity.csv": table}
     if samples:
         indices, points = run_global(a, b, ranges, samples, seed, reps, executor, on("global", phases["global"]))
@@ -607,6 +646,11 @@ def sensitivity_to_folder(
         samples=samples,
         sobol=sobol,
         run_seconds=round(time.perf_counter() - started, 3),
+        parameter_draws=(
+            {**draws.manifest(n_draws), "replications_per_draw": reps, "held": "the parameter each setting varies"}
+            if n_draws
+            else {"used": 0, "why": "not asked for (--parameter-draws 0)" if draws is not None else "no draws given"}
+        ),
     )
 
     def plots(folder: Path) -> None:

@@ -104,6 +104,36 @@ def yearly_lines(yearly: pd.DataFrame) -> list[str]:
     return lines
 
 
+def drawn_yearly_lines(yearly: pd.DataFrame, bands: pd.DataFrame) -> list[str]:
+    """A run with parameter draws for the terminal: per year the mean at the fitted parameters of the
+    December caseload and the benefits, each with two 90% bands: simulation noise (over the estimate's
+    replications, when there are several) and total (over draws x replications, bands.csv)."""
+    reps = yearly["replication"].nunique() if "replication" in yearly else 1
+    s = summarise(yearly, ["caseload_december", "benefit_spending_eur"]).set_index("year")
+    total = bands.set_index(["metric", "year"])
+    header = ["year", "December caseload", "noise 90%", "total 90%", "benefits", "total 90%"]
+    rows = []
+    for year, r in s.iterrows():
+        case, money = total.loc[("caseload_december", year)], total.loc[("benefit_spending_eur", year)]
+        noise = f"{count(r.caseload_december_low)}-{count(r.caseload_december_high)}" if reps > 1 else ""
+        spent = not _missing(r.benefit_spending_eur_mean)
+        rows.append(
+            [
+                str(int(year)),
+                count(r.caseload_december_mean),
+                noise,
+                f"{count(case.p5)}-{count(case.p95)}",
+                millions(r.benefit_spending_eur_mean) if spent else "",
+                f"{millions(money.p5, unit=False)}-{millions(money.p95)}" if spent else "",
+            ]
+        )
+    return [
+        *text_table(header, rows),
+        "noise: over the replications at the fitted parameters; total: over the "
+        "parameter draws x replications (parameters and simulation)",
+    ]
+
+
 def significant(value: float, digits: int = 3) -> str:
     """A number to `digits` significant figures with thousands separators ('51,200', '0.0123')."""
     if _missing(value):

@@ -347,7 +347,21 @@ runner = CliRunner()
 @pytest.mark.cli
 def test_compare_writes_the_split_says_it_and_skips_it_when_asked(tmp_path):
     out = tmp_path / "gate"
-    args = ["compare", "focus", "broad-open-door", "--reps", "2", "--until", "2020", "--workers", "2", "--seed", "3"]
+    args = [
+        "compare",
+        "--parameter-draws",
+        "0",
+        "focus",
+        "broad-open-door",
+        "--reps",
+        "2",
+        "--until",
+        "2020",
+        "--workers",
+        "2",
+        "--seed",
+        "3",
+    ]
     result = runner.invoke(app, [*args, "--out", str(out)])
     assert result.exit_code == 0, result.output
     shares = pd.read_csv(out / "attribution.csv", dtype={"year": str})
@@ -375,7 +389,20 @@ def test_compare_against_an_equal_scenario_has_nothing_to_split_and_says_so(tmp_
     again = tmp_path / "focus-again.toml"
     again.write_text('include = "focus"\n')
     out = tmp_path / "same"
-    args = ["compare", "focus", str(again), "--reps", "2", "--until", "2019", "--out", str(out), "--report"]
+    args = [
+        "compare",
+        "--parameter-draws",
+        "0",
+        "focus",
+        str(again),
+        "--reps",
+        "2",
+        "--until",
+        "2019",
+        "--out",
+        str(out),
+        "--report",
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "focus-again against focus: differs in no lever or other part." in result.output

@@ -143,7 +143,23 @@ def test_identical_scenarios_give_exactly_zero_in_every_replication(tmp_path):
     copy = tmp_path / "focus-copy.toml"
     copy.write_text('description = "focus again"\ninclude = "focus"\n')
     out = tmp_path / "c"
-    result = invoke("compare", "focus", copy, "--reps", 3, "--until", 2020, "--seed", 11, "--out", out, "--workers", 2)
+    result = invoke(
+        "compare",
+        "--parameter-draws",
+        "0",
+        "focus",
+        copy,
+        "--reps",
+        3,
+        "--until",
+        2020,
+        "--seed",
+        11,
+        "--out",
+        out,
+        "--workers",
+        2,
+    )
     assert result.exit_code == 0, result.output
     table = pd.read_csv(out / "comparison.csv", dtype={"year": str})
     assert list(table.columns) == COLUMNS
@@ -167,6 +183,8 @@ def test_compare_to_folder_writes_what_caseload_compare_writes(tmp_path):
         app,
         [
             "compare",
+            "--parameter-draws",
+            "0",
             "focus",
             "broad",
             "--until",

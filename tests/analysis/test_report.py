@@ -29,6 +29,8 @@ def folder(tmp_path_factory):
     out = tmp_path_factory.mktemp("report") / "cmp"
     args = [
         "compare",
+        "--parameter-draws",
+        "0",
         "focus",
         "broad",
         "focus-participation",

@@ -33,6 +33,8 @@ def made(tmp_path_factory):
     out = tmp_path_factory.mktemp("made") / "cmp"
     args = [
         "compare",
+        "--parameter-draws",
+        "0",
         "focus",
         "broad",
         "--reps",
@@ -343,6 +345,8 @@ def test_compare_with_a_report_it_cannot_write_is_one_error_and_leaves_no_folder
         app,
         [
             "compare",
+            "--parameter-draws",
+            "0",
             "focus",
             "broad",
             "--reps",

@@ -32,7 +32,21 @@ def folder(tmp_path_factory):
     """One small comparison (focus against broad, two replications, to 2021) with its workbook."""
     out = tmp_path_factory.mktemp("workbook") / "cmp"
     result = runner.invoke(
-        app, ["compare", "focus", "broad", "--reps", "2", "--until", "2021", "--xlsx", "--out", str(out)]
+        app,
+        [
+            "compare",
+            "--parameter-draws",
+            "0",
+            "focus",
+            "broad",
+            "--reps",
+            "2",
+            "--until",
+            "2021",
+            "--xlsx",
+            "--out",
+            str(out),
+        ],
     )
     assert result.exit_code == 0, result.output
     return out
