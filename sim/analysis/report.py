@@ -531,19 +531,36 @@ def _fan(ax, band: pd.DataFrame, scale: float, colour, label: str) -> None:
     ax.plot(years, band["p50"] / scale, color=colour, lw=1.5, label=label)
 
 
-def _plot_fans(data: dict) -> str:
-    """Fan charts: the caseload paths and the differences, total uncertainty in 50/80/95% bands, the
-    simulation-noise interval as thin dashed lines."""
-    bands, comparison, manifest = data["bands"], data["comparison"], data["manifest"]
+def fan_figures(data: dict):
+    """Fan charts: the December caseload paths, and each scenario's difference from the reference in
+    the December caseload and the cumulative net saving, total uncertainty (parameters and
+    simulation) in 50/80/95% bands with their median, the simulation-noise interval as thin dashed
+    lines. None in a folder without parameter draws."""
+    bands, comparison, manifest = data.get("bands"), data["comparison"], data["manifest"]
+    if bands is None:
+        return []
     ref = manifest["reference"]
-    fig, axes = subplots((13, 4.2), 1, 3)
     colours = matplotlib.colormaps.get_cmap("tab10")
-    for i, name in enumerate(manifest["scenarios"]):
-        part = bands[(bands["metric"] == "caseload_december") & (bands["quantity"] == "level")]
-        _fan(axes[0], part[part["scenario"] == name], 1.0, colours(i), name)
     yearly = comparison[comparison["year"] != "total"].copy()
     yearly["year"] = yearly["year"].astype(int)
-    for ax, metric, scale in ((axes[1], "caseload_december", 1.0), (axes[2], "cumulative_net_saving_eur", 1e6)):
+    images = []
+    fig, ax = subplots(PANEL)
+    for i, name in enumerate(manifest["scenarios"]):
+        part = bands[(bands["metric"] == "caseload_december") & (bands["quantity"] == "level")]
+        _fan(ax, part[part["scenario"] == name], 1.0, colours(i), name)
+    _fan_axes(ax, "December caseload (50/80/95% of draws x replications)", "clients")
+    images.append(
+        (
+            fig,
+            "December caseload of each scenario by year: median and 50, 80 and 95% bands over "
+            "parameter draws x replications",
+        )
+    )
+    for metric, scale, title, unit in (
+        ("caseload_december", 1.0, "December caseload difference", "clients"),
+        ("cumulative_net_saving_eur", 1e6, "Cumulative net saving vs reference", "EUR million"),
+    ):
+        fig, ax = subplots(PANEL)
         for i, name in enumerate(manifest["scenarios"][1:], start=1):
             part = bands[
                 (bands["metric"] == metric) & (bands["quantity"] == "difference") & (bands["scenario"] == name)
@@ -553,19 +570,24 @@ def _plot_fans(data: dict) -> str:
             for column in ("diff_low", "diff_high"):
                 ax.plot(noise["year"], noise[column] / scale, color="black", lw=0.7, ls="--")
         ax.axhline(0, color="black", lw=0.6)
-    titles = [
-        ("December caseload", "clients"),
-        ("December caseload difference", "clients"),
-        ("Cumulative net saving vs reference", "EUR million"),
-    ]
-    for ax, (title, unit) in zip(axes, titles, strict=True):
-        ax.set_title(title, fontsize=10)
-        ax.set_ylabel(unit)
-        ax.set_xlabel("year")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    return _png(fig)
+        _fan_axes(ax, f"{title} (dashed: noise 95%)", unit)
+        images.append(
+            (
+                fig,
+                f"{title.lower()} of {', '.join(manifest['scenarios'][1:])} minus {ref} by year: median "
+                "and 50, 80 and 95% bands of the total uncertainty, the simulation-noise interval dashed",
+            )
+        )
+    return images
+
+
+def _fan_axes(ax, title: str, unit: str) -> None:
+    ax.set_title(title, fontsize=10)
+    ax.set_ylabel(unit)
+    ax.set_xlabel("year")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
 
 
 def _uncertainty(data: dict) -> str:
@@ -588,7 +610,7 @@ def _uncertainty(data: dict) -> str:
         f"(<code>{html.escape(str(drawn.get('file', '')))}</code>). Quote the total interval: the noise interval "
         "says only that the simulation has run long enough. What neither holds: the model's structure, the fixed "
         "assumptions, the drivers after the last observed year.</p>",
-        _plot_fans(data),
+        _shown(fan_figures(data)),
         "<p class='note'>Bands: 50, 80 and 95% of draws x replications; line: their median; dashed: the "
         "simulation-noise interval of the mean.</p>",
     ]

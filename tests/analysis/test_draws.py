@@ -89,7 +89,7 @@ def test_a_parameter_without_effect_gets_a_variance_share_of_about_zero():
 
 @pytest.mark.unit
 def test_a_scaled_region_gets_the_draws_counts_at_its_own_size(shipped):
-    national = load("national").scenario
+    national = load(shipped_dir() / "_netherlands-scaled.toml").scenario  # the default region, scaled
     drawn, held = drawn_scenarios(national, shipped, 2)
     ratio = national.inflow.base_notifications_per_year / shipped.fitted["inflow.base_notifications_per_year"]
     assert held == []
@@ -276,9 +276,9 @@ def test_compare_with_draws_prints_both_intervals_and_the_report_shows_fan_chart
     args = ["compare", "focus", "broad-open-door", "--parameter-draws", 3, "--until", 2020, "--seed", 4]
     result = invoke(*args, "--out", out, "--report")
     assert result.exit_code == 0, result.output
-    assert "simulation noise; parameters and simulation" in result.output
+    assert "simulation noise; total, parameters and simulation" in result.output
     total = next(line for line in result.output.splitlines() if line.startswith("  total spending:"))
-    assert "noise EUR" in total and "total EUR" in total
+    assert "(noise " in total and "; total " in total
     assert "parameter draws broken even" in result.output
     assert "total" in next(line for line in result.output.splitlines() if line.startswith("Of "))
     page = (out / "report.html").read_text()
