@@ -171,18 +171,19 @@ def load_scenario_files(ref: str, until: int | None = None):
 
 
 def _draws(loaded: dict, asked: int | None):
-    """(draws, N) for scenarios {name: (path, scenario, files)}: the draws beside the fitted file they
-    include, checked; (None, 0) when none is asked for, or by default when they include no fitted file.
-    Exit 2 with one line when the draws are missing, broken, too few, or differ between the scenarios."""
-    from sim.analysis.draws import DEFAULT_DRAWS, DrawsError, check_count, find_draws, read_draws
+    """(draws, N) for scenarios {name: (path, scenario, files)}: the draws beside the fitted files they
+    include, checked and side by side; (None, 0) when none is asked for, or by default when they
+    include no fitted file. Exit 2 with one line when the draws are missing, broken, too few, or
+    differ between the scenarios."""
+    from sim.analysis.draws import DEFAULT_DRAWS, DrawsError, check_count, combined, find_all_draws, read_draws
 
     if asked is not None and asked < 0:
         fail(f"--parameter-draws: give 0 or more draws (got {asked})")
     if asked == 0:
         return None, 0
-    found = {name: find_draws(files) for name, (_, _, files) in loaded.items()}
-    if any(f is None for f in found.values()):
-        name = next(n for n, f in found.items() if f is None)
+    found = {name: tuple(find_all_draws(files)) for name, (_, _, files) in loaded.items()}
+    if any(not f for f in found.values()):
+        name = next(n for n, f in found.items() if not f)
         if asked is None:
             log.info(
                 "note: %s includes no fitted parameter file (calibration/fitted-REGION.toml), so it has no "
@@ -192,19 +193,22 @@ def _draws(loaded: dict, asked: int | None):
             return None, 0
         fail(f"--parameter-draws: {loaded[name][0]}: includes no fitted parameter file, so it has no draws; give 0")
     if len(set(found.values())) > 1:
-        shown = ", ".join(f"{n} {f[0]}" for n, f in found.items())
-        fail(f"--parameter-draws: the scenarios' draws differ ({shown}); paired draws need one fit, or give 0")
-    draws_file, fitted = next(iter(found.values()))
+        shown = "; ".join(f"{n}: {', '.join(str(d) for d, _ in f)}" for n, f in found.items())
+        fail(f"--parameter-draws: the scenarios' draws differ ({shown}); paired draws need the same fits, or give 0")
     n = DEFAULT_DRAWS if asked is None else asked
+    parts = []
+    for draws_file, fitted in next(iter(found.values())):
+        try:
+            parts.append(read_draws(draws_file, fitted))
+        except DrawsError as exc:
+            fail(f"{exc}; or give --parameter-draws 0")
+    draws = combined(parts)
     try:
-        draws = read_draws(draws_file, fitted)
-    except DrawsError as exc:
-        fail(f"{exc}; or give --parameter-draws 0")
-    try:
-        check_count(draws, n)
+        for part in parts:
+            check_count(part, n)
     except DrawsError as exc:
         fail(str(exc))
-    log.debug("parameter draws: %d of %s", n, draws.file)
+    log.debug("parameter draws: %d of %s", n, ", ".join(str(p.file) for p in parts))
     return draws, n
 
 

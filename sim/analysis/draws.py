@@ -70,6 +70,12 @@ class ParameterDraws:
     fitted_file: Path | None = None
     fitted: dict[str, float] = field(default_factory=dict)  # the fitted file's value of each parameter
     weak: tuple[str, ...] = ()  # weakly identified in the calibration (estimates.csv)
+    sources: tuple[tuple[str, str], ...] = ()  # (file, sha256) of every draws file combined here
+    origin: dict[str, Path] = field(default_factory=dict)  # the draws file of each parameter, when combined
+
+    def file_of(self, parameter: str) -> Path:
+        """The draws file a parameter's column came from (for an error that names it)."""
+        return self.origin.get(parameter, self.file)
 
     @property
     def parameters(self) -> list[str]:
@@ -84,6 +90,7 @@ class ParameterDraws:
             "file": str(self.file),
             "sha256": self.sha256,
             "fitted_file": str(self.fitted_file) if self.fitted_file else None,
+            "files": [{"file": f, "sha256": h} for f, h in self.sources or ((str(self.file), self.sha256),)],
             "available": len(self),
             "used": used,
             "draws": list(range(used)),
@@ -113,6 +120,36 @@ def find_draws(files: Iterable[Path]) -> tuple[Path, Path] | None:
     """(draws file, fitted file) of a scenario from the files it was merged from; None without a fitted file."""
     fitted = fitted_file_of(files)
     return None if fitted is None else (_beside(fitted, "draws"), fitted)
+
+
+def find_all_draws(files: Iterable[Path]) -> list[tuple[Path, Path]]:
+    """(draws file, fitted file) of every fitted file a scenario includes, in the order merged: a
+    region's fit and, say, a shock's fitted on top of it (`_corona.toml` includes fitted-corona.toml)."""
+    fitted = [Path(f) for f in files if Path(f).name.startswith("fitted-") and Path(f).suffix == ".toml"]
+    return [(_beside(f, "draws"), f) for f in dict.fromkeys(fitted)]
+
+
+def combined(parts: list[ParameterDraws]) -> ParameterDraws:
+    """Draws of several fits as one: draw d of each, side by side (as many draws as the shortest has);
+    a parameter in two fits takes the later one's draws, as the later fitted file's value wins. The fits
+    are taken as independent (a shock fitted at the region's estimate ignores the region's spread)."""
+    if len(parts) == 1:
+        return parts[0]
+    n = min(len(p) for p in parts)
+    values: dict[str, pd.Series] = {}
+    fitted: dict[str, float] = {}
+    origin: dict[str, Path] = {}
+    for part in parts:
+        for name in part.parameters:
+            values[name] = part.values[name].iloc[:n]
+            origin[name] = part.file
+        fitted.update(part.fitted)
+    weak = tuple(dict.fromkeys(w for part in parts for w in part.weak))
+    first = parts[0]
+    sources = tuple((str(p.file), p.sha256) for p in parts)
+    return ParameterDraws(
+        first.file, pd.DataFrame(values), first.sha256, first.fitted_file, fitted, weak, sources, origin
+    )
 
 
 def _csv(path: Path) -> pd.DataFrame:
@@ -239,7 +276,7 @@ def drawn_scenarios(
         try:
             own = float(get_path(data, name))
         except (PathError, TypeError, ValueError):
-            raise DrawsError(draws.file, name, f"not a parameter of scenario {scenario.name}") from None
+            raise DrawsError(draws.file_of(name), name, f"not a parameter of scenario {scenario.name}") from None
         info = schema_field(name)
         count = info is not None and is_count(info)
         fit = draws.fitted.get(name)
@@ -261,7 +298,7 @@ def drawn_scenarios(
             scenarios.append(with_overrides(scenario, over))
         except ScenarioError as exc:
             raise DrawsError(
-                draws.file, exc.field or DRAW_COLUMN, f"draw {d}: {exc.message} (scenario {scenario.name})"
+                draws.file_of(exc.field), exc.field or DRAW_COLUMN, f"draw {d}: {exc.message} (scenario {scenario.name})"
             ) from None
     return scenarios, sorted(kept & set(draws.parameters))
 

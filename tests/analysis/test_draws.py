@@ -287,3 +287,23 @@ def test_compare_with_draws_prints_both_intervals_and_the_report_shows_fan_chart
     plain = tmp_path / "plain"
     assert invoke(*args[:4], 0, *args[5:], "--out", plain, "--report").exit_code == 0
     assert "Simulation noise only" in (plain / "report.html").read_text()
+
+
+@pytest.mark.unit
+def test_a_scenario_with_two_fits_draws_both_side_by_side():
+    from sim.analysis.draws import combined, find_all_draws
+
+    loaded = load("national-corona")
+    found = find_all_draws(loaded.files)
+    assert [f.name for _, f in found][-2:] == ["fitted-netherlands.toml", "fitted-corona.toml"]
+    draws = combined([read_draws(*pair) for pair in found])
+    drawn, held = drawn_scenarios(loaded.scenario, draws, 3)
+    assert held == []
+    corona = pd.read_csv(shipped_dir().parent / "calibration" / "draws-corona.csv")
+    national = pd.read_csv(shipped_dir().parent / "calibration" / "draws-netherlands.csv")
+    for d in range(3):
+        assert drawn[d].shocks["corona"].inflow_multiplier == corona.at[d, "shocks.corona.inflow_multiplier"]
+        assert drawn[d].inflow.base_notifications_per_year == pytest.approx(
+            national.at[d, "inflow.base_notifications_per_year"]
+        )
+    assert len(draws.manifest(3)["files"]) == len(found)
