@@ -368,7 +368,20 @@ def test_scenarios_diff_names_other_settings_and_says_when_nothing_differs():
 
 
 def test_a_runs_terminal_table_has_peoples_headings_and_numbers(tmp_path):
-    result = invoke("run", "--parameter-draws", "0", "baseline", "--until", 2015, "--reps", 2, "--workers", 1, "--out", tmp_path / "r")
+    result = invoke(
+        "run",
+        "--parameter-draws",
+        "0",
+        "baseline",
+        "--until",
+        2015,
+        "--reps",
+        2,
+        "--workers",
+        1,
+        "--out",
+        tmp_path / "r",
+    )
     assert result.exit_code == 0, result.output
     header = next(line for line in result.output.splitlines() if line.startswith("year"))
     assert "December caseload (90% band)" in header and "benefits" in header and "_" not in header
@@ -377,7 +390,20 @@ def test_a_runs_terminal_table_has_peoples_headings_and_numbers(tmp_path):
 
 
 def test_compare_states_the_order_of_its_differences_in_millions(tmp_path):
-    args = ["compare", "--parameter-draws", "0", "focus", "broad", "--reps", 2, "--until", 2020, "--workers", 1, "--no-attribution"]
+    args = [
+        "compare",
+        "--parameter-draws",
+        "0",
+        "focus",
+        "broad",
+        "--reps",
+        2,
+        "--until",
+        2020,
+        "--workers",
+        1,
+        "--no-attribution",
+    ]
     result = invoke(*args, "--out", tmp_path / "c")
     assert result.exit_code == 0, result.output
     assert "broad - focus, 2019-2020 (mean, 95% interval):" in result.output
@@ -399,7 +425,9 @@ def test_progress_is_plain_lines_off_a_terminal_and_quiet_silences_it(tmp_path):
 
 
 def test_verbose_shows_debug_records_and_verbose_with_quiet_is_refused(tmp_path):
-    result = runner.invoke(app, ["-v", "run", "--parameter-draws", "0", "baseline", "--until", 2014, "--out", str(tmp_path / "v")])
+    result = runner.invoke(
+        app, ["-v", "run", "--parameter-draws", "0", "baseline", "--until", 2014, "--out", str(tmp_path / "v")]
+    )
     assert result.exit_code == 0, result.output
     assert "debug: caseload: scenario baseline from " in result.output
     assert "debug: caseload: executor: SerialExecutor" in result.output

@@ -298,7 +298,9 @@ def drawn_scenarios(
             scenarios.append(with_overrides(scenario, over))
         except ScenarioError as exc:
             raise DrawsError(
-                draws.file_of(exc.field), exc.field or DRAW_COLUMN, f"draw {d}: {exc.message} (scenario {scenario.name})"
+                draws.file_of(exc.field),
+                exc.field or DRAW_COLUMN,
+                f"draw {d}: {exc.message} (scenario {scenario.name})",
             ) from None
     return scenarios, sorted(kept & set(draws.parameters))
 

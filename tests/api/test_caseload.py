@@ -29,7 +29,21 @@ def test_a_run_in_memory_writes_what_caseload_run_writes(tmp_path):
     results = caseload.run("baseline", reps=2, seed=5, until=2015, events=True, workers=1)
     assert results.replications == 2 and not results.failures and results.events is not None
     results.to_folder(tmp_path / "api")
-    args = ["run", "--parameter-draws", "0", "baseline", "--until", "2015", "--seed", "5", "--reps", "2", "--events", "--workers", "1"]
+    args = [
+        "run",
+        "--parameter-draws",
+        "0",
+        "baseline",
+        "--until",
+        "2015",
+        "--seed",
+        "5",
+        "--reps",
+        "2",
+        "--events",
+        "--workers",
+        "1",
+    ]
     shown = runner.invoke(app, [*args, "--out", str(tmp_path / "cli")])
     assert shown.exit_code == 0, shown.output
     assert_same_results(tmp_path / "api", tmp_path / "cli")
@@ -41,7 +55,21 @@ def test_a_comparison_in_memory_writes_what_caseload_compare_writes(tmp_path):
     assert comparison.reference == "focus" and comparison.years == (2019, 2020)
     assert comparison.attribution is not None and set(comparison.yearly) == {"focus", "broad"}
     comparison.to_folder(tmp_path / "api")
-    args = ["compare", "--parameter-draws", "0", "focus", "broad", "--reps", "2", "--seed", "3", "--until", "2020", "--workers", "1"]
+    args = [
+        "compare",
+        "--parameter-draws",
+        "0",
+        "focus",
+        "broad",
+        "--reps",
+        "2",
+        "--seed",
+        "3",
+        "--until",
+        "2020",
+        "--workers",
+        "1",
+    ]
     shown = runner.invoke(app, [*args, "--out", str(tmp_path / "cli")])
     assert shown.exit_code == 0, shown.output
     assert_same_results(tmp_path / "api", tmp_path / "cli")
