@@ -74,7 +74,21 @@ def test_caseload_run_format_parquet_writes_the_same_numbers_as_parquet(tmp_path
     pytest.importorskip("pyarrow")
     import caseload
 
-    args = ["run", "baseline", "--until", "2015", "--seed", "5", "--reps", "2", "--events", "--workers", "1"]
+    args = [
+        "run",
+        "--parameter-draws",
+        "0",
+        "baseline",
+        "--until",
+        "2015",
+        "--seed",
+        "5",
+        "--reps",
+        "2",
+        "--events",
+        "--workers",
+        "1",
+    ]
     result = runner.invoke(app, [*args, "--format", "parquet", "--out", str(tmp_path / "pq")])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "pq").iterdir()) == [
