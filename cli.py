@@ -172,43 +172,29 @@ def load_scenario_files(ref: str, until: int | None = None):
 
 def _draws(loaded: dict, asked: int | None):
     """(draws, N) for scenarios {name: (path, scenario, files)}: the draws beside the fitted files they
-    include, checked and side by side; (None, 0) when none is asked for, or by default when they
-    include no fitted file. Exit 2 with one line when the draws are missing, broken, too few, or
-    differ between the scenarios."""
-    from sim.analysis.draws import DEFAULT_DRAWS, DrawsError, check_count, combined, find_all_draws, read_draws
+    include, checked and side by side (`sim.analysis.draws.draws_for`); (None, 0) when none is asked
+    for, or by default when they include no fitted file. Exit 2 with one line when the draws are
+    missing, broken, too few, or differ between the scenarios."""
+    from sim.analysis.draws import DEFAULT_DRAWS, DrawsError, NoDraws, draws_for
 
     if asked is not None and asked < 0:
         fail(f"--parameter-draws: give 0 or more draws (got {asked})")
     if asked == 0:
         return None, 0
-    found = {name: tuple(find_all_draws(files)) for name, (_, _, files) in loaded.items()}
-    if any(not f for f in found.values()):
-        name = next(n for n, f in found.items() if not f)
-        if asked is None:
-            log.info(
-                "note: %s includes no fitted parameter file (calibration/fitted-REGION.toml), so it has no "
-                "parameter draws: the intervals are simulation noise only",
-                name,
-            )
-            return None, 0
-        fail(f"--parameter-draws: {loaded[name][0]}: includes no fitted parameter file, so it has no draws; give 0")
-    if len(set(found.values())) > 1:
-        shown = "; ".join(f"{n}: {', '.join(str(d) for d, _ in f)}" for n, f in found.items())
-        fail(f"--parameter-draws: the scenarios' draws differ ({shown}); paired draws need the same fits, or give 0")
     n = DEFAULT_DRAWS if asked is None else asked
-    parts = []
-    for draws_file, fitted in next(iter(found.values())):
-        try:
-            parts.append(read_draws(draws_file, fitted))
-        except DrawsError as exc:
-            fail(f"{exc}; or give --parameter-draws 0")
-    draws = combined(parts)
     try:
-        for part in parts:
-            check_count(part, n)
+        draws = draws_for({name: files for name, (_, _, files) in loaded.items()}, n)
+    except NoDraws as exc:
+        if asked is None and "includes no fitted parameter file" in str(exc):
+            log.info("note: %s: the intervals are simulation noise only", exc)
+            return None, 0
+        path = next((str(p) for name, (p, _, _) in loaded.items() if str(exc).startswith(name)), None)
+        fail(f"--parameter-draws: {path + ': ' if path else ''}{exc}; give 0")
     except DrawsError as exc:
-        fail(str(exc))
-    log.debug("parameter draws: %d of %s", n, ", ".join(str(p.file) for p in parts))
+        if "fewer than the" in str(exc):
+            fail(str(exc))
+        fail(f"{exc}; or give --parameter-draws 0")
+    log.debug("parameter draws: %d of %s", n, draws.file)
     return draws, n
 
 

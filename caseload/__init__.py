@@ -137,11 +137,16 @@ def compare(
     workers: int | None = None,
     scheduler: str | None = None,
     executor=None,
+    parameter_draws: int = 0,
 ) -> ComparisonResults:
     """Compare scenarios with paired replications (as `caseload compare`, in memory): the first is
     the reference; the tables run from `from_year` to the scenarios' last year. With
     `attribution`, each difference is split over the levers and other parts the scenarios differ
     in (extra paired runs). `observed`: draw the region's observed caseloads beside the paths.
+    With `parameter_draws` N > 0 (scenarios given by name or file), every run is also made at
+    draws 0..N-1 of the calibration's parameter draws, and the tables get total intervals
+    (parameters and simulation) beside the noise ones, as `caseload compare --parameter-draws N`;
+    0 (the default here) gives noise intervals only.
 
     Raises `sim.analysis.comparison.ComparisonError` for scenarios that cannot be compared (fewer
     than two, one named twice, different start or last years, `from_year` outside them) or when
@@ -149,13 +154,27 @@ def compare(
     """
     from sim.analysis import attribution as split
     from sim.analysis.comparison import ComparisonError, check_comparable, run_comparison
+    from sim.analysis.draws import NoDraws, draws_for
+    from sim.scenario import load
 
     scenarios: dict[str, Scenario] = {}
+    files: dict[str, tuple[Path, ...]] = {}
     for ref in refs:
         resolved = scenario(ref, until)
         if resolved.name in scenarios:
             raise ComparisonError(f"scenario {resolved.name!r} is named twice; compare distinct scenarios")
         scenarios[resolved.name] = resolved
+        files[resolved.name] = () if isinstance(ref, Scenario) else load(ref).files
+    if parameter_draws < 0:
+        raise ComparisonError(f"parameter_draws: give 0 or more draws (got {parameter_draws})")
+    draws = None
+    if parameter_draws:
+        try:
+            draws = draws_for(files, parameter_draws)
+        except NoDraws as exc:
+            raise ComparisonError(
+                f"parameter_draws: {exc} (a Scenario object has none: give its name or file)"
+            ) from None
     check_comparable(scenarios)
     if not 0.0 <= discount_rate < 1.0:
         raise ComparisonError(f"discount_rate: give a yearly rate from 0 up to 1, e.g. 0.03 (got {discount_rate})")
@@ -165,10 +184,18 @@ def compare(
             f"from_year: {from_year} is outside the simulated years {first.start_year + 1}-{first.until_year}"
         )
     runs = len(scenarios) + len(split.extra_runs(split.plan(scenarios))) if attribution else len(scenarios)
-    chosen, made = _executor(executor, workers, scheduler, reps * runs)
+    chosen, made = _executor(executor, workers, scheduler, reps * runs * (1 + parameter_draws))
     try:
         paired = run_comparison(
-            scenarios, (from_year, first.until_year), seed, reps, chosen, discount_rate, attribution=attribution
+            scenarios,
+            (from_year, first.until_year),
+            seed,
+            reps,
+            chosen,
+            discount_rate,
+            attribution=attribution,
+            draws=draws,
+            parameter_draws=parameter_draws,
         )
     finally:
         if made:

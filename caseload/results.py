@@ -58,6 +58,10 @@ def _png_html(fig, alt: str) -> str:
     return f'<img alt="{html.escape(alt, quote=True)}" src="data:image/png;base64,{data}">'
 
 
+DRAWS_TABLES = ("bands", "variance", "break_even_draws")
+"""The tables a comparison with parameter draws adds (docs/comparing.md)."""
+
+
 class Figures(list):
     """The report's panels of one plot: matplotlib figures (each with its text alternative in
     `alts`), which a notebook shows side by side."""
@@ -345,6 +349,9 @@ class ComparisonResults:
             "attribution": tables.get("attribution.csv"),
             "observed": observed_caseload(paired.scenarios[names[0]].region.name) if observed else None,
         }
+        for key in DRAWS_TABLES:  # with parameter draws only
+            if f"{key}.csv" in tables:
+                data[key] = tables[f"{key}.csv"]
         return cls(data, dict(paired.scenarios), None, list(paired.plans))
 
     @property
@@ -394,7 +401,16 @@ class ComparisonResults:
         }
         if self.attribution is not None:
             tables["attribution.csv"] = self.attribution
+        for key in DRAWS_TABLES:
+            if self.data.get(key) is not None:
+                tables[f"{key}.csv"] = self.data[key]
         return tables
+
+    @property
+    def uncertainty(self) -> dict[str, pd.DataFrame]:
+        """With parameter draws: `bands` (fan charts' percentiles), `variance` (what drives the
+        spread) and `break_even_draws` (share of draws broken even by each year); empty without."""
+        return {key: self.data[key] for key in DRAWS_TABLES if self.data.get(key) is not None}
 
     def totals(self) -> pd.DataFrame:
         """The horizon's totals of each scenario against the reference (the report's headline table)."""

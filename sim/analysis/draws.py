@@ -244,6 +244,29 @@ def check_count(draws: ParameterDraws, n: int) -> None:
         )
 
 
+class NoDraws(ValueError):
+    """Parameter draws were asked for scenarios that have none, or different ones; the message says
+    which and what to give instead."""
+
+
+def draws_for(files_by_scenario: dict[str, tuple[Path, ...]], n: int) -> ParameterDraws:
+    """The draws of `n` > 0 parameter draws for scenarios {name: the files each was merged from}: the
+    draws beside every fitted file they include, side by side, checked and counted. NoDraws when a
+    scenario includes no fitted file or the scenarios' fits differ; DrawsError for a broken draws
+    file or one with fewer than `n` draws."""
+    found = {name: tuple(find_all_draws(files)) for name, files in files_by_scenario.items()}
+    missing = [name for name, f in found.items() if not f]
+    if missing:
+        raise NoDraws(f"{missing[0]} includes no fitted parameter file, so it has no draws")
+    if len(set(found.values())) > 1:
+        shown = "; ".join(f"{name}: {', '.join(str(d) for d, _ in f)}" for name, f in found.items())
+        raise NoDraws(f"the scenarios' draws differ ({shown}); paired draws need the same fits")
+    parts = [read_draws(draws_file, fitted) for draws_file, fitted in next(iter(found.values()))]
+    for part in parts:
+        check_count(part, n)
+    return combined(parts)
+
+
 # -- a scenario at each draw -------------------------------------------------------------------------
 
 

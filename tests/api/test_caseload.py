@@ -10,6 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from folders import assert_same_results
 from typer.testing import CliRunner
@@ -156,3 +157,20 @@ def test_without_the_main_guard_under_spawn_it_fails_at_once_with_one_message_na
     # no worker started (none ran the script again), nothing was written
     assert "bootstrapping phase" not in done.stderr
     assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
+
+
+@pytest.mark.cli
+def test_a_comparison_in_memory_with_parameter_draws_has_total_intervals_and_reads_back(tmp_path):
+    from sim.analysis.comparison import ComparisonError
+
+    made = caseload.compare("focus", "broad", reps=1, until=2021, parameter_draws=2, attribution=False, workers=1)
+    assert set(made.uncertainty) == {"bands", "variance", "break_even_draws"}
+    assert {"total_low", "total_high"} <= set(made.table.columns)
+    back = caseload.read(made.to_folder(tmp_path / "c"))
+    again, first = back.uncertainty["variance"], made.uncertainty["variance"]
+    numbers = first.select_dtypes("number").columns
+    pd.testing.assert_frame_equal(again[numbers], first[numbers], check_dtype=False)
+    assert (again["weak"].astype(str) == first["weak"].astype(str)).all()
+    # a Scenario object carries no files, so no draws: one clear error
+    with pytest.raises(ComparisonError, match="no fitted parameter file"):
+        caseload.compare(caseload.scenario("focus"), "broad", reps=1, parameter_draws=2, attribution=False)
