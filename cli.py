@@ -175,7 +175,7 @@ def _draws(loaded: dict, asked: int | None):
     include, checked and side by side (`sim.analysis.draws.draws_for`); (None, 0) when none is asked
     for, or by default when they include no fitted file. Exit 2 with one line when the draws are
     missing, broken, too few, or differ between the scenarios."""
-    from sim.analysis.draws import DEFAULT_DRAWS, DrawsError, NoDraws, draws_for
+    from sim.analysis.draws import DEFAULT_DRAWS, DrawsError, NoDraws, TooFewDraws, draws_for
 
     if asked is not None and asked < 0:
         fail(f"--parameter-draws: give 0 or more draws (got {asked})")
@@ -185,14 +185,14 @@ def _draws(loaded: dict, asked: int | None):
     try:
         draws = draws_for({name: files for name, (_, _, files) in loaded.items()}, n)
     except NoDraws as exc:
-        if asked is None and "includes no fitted parameter file" in str(exc):
+        if asked is None and exc.scenario is not None:
             log.info("note: %s: the intervals are simulation noise only", exc)
             return None, 0
-        path = next((str(p) for name, (p, _, _) in loaded.items() if str(exc).startswith(name)), None)
-        fail(f"--parameter-draws: {path + ': ' if path else ''}{exc}; give 0")
+        where = f"{loaded[exc.scenario][0]}: " if exc.scenario is not None else ""
+        fail(f"--parameter-draws: {where}{exc}; give 0")
+    except TooFewDraws as exc:
+        fail(str(exc))
     except DrawsError as exc:
-        if "fewer than the" in str(exc):
-            fail(str(exc))
         fail(f"{exc}; or give --parameter-draws 0")
     log.debug("parameter draws: %d of %s", n, draws.file)
     return draws, n

@@ -234,10 +234,14 @@ def read_draws(path: str | Path, fitted_file: str | Path | None = None) -> Param
     return ParameterDraws(path, values, digest, fitted_path, fitted, weak)
 
 
+class TooFewDraws(DrawsError):
+    """A draws file with fewer draws than asked for."""
+
+
 def check_count(draws: ParameterDraws, n: int) -> None:
-    """DrawsError unless `n` draws are available."""
+    """TooFewDraws unless `n` draws are available."""
     if n > len(draws):
-        raise DrawsError(
+        raise TooFewDraws(
             draws.file,
             DRAW_COLUMN,
             f"has {len(draws)} draws, fewer than the {n} asked for; give --parameter-draws {len(draws)} or fewer",
@@ -246,18 +250,22 @@ def check_count(draws: ParameterDraws, n: int) -> None:
 
 class NoDraws(ValueError):
     """Parameter draws were asked for scenarios that have none, or different ones; the message says
-    which and what to give instead."""
+    which. `scenario` names the one without a fitted file (None when the scenarios' draws differ)."""
+
+    def __init__(self, message: str, scenario: str | None = None) -> None:
+        self.scenario = scenario
+        super().__init__(message)
 
 
 def draws_for(files_by_scenario: dict[str, tuple[Path, ...]], n: int) -> ParameterDraws:
     """The draws of `n` > 0 parameter draws for scenarios {name: the files each was merged from}: the
     draws beside every fitted file they include, side by side, checked and counted. NoDraws when a
     scenario includes no fitted file or the scenarios' fits differ; DrawsError for a broken draws
-    file or one with fewer than `n` draws."""
+    file, TooFewDraws for one with fewer than `n` draws."""
     found = {name: tuple(find_all_draws(files)) for name, files in files_by_scenario.items()}
     missing = [name for name, f in found.items() if not f]
     if missing:
-        raise NoDraws(f"{missing[0]} includes no fitted parameter file, so it has no draws")
+        raise NoDraws(f"{missing[0]} includes no fitted parameter file, so it has no draws", missing[0])
     if len(set(found.values())) > 1:
         shown = "; ".join(f"{name}: {', '.join(str(d) for d, _ in f)}" for name, f in found.items())
         raise NoDraws(f"the scenarios' draws differ ({shown}); paired draws need the same fits")
