@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -48,8 +49,13 @@ class Calendar:
         """Day of the first given weekday (Monday = 0) on or after day 0."""
         return float((weekday - self.origin.weekday()) % 7)
 
+    @cached_property
+    def _new_years(self) -> np.ndarray:
+        # made once: the monthly step asks for years every month (a frozen dataclass keeps
+        # cached_property, which writes the instance's __dict__ directly)
+        return np.array([self.day(dt.date(y, 1, 1)) for y in range(self.first_year - 200, self.last_year + 2)])
+
     def years_of(self, days: np.ndarray) -> np.ndarray:
         """Calendar year of each day (vectorised, exact at year boundaries)."""
-        bounds = np.array([self.day(dt.date(y, 1, 1)) for y in range(self.first_year - 200, self.last_year + 2)])
-        idx = np.searchsorted(bounds, days, side="right") - 1
+        idx = np.searchsorted(self._new_years, days, side="right") - 1
         return (self.first_year - 200 + idx).astype(np.int64)

@@ -54,7 +54,7 @@ from sim.parameters import Policy, Scenario
 from sim.policies import InForce, PolicySchedule, participation_guidance_on, team_due
 from sim.randomness import Streams
 from sim.results import build_tables, waits_by_grant_year
-from sim.returns import ReturnColumns, cohort_counts, returns_before
+from sim.returns import ReturnColumns, cohort_counts_by_year, returns_before
 from sim.shocks import ShockEffect
 from sim.work import EXIT_COLUMNS, labour_market_multiplier
 
@@ -123,7 +123,9 @@ class Model:
         self._team_first_month = 0
         self._team_fte: float | None = None
         self._trajectory_spent: dict[int, float] = {}  # EUR of trajectories started, by year
-        self.cohorts: dict[int, np.ndarray] = {}  # leavers back, by year left (sim/returns.COHORT_COLUMNS)
+        # clients back each month (exit day, why they had left, months away), counted by the year
+        # they left once at the end (`cohorts`)
+        self._back: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         self.env.process(self._months())
 
     def _months(self):
@@ -180,12 +182,15 @@ class Model:
         )
         self.log.record(back.days, back.ids, Event.RETURN, back.reasons)
         if len(back.ids):
-            left_in = self.calendar.years_of(t.exit_day[back.ids])
-            for year in np.unique(left_in):
-                mine = left_in == year
-                counts = cohort_counts(back.reasons[mine], back.months_away[mine])
-                self.cohorts[int(year)] = self.cohorts.get(int(year), 0) + counts
+            self._back.append((t.exit_day[back.ids], back.reasons, back.months_away))
         return len(back.ids)
+
+    def cohorts(self) -> dict[int, np.ndarray]:
+        """Leavers back so far, by the year they left (sim/returns.COHORT_COLUMNS)."""
+        if not self._back:
+            return {}
+        exit_day, reasons, away = (np.concatenate(part) for part in zip(*self._back, strict=True))
+        return cohort_counts_by_year(self.calendar.years_of(exit_day), reasons, away)
 
     def _team(self, index: int, in_force: InForce, to_serve: int) -> float:
         """The team of work consultants this month: recomputed when the staffing rule says (a
@@ -303,7 +308,7 @@ def run(
     model.run()
     waits = waits_by_grant_year(model.table, model.calendar)
     yearly, monthly = build_tables(
-        model.rows, waits, scenario.simulation.start_year, model.initial_stock, replication, model.cohorts
+        model.rows, waits, scenario.simulation.start_year, model.initial_stock, replication, model.cohorts()
     )
     return RunResult(
         yearly=yearly,

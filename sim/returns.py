@@ -161,22 +161,35 @@ COHORT_COLUMNS = (
 )
 """Leavers of a year back on assistance within a window, counted in the year they left (yearly.csv;
 the last years' windows are still open when a run ends)."""
-_WORK_OR_EDUCATION = np.array([Exit.WORK_FULLTIME, Exit.WORK_TEMPORARY, Exit.SELF_EMPLOYMENT, Exit.EDUCATION])
-_SALARIED = np.array([Exit.WORK_FULLTIME, Exit.WORK_TEMPORARY])  # a job with an employer, not self-employment
+_WORK_OR_EDUCATION = np.zeros(Exit.OTHER + 1, bool)  # by exit code
+_WORK_OR_EDUCATION[[Exit.WORK_FULLTIME, Exit.WORK_TEMPORARY, Exit.SELF_EMPLOYMENT, Exit.EDUCATION]] = True
+_SALARIED = np.zeros(Exit.OTHER + 1, bool)  # a job with an employer, not self-employment
+_SALARIED[[Exit.WORK_FULLTIME, Exit.WORK_TEMPORARY]] = True
+
+
+def _within(reasons: np.ndarray, months_away: np.ndarray) -> np.ndarray:
+    """Whether each client coming back counts in each of COHORT_COLUMNS (a row each)."""
+    return np.column_stack(
+        [
+            months_away <= 6,
+            months_away <= 12,
+            months_away <= 24,
+            _WORK_OR_EDUCATION[reasons] & (months_away <= 6),
+            _SALARIED[reasons] & (months_away <= 18),
+        ]
+    )
 
 
 def cohort_counts(reasons: np.ndarray, months_away: np.ndarray) -> np.ndarray:
     """Of clients coming back (why they had left, months away), how many count in each of
     COHORT_COLUMNS."""
-    work_or_education = np.isin(reasons, _WORK_OR_EDUCATION)
-    salaried = np.isin(reasons, _SALARIED)
-    return np.array(
-        [
-            np.count_nonzero(months_away <= 6),
-            np.count_nonzero(months_away <= 12),
-            np.count_nonzero(months_away <= 24),
-            np.count_nonzero(work_or_education & (months_away <= 6)),
-            np.count_nonzero(salaried & (months_away <= 18)),
-        ],
-        dtype=np.int64,
-    )
+    return _within(reasons, months_away).sum(axis=0, dtype=np.int64)
+
+
+def cohort_counts_by_year(years_left: np.ndarray, reasons: np.ndarray, months_away: np.ndarray) -> dict[int, np.ndarray]:
+    """cohort_counts for each year the clients coming back had left in, in one pass (the
+    monthly step calls this every month)."""
+    years, which = np.unique(years_left, return_inverse=True)
+    counts = np.zeros((len(years), len(COHORT_COLUMNS)), np.int64)
+    np.add.at(counts, which, _within(reasons, months_away))
+    return {int(year): counts[k] for k, year in enumerate(years)}
