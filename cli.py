@@ -795,6 +795,62 @@ def calibrate_command(
     )
 
 
+@app.command("explore")
+def explore_command(
+    reference: Annotated[str, typer.Option(help="Reference scenario the page opens on (name or path).")] = "focus",
+    scenario: Annotated[str, typer.Option(help="Scenario whose levers the page moves (name or path).")] = "broad",
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (default loopback: only this machine reaches the page).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8050,
+    reps: Annotated[int, typer.Option(help="Paired replications of each live comparison.")] = 20,
+    parameter_draws: Annotated[
+        int,
+        typer.Option(
+            "--parameter-draws",
+            help="Parameter draws (x 2 replications) for total ranges, after the live answer (0: none).",
+        ),
+    ] = 20,
+    seed: Seed = 42,
+    workers: Workers = None,
+    out: Annotated[Path, typer.Option(help="Folder the page offers to save exports under.")] = Path("results"),
+    open_browser: Annotated[bool, typer.Option("--open", help="Open the page in the default web browser.")] = False,
+) -> None:
+    """Start the explorer, a local web page: move the levers and see caseload and euros with their ranges, live
+    (needs the extra: pip install -e ".[explore]")."""
+    from caseload.explore import ExploreError, check_installed, check_port
+
+    _check_common(seed, reps)
+    if reps < 2:
+        fail(f"--reps: give at least 2 paired replications, for the intervals (got {reps})")
+    if not 0 <= parameter_draws <= 400:
+        fail(f"--parameter-draws: give 0 to 400 draws (got {parameter_draws})")
+    if not 1 <= port <= 65535:
+        fail(f"--port: give a port from 1 to 65535 (got {port})")
+    try:
+        check_installed()
+        check_port(host, port)
+    except ExploreError as exc:
+        fail(str(exc))
+    for ref in (reference, scenario):
+        load_scenario(ref)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        typer.echo(f"note: listening on {host}: anyone who reaches this machine there can run the model", err=True)
+    from caseload.explore import serve
+
+    def ready(url: str) -> None:
+        typer.echo(f"caseload explore: {url} (Ctrl-C to stop)")
+        if open_browser:
+            import webbrowser
+
+            webbrowser.open(url)
+
+    try:
+        serve(host, port, reference, scenario, workers, out.absolute(), reps, parameter_draws, seed, ready)
+    except KeyboardInterrupt:
+        typer.echo("stopped")
+
+
 def _interrupt(signum: int, frame) -> None:
     """SIGINT and SIGTERM stop a command like Ctrl-C; once the model is loaded, they are also
     remembered, so an interrupt that lands in compiled code (which disguises it as a SystemError)

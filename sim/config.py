@@ -30,7 +30,11 @@ def read_toml(path: Path) -> dict[str, Any]:
 
     FileProblem when it cannot be read or is not TOML; the message says why, callers add the file.
     """
-    text = read_text(path)
+    return parse_toml(read_text(path))
+
+
+def parse_toml(text: str) -> dict[str, Any]:
+    """The mapping of TOML text; FileProblem (malformed TOML: why) when it is not TOML."""
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

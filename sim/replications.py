@@ -204,13 +204,24 @@ def _failure_or_interrupt(exc: Exception) -> Exception:
     return exc
 
 
-def _end_with_parent(parent: int) -> None:
+def _death_signal_is_safe() -> bool:
+    """Whether pool workers made now may ask to die with their parent by prctl's death signal.
+
+    Linux sends that signal when the parent *thread* that forked the worker ends, not the process:
+    a pool first used from a thread that then ends (a web app's job, `caseload explore`) would
+    lose its workers. Safe only when the main thread forks them all at once, as a pool does under
+    the fork start method at its first submit; otherwise the workers watch their parent instead.
+    """
+    return threading.current_thread() is threading.main_thread() and multiprocessing.get_start_method() == "fork"
+
+
+def _end_with_parent(parent: int, death_signal: bool = True) -> None:
     """Pool worker start-up: leave interrupts to the parent, and never outlive it."""
     # Ctrl-C reaches the whole process group: the parent stops the pool, the workers must not
     # each print a traceback; SIGTERM from the parent ends a worker at once
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    if sys.platform.startswith("linux"):
+    if death_signal and sys.platform.startswith("linux"):
         try:
             pr_set_pdeathsig = 1
             ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
@@ -262,21 +273,31 @@ class ProcessExecutor:
         if self._pool is None:
             check_main_guard()
             self._pool = ProcessPoolExecutor(
-                max_workers=self.workers, initializer=_end_with_parent, initargs=(os.getpid(),)
+                max_workers=self.workers,
+                initializer=_end_with_parent,
+                initargs=(os.getpid(), _death_signal_is_safe()),
             )
         self._busy = True
         futures = {self._pool.submit(fn, item): i for i, item in enumerate(items)}
-        for future in as_completed(futures):
-            i = futures[future]
-            try:
-                result = future.result()
-            except BrokenProcessPool as exc:
-                # the pool is gone, so every replication would fail the same way: say why once
-                _failure_or_interrupt(exc)
-                raise ExecutorError(WORKERS_DIED) from exc
-            except Exception as exc:
-                result = _failure_or_interrupt(exc)
-            yield i, result
+        try:
+            for future in as_completed(futures):
+                i = futures[future]
+                try:
+                    result = future.result()
+                except BrokenProcessPool as exc:
+                    # the pool is gone, so every replication would fail the same way: say why once
+                    _failure_or_interrupt(exc)
+                    raise ExecutorError(WORKERS_DIED) from exc
+                except Exception as exc:
+                    result = _failure_or_interrupt(exc)
+                yield i, result
+        except GeneratorExit:
+            # the caller stopped reading (a comparison given up for a newer one, `caseload
+            # explore`): the replications not started are dropped, so the pool is free at once
+            for future in futures:
+                future.cancel()
+            self._busy = False
+            raise
         self._busy = False
 
     def close(self) -> None:

@@ -186,7 +186,9 @@ def cohort_counts(reasons: np.ndarray, months_away: np.ndarray) -> np.ndarray:
     return _within(reasons, months_away).sum(axis=0, dtype=np.int64)
 
 
-def cohort_counts_by_year(years_left: np.ndarray, reasons: np.ndarray, months_away: np.ndarray) -> dict[int, np.ndarray]:
+def cohort_counts_by_year(
+    years_left: np.ndarray, reasons: np.ndarray, months_away: np.ndarray
+) -> dict[int, np.ndarray]:
     """cohort_counts for each year the clients coming back had left in, in one pass (the
     monthly step calls this every month)."""
     years, which = np.unique(years_left, return_inverse=True)

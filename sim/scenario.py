@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 from sim.catalogue import describe_shipped, shipped_dir, shipped_names  # noqa: F401 (the API)
-from sim.config import did_you_mean, first_problem, is_number, merge, read_toml
+from sim.config import did_you_mean, first_problem, is_number, merge, parse_toml, read_toml
 from sim.files import FileProblem, slugify
 from sim.parameters import Region, Scenario, is_count
 
@@ -210,14 +210,14 @@ def _scale(merged: dict[str, Any], stock: Any, path: Path, own: dict, includes: 
     return merge(merged, scaled)
 
 
-def _load_raw(path: Path, chain: tuple[Path, ...], sources: Sources) -> dict[str, Any]:
+def _load_raw(path: Path, chain: tuple[Path, ...], sources: Sources, text: str | None = None) -> dict[str, Any]:
     if path in chain:
         cycle = " -> ".join(p.name for p in (*chain, path))
         raise ScenarioError(str(chain[-1]), "include", f"include cycle: {cycle}")
     if len(chain) >= MAX_INCLUDE_DEPTH:
         raise ScenarioError(str(chain[-1]), "include", f"includes nested more than {MAX_INCLUDE_DEPTH} deep")
     try:
-        data = read_toml(path)
+        data = read_toml(path) if text is None else parse_toml(text)
     except FileProblem as exc:
         if chain:  # name the include that pointed here
             raise ScenarioError(str(chain[-1]), "include", f"{path}: {exc}") from None
@@ -305,9 +305,19 @@ def validate(raw: dict[str, Any], path: Path, sources: Sources | None = None) ->
 
 def load(ref: str | Path, overrides: dict[str, Any] | None = None) -> LoadedScenario:
     """Load a shipped scenario by name, or a TOML file by path, with optional overrides."""
-    path = _resolve_path(str(ref), None, "scenario")
+    return _loaded(_resolve_path(str(ref), None, "scenario"), overrides)
+
+
+def load_text(text: str, path: Path) -> LoadedScenario:
+    """A scenario from TOML text, read as if it were the file `path` (which need not exist): its
+    includes are found from path's folder, errors name path. What a tool shows before it writes the
+    file (`caseload explore`) is then exactly what `load(path)` gives once it is written."""
+    return _loaded(Path(path).absolute(), None, text)
+
+
+def _loaded(path: Path, overrides: dict[str, Any] | None, text: str | None = None) -> LoadedScenario:
     sources: Sources = []
-    raw = _load_raw(path, (), sources)
+    raw = _load_raw(path, (), sources, text)
     if not raw:
         raise ScenarioError(str(path), "", "empty scenario file")
     raw.setdefault("name", slugify(path.stem))

@@ -50,9 +50,23 @@ def test_the_analyses_read_no_calibration_material():
 @pytest.mark.unit
 def test_the_python_api_sits_above_the_model_like_the_command_line():
     """caseload/ may import the model, its analyses and the calibration; never the CLI."""
-    for path in sorted((ROOT / "caseload").glob("*.py")):
+    for path in sorted((ROOT / "caseload").rglob("*.py")):
         bad = {n for n in _imports(path) if n == "cli" or n.startswith("cli.")}
-        assert not bad, f"caseload/{path.name} imports {sorted(bad)}"
+        assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+EXPLORER_ONLY = ("shiny", "uvicorn", "tomli_w")
+"""The explorer's optional extra: only caseload/explore may import it (and the CLI, inside `explore`)."""
+
+
+@pytest.mark.unit
+def test_only_the_explorer_needs_its_extra():
+    explorer = ROOT / "caseload" / "explore"
+    for path in [*CORE, *ANALYSIS, *sorted((ROOT / "caseload").rglob("*.py")), ROOT / "cli.py"]:
+        if explorer in path.parents:
+            continue
+        bad = {n for n in _imports(path) if n.split(".")[0] in EXPLORER_ONLY}
+        assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}: the explorer's extra"
 
 
 @pytest.mark.unit

@@ -366,6 +366,32 @@ def test_pool_workers_end_with_their_parent(tmp_path):
             proc.kill()
 
 
+@pytest.mark.invariants
+def test_a_pool_first_used_from_a_thread_that_ends_keeps_its_workers(short_baseline):
+    """Linux's death signal follows the thread that forked a worker: a pool started by a job's
+    thread (a web app's) must outlive that thread, and a caller that stops reading midway leaves
+    the pool usable, its unstarted replications dropped."""
+    import threading
+
+    executor = replications.ProcessExecutor(2)
+    tasks = [replications.ReplicationTask(short_baseline, 42, i) for i in range(2)]
+    try:
+        first: dict = {}
+        thread = threading.Thread(target=lambda: first.update(executor.map_unordered(replications.run_task, tasks)))
+        thread.start()
+        thread.join()
+        assert sorted(first) == [0, 1] and not any(isinstance(r, Exception) for r in first.values())
+        # read one result of six, then stop
+        running = executor.map_unordered(replications.run_task, tasks * 3)
+        next(running)
+        running.close()
+        again = dict(executor.map_unordered(replications.run_task, tasks))
+        for i in (0, 1):
+            pd.testing.assert_frame_equal(again[i].yearly, first[i].yearly)
+    finally:
+        executor.close()
+
+
 def _running(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as fh:

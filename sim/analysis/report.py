@@ -1029,6 +1029,27 @@ def page(data: dict) -> str:
     return "\n".join(parts)
 
 
+SECTIONS = {
+    "assumptions": _assumptions,
+    "uncertainty": _uncertainty,
+    "headline": _headline,
+    "attribution": _attribution,
+    "paths": lambda data: _shown(paths_figures(data)),
+    "differences": lambda data: _shown(differences_figures(data)),
+    "budget": _budget,
+    "break_even": _break_even,
+}
+"""The report's sections a page of another tool shows on its own (`caseload explore`), by name."""
+
+PAGE_CSS = _CSS
+"""The report's style sheet, for pages that show its sections."""
+
+
+def section_html(data: dict, name: str) -> str:
+    """One of the report's SECTIONS for what `read_folder` read (or a comparison in memory), as HTML."""
+    return SECTIONS[name](data)
+
+
 def summary_html(data: dict) -> str:
     """The comparison in brief, for a notebook: what was compared, the headline totals and the
     break-even, as HTML (the page's own tables)."""
