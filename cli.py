@@ -804,6 +804,7 @@ def explore_command(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8050,
     reps: Annotated[int, typer.Option(help="Paired replications of each live comparison.")] = 20,
+    until: Annotated[int, typer.Option(help="Last simulated year the page opens on.")] = 2030,
     parameter_draws: Annotated[
         int,
         typer.Option(
@@ -818,13 +819,15 @@ def explore_command(
 ) -> None:
     """Start the explorer, a local web page: move the levers and see caseload and euros with their ranges, live
     (needs the extra: pip install -e ".[explore]")."""
-    from caseload.explore import ExploreError, check_installed, check_port
+    from caseload.explore import HORIZON, ExploreError, check_installed, check_port
 
     _check_common(seed, reps)
     if reps < 2:
         fail(f"--reps: give at least 2 paired replications, for the intervals (got {reps})")
     if not 0 <= parameter_draws <= 400:
         fail(f"--parameter-draws: give 0 to 400 draws (got {parameter_draws})")
+    if not HORIZON[0] <= until <= HORIZON[1]:
+        fail(f"--until: give a year from {HORIZON[0]} to {HORIZON[1]} (got {until})")
     if not 1 <= port <= 65535:
         fail(f"--port: give a port from 1 to 65535 (got {port})")
     try:
@@ -846,7 +849,7 @@ def explore_command(
             webbrowser.open(url)
 
     try:
-        serve(host, port, reference, scenario, workers, out.absolute(), reps, parameter_draws, seed, ready)
+        serve(host, port, reference, scenario, workers, out.absolute(), reps, parameter_draws, seed, until, ready)
     except KeyboardInterrupt:
         typer.echo("stopped")
 

@@ -13,7 +13,7 @@ from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements-lock.txt"
-LOCKED_EXTRAS = ("test", "parquet", "dask")
+LOCKED_EXTRAS = ("test", "parquet", "dask", "explore")
 """The extras .ci/lock locks: what CI installs."""
 
 

@@ -13,6 +13,9 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+HORIZON = (2020, 2040)
+"""Last simulated years the explorer offers."""
+
 MISSING = (
     'the explorer needs its extra: pip install -e ".[explore]" (Shiny for Python, uvicorn and tomli-w; docs/explore.md)'
 )
@@ -52,6 +55,7 @@ def serve(
     reps: int = 20,
     draws: int = 20,
     seed: int = 42,
+    until: int = 2030,
     on_ready=None,
 ) -> None:
     """Serve the explorer on host:port until interrupted (loopback by default: the app runs the
@@ -65,7 +69,7 @@ def serve(
     check_port(host, port)
     runner = Runner(workers)
     try:
-        app = make_app(runner, reference, scenario, reps=reps, draws=draws, folder=folder, seed=seed)
+        app = make_app(runner, reference, scenario, until=until, reps=reps, draws=draws, folder=folder, seed=seed)
         config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
         server = uvicorn.Server(config)
         if on_ready is not None:

@@ -16,16 +16,13 @@ from typing import Any
 
 from shiny import App, Inputs, Outputs, Session, reactive, render, ui
 
-from caseload.explore import export
+from caseload.explore import HORIZON, export
 from caseload.explore.levers import FIELDS_BY_PATH, LEVER_FIELDS, SHOCKS, Settings, build, field_of, lever_values
 from caseload.explore.runner import Job, Request, Runner, Stage
 from sim.scenario import ScenarioError, load
 
 POLL_SECONDS = 0.1
 """How often the page looks at a running job (the status line and each stage as it ends)."""
-
-HORIZON = (2020, 2040)
-"""Last simulated years the horizon control offers."""
 
 
 def control_id(path: str) -> str:
