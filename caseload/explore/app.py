@@ -74,16 +74,24 @@ def page(default_reference: str, default_scenario: str, until: int, reps: int, d
 
     names = explorer_scenarios()
     values = lever_values(load(default_scenario).scenario)
+
+    def chosen(ref: str) -> tuple[str, str]:
+        """(the list's choice, the file field) for a side opened on `ref`: a file, or a scenario not
+        listed (national), goes in the file field."""
+        return (ref, "") if ref in names else (names[0], ref)
+
+    reference_choice, reference_file = chosen(default_reference)
+    scenario_choice, scenario_file = chosen(default_scenario)
     groups = []
     for lever, title in LEVER_GROUPS.items():
         controls = [_control(f.path, values[f.path]) for f in LEVER_FIELDS if f.lever == lever]
         groups.append(ui.accordion_panel(title, *controls, value=lever))
     sidebar = ui.sidebar(
-        ui.input_select("reference", "Reference", names, selected=default_reference),
-        ui.input_text("reference_file", "…or a reference scenario file (path)", ""),
+        ui.input_select("reference", "Reference", names, selected=reference_choice),
+        ui.input_text("reference_file", "…or a reference scenario file (path)", reference_file, update_on="blur"),
         ui.output_ui("err_reference"),
-        ui.input_select("scenario", "Scenario (its levers below)", names, selected=default_scenario),
-        ui.input_text("scenario_file", "…or a scenario file (path)", ""),
+        ui.input_select("scenario", "Scenario (its levers below)", names, selected=scenario_choice),
+        ui.input_text("scenario_file", "…or a scenario file (path)", scenario_file, update_on="blur"),
         ui.output_ui("err_scenario"),
         ui.input_select("shock", "Shock (both sides)", {k: v.label for k, v in SHOCKS.items()}, selected="scenario"),
         ui.input_numeric(
