@@ -366,9 +366,10 @@ def _year(value) -> str:
     return "not within the horizon" if pd.isna(value) else str(int(value))
 
 
-def _bounds(low: float, high: float, unit: str) -> str:
-    """An interval's bounds, the unit once after the mean: '-44.3 to -37.3'."""
-    shown = (millions(v, True, unit=False) if unit == "EUR" else count(v, 1, True) for v in (low, high))
+def _bounds(low: float, high: float, unit: str, signed: bool = True) -> str:
+    """An interval's bounds, the unit once after the mean and signed as the mean is: '-44.3 to -37.3'
+    after a signed difference, '24.0 to 37.3' after a saving."""
+    shown = (millions(v, signed, unit=False) if unit == "EUR" else count(v, 1, signed) for v in (low, high))
     return " to ".join(shown)
 
 
@@ -412,17 +413,14 @@ def summary_lines(result: Comparison) -> list[str]:
             lines.append(f"  {words}: {_amount(r.diff_mean, unit)} ({shown})")
     for r in result.break_even.itertuples():
         rate = f"discounted at {r.discount_rate:.1%}" if r.discount_rate else "undiscounted"
-        plain = (
-            f"{millions(r.cumulative_saving_undiscounted_low, unit=False)} to "
-            f"{millions(r.cumulative_saving_undiscounted_high, unit=False)}"
-        )
+        # a saving is shown unsigned (EUR 30.6 M), and so are its intervals, noise and total alike
+        plain = _bounds(r.cumulative_saving_undiscounted_low, r.cumulative_saving_undiscounted_high, "EUR", False)
         discounted_total = ""
         if drawn:
             both = (r.cumulative_saving_undiscounted_total_low, r.cumulative_saving_undiscounted_total_high)
-            plain = f"noise {plain}; total {_bounds(*both, 'EUR')}"
-            discounted_total = (
-                f" (total {_bounds(r.cumulative_saving_total_low, r.cumulative_saving_total_high, 'EUR')})"
-            )
+            plain = f"noise {plain}; total {_bounds(*both, 'EUR', False)}"
+            discounted = (r.cumulative_saving_total_low, r.cumulative_saving_total_high)
+            discounted_total = f" (total {_bounds(*discounted, 'EUR', False)})"
         lines.append(
             f"{r.scenario} against {r.reference}: net saving on total spending "
             f"({difference_of(r.reference, r.scenario)}; positive: {r.scenario} spends less) "

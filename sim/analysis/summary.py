@@ -51,6 +51,23 @@ def count(value: float, decimals: int = 0, signed: bool = False) -> str:
     return shown.lstrip("+-") if float(shown.replace(",", "")) == 0 else shown
 
 
+def span(low: float, high: float, unit: str = "") -> str:
+    """An interval on its own, the unit said once as for a single value: 'EUR 15.9-42.3 M' for
+    euros (unit 'EUR'), '1,698-1,772' for counts; ' to ' between the bounds if one is negative
+    ('EUR -5.0 to 3.2 M'), 'n/a' if either is missing."""
+    if _missing(low) or _missing(high):
+        return "n/a"
+    if unit == "EUR":
+        low_shown, high_shown = millions(low, unit=False), millions(high, unit=False)
+    else:
+        low_shown, high_shown = count(low), count(high)
+    between = " to " if low_shown.startswith("-") or high_shown.startswith("-") else "-"
+    shown = f"{low_shown}{between}{high_shown}"
+    if unit == "EUR":
+        return f"EUR {shown} M"
+    return f"{shown} {unit}" if unit else shown
+
+
 def euros(value: float) -> str:
     """Whole euros with thousands separators, for amounts too small for millions: 'EUR 12,345'."""
     return "n/a" if _missing(value) else f"EUR {value:,.0f}"
@@ -86,7 +103,7 @@ def yearly_lines(yearly: pd.DataFrame) -> list[str]:
     for r in s.itertuples():
         caseload = count(r.caseload_december_mean)
         if reps > 1:
-            caseload += f" ({count(r.caseload_december_low)}-{count(r.caseload_december_high)})"
+            caseload += f" ({span(r.caseload_december_low, r.caseload_december_high)})"
         wait = "" if _missing(r.wait_days_mean_mean) else f"{r.wait_days_mean_mean:.1f} days"
         rows.append(
             [
@@ -115,16 +132,16 @@ def drawn_yearly_lines(yearly: pd.DataFrame, bands: pd.DataFrame) -> list[str]:
     rows = []
     for year, r in s.iterrows():
         case, money = total.loc[("caseload_december", year)], total.loc[("benefit_spending_eur", year)]
-        noise = f"{count(r.caseload_december_low)}-{count(r.caseload_december_high)}" if reps > 1 else ""
+        noise = span(r.caseload_december_low, r.caseload_december_high) if reps > 1 else ""
         spent = not _missing(r.benefit_spending_eur_mean)
         rows.append(
             [
                 str(int(year)),
                 count(r.caseload_december_mean),
                 noise,
-                f"{count(case.p5)}-{count(case.p95)}",
+                span(case.p5, case.p95),
                 millions(r.benefit_spending_eur_mean) if spent else "",
-                f"{millions(money.p5, unit=False)}-{millions(money.p95)}" if spent else "",
+                span(money.p5, money.p95, "EUR") if spent else "",
             ]
         )
     return [

@@ -3,6 +3,7 @@ swapping, net savings and the BUIG balance add up, and common random numbers pay
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -255,3 +256,27 @@ def test_the_terminal_summary_says_the_direction_both_savings_and_the_cost_per_e
     assert "(focus - broad; positive: broad spends less)" in saving
     assert "undiscounted" in saving and "discounted at 3.0%" in saving and "break-even" in saving
     assert re.search(r"EUR -?[\d,]+\.\d M undiscounted", saving), saving
+
+
+@pytest.mark.unit
+def test_with_draws_the_saving_s_noise_and_total_intervals_read_alike(paired):
+    scenarios, yearlies = paired
+    result = compare(yearlies, scenarios, YEARS, discount_rate=0.03)
+    table = result.table.assign(total_low=result.table["diff_low"] * 2, total_high=result.table["diff_high"] * 2)
+    # savings of both signs, so a signed bound would show its '+'
+    be = result.break_even.assign(
+        cumulative_saving_undiscounted_low=-3.2e6,
+        cumulative_saving_undiscounted_high=12.5e6,
+        cumulative_saving_undiscounted_total_low=-11.0e6,
+        cumulative_saving_undiscounted_total_high=77.0e6,
+        cumulative_saving_total_low=-9.0e6,
+        cumulative_saving_total_high=60.0e6,
+    )
+    shares = pd.DataFrame({"scenario": "broad", "year": list(range(YEARS[0], YEARS[1] + 1))}).assign(
+        broken_even_share=1.0, broken_even_share_undiscounted=1.0
+    )
+    drawn = dataclasses.replace(result, table=table, break_even=be, break_even_draws=shares)
+    saving = next(line for line in summary_lines(drawn) if "net saving on total spending" in line)
+    # a saving is shown unsigned, and so are its intervals, noise and total alike, the unit once after the mean
+    assert re.search(r"EUR -?[\d,]+\.\d M undiscounted \(noise -3\.2 to 12\.5; total -11\.0 to 77\.0\)", saving), saving
+    assert re.search(r"EUR -?[\d,]+\.\d M discounted at 3\.0% \(total -9\.0 to 60\.0\)", saving), saving

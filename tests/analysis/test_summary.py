@@ -3,6 +3,8 @@ numpy's mean and (linear) quantiles of the replications."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -76,6 +78,42 @@ def test_euros_are_millions_with_one_decimal_and_thousands_separators(value, sig
     from sim.analysis.summary import millions
 
     assert millions(value, signed) == shown
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "unit", "shown"),
+    [
+        (15_912_000.0, 42_288_000.0, "EUR", "EUR 15.9-42.3 M"),
+        (-5_040_000.0, 3_190_000.0, "EUR", "EUR -5.0 to 3.2 M"),
+        (1_698.0, 1_772.4, "", "1,698-1,772"),
+        (12.0, 30.0, "clients", "12-30 clients"),
+        (float("nan"), 30.0, "EUR", "n/a"),
+    ],
+)
+def test_an_interval_on_its_own_says_its_unit_once(low, high, unit, shown):
+    from sim.analysis.summary import span
+
+    assert span(low, high, unit) == shown
+
+
+def test_a_run_with_draws_shows_both_bands_with_the_unit_once(yearly):
+    from sim.analysis.summary import drawn_yearly_lines
+
+    years = sorted(set(yearly["year"]))
+    bands = pd.DataFrame(
+        [
+            {"metric": metric, "year": year, "p5": low, "p95": high}
+            for year in years
+            for metric, low, high in (("caseload_december", 1_450.0, 2_050.0), ("benefit_spending_eur", 15.9e6, 42.3e6))
+        ]
+    )
+    lines = drawn_yearly_lines(yearly, bands)
+    rows = [line for line in lines if line[:4].isdigit()]
+    assert len(rows) == len(years)
+    for row in rows:
+        assert "-EUR" not in row and row.count("EUR") == 2, row  # the mean's and the band's, once each
+        assert row.endswith("  EUR 15.9-42.3 M"), row
+        assert re.search(r"  \d,\d{3}-\d,\d{3}  1,450-2,050  ", row), row
 
 
 def test_counts_differences_and_tables_read_as_people_write_them():
