@@ -819,13 +819,13 @@ def explore_command(
 ) -> None:
     """Start the explorer, a local web page: move the levers and see caseload and euros with their ranges, live
     (needs the extra: pip install -e ".[explore]")."""
-    from caseload.explore import HORIZON, ExploreError, check_installed, check_port
+    from caseload.explore import DRAWS, HORIZON, REPS, ExploreError, check_installed, check_port
 
-    _check_common(seed, reps)
-    if reps < 2:
-        fail(f"--reps: give at least 2 paired replications, for the intervals (got {reps})")
-    if not 0 <= parameter_draws <= 400:
-        fail(f"--parameter-draws: give 0 to 400 draws (got {parameter_draws})")
+    _check_seed(seed)
+    if not REPS[0] <= reps <= REPS[1]:
+        fail(f"--reps: give {REPS[0]} to {REPS[1]} paired replications (got {reps})")
+    if not DRAWS[0] <= parameter_draws <= DRAWS[1]:
+        fail(f"--parameter-draws: give {DRAWS[0]} to {DRAWS[1]} draws (got {parameter_draws})")
     if not HORIZON[0] <= until <= HORIZON[1]:
         fail(f"--until: give a year from {HORIZON[0]} to {HORIZON[1]} (got {until})")
     if not 1 <= port <= 65535:

@@ -15,6 +15,10 @@ from pathlib import Path
 
 HORIZON = (2020, 2040)
 """Last simulated years the explorer offers."""
+REPS = (2, 200)
+"""Paired replications a live answer may have (2 for an interval)."""
+DRAWS = (0, 400)
+"""Parameter draws the explorer may ask for (the shipped draws files hold 400)."""
 
 MISSING = (
     'the explorer needs its extra: pip install -e ".[explore]" (Shiny for Python, uvicorn and tomli-w; docs/explore.md)'

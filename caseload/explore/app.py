@@ -16,7 +16,7 @@ from typing import Any
 
 from shiny import App, Inputs, Outputs, Session, reactive, render, ui
 
-from caseload.explore import HORIZON, export
+from caseload.explore import DRAWS, HORIZON, REPS, export
 from caseload.explore.levers import FIELDS_BY_PATH, LEVER_FIELDS, SHOCKS, Settings, build, field_of, lever_values
 from caseload.explore.runner import Job, Request, Runner, Stage
 from sim.scenario import ScenarioError, load
@@ -100,10 +100,10 @@ def page(default_reference: str, default_scenario: str, until: int, reps: int, d
         ui.output_ui("err_until"),
         ui.output_ui("lever_start"),
         ui.accordion(*groups, id="levers", open=False, multiple=True),
-        ui.input_numeric("reps", "Paired replications", reps, min=2, max=200),
+        ui.input_numeric("reps", "Paired replications", reps, min=REPS[0], max=REPS[1]),
         ui.output_ui("err_reps"),
         ui.input_switch("attribution", "Split the difference by lever", True),
-        ui.input_numeric("draws", "Parameter draws for total ranges (0: none)", draws, min=0, max=400),
+        ui.input_numeric("draws", "Parameter draws for total ranges (0: none)", draws, min=DRAWS[0], max=DRAWS[1]),
         ui.output_ui("err_draws"),
         width=380,
         open="always",
@@ -157,6 +157,14 @@ def _lever_inputs(input: Inputs) -> dict[str, Any]:
             value = tuple(value or ())
         values[f.path] = value
     return values
+
+
+def _count_error(value, bounds: tuple[int, int], what: str) -> str | None:
+    """What is wrong with a count control's value, or None."""
+    low, high = bounds
+    if isinstance(value, int) and low <= value <= high:
+        return None
+    return f"give {low} to {high} {what} (a whole number)"
 
 
 def _error(message: str | None):
@@ -230,7 +238,7 @@ def make_app(
 
         def _numbers() -> tuple[int, int] | None:
             reps, draws = input.reps(), input.draws()
-            ok = isinstance(reps, int) and 2 <= reps <= 200 and isinstance(draws, int) and 0 <= draws <= 400
+            ok = _count_error(reps, REPS, "replications") is None and _count_error(draws, DRAWS, "draws") is None
             return (reps, draws) if ok else None
 
         @reactive.effect
@@ -292,13 +300,11 @@ def make_app(
 
         @render.ui
         def err_reps():
-            reps = input.reps()
-            return None if isinstance(reps, int) and 2 <= reps <= 200 else _error("give 2 to 200 replications")
+            return _error(_count_error(input.reps(), REPS, "replications"))
 
         @render.ui
         def err_draws():
-            draws = input.draws()
-            return None if isinstance(draws, int) and 0 <= draws <= 400 else _error("give 0 to 400 draws")
+            return _error(_count_error(input.draws(), DRAWS, "draws"))
 
         @render.ui
         def lever_start():

@@ -137,7 +137,7 @@ def _include_ref(base: str) -> str:
 def default_name(settings: Settings, base: Scenario) -> str:
     """The base's name, with the shock chosen and `explored` when a lever changed."""
     parts = [base.name]
-    if settings.shock not in ("scenario",):
+    if settings.shock != "scenario":
         parts.append(f"{settings.shock}-shock" if settings.shock != "none" else "no-shock")
     if settings.changed_from(base):
         parts.append(EXPLORED)

@@ -21,7 +21,7 @@ def _explore(*args: str, tmp_path=None):
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (["--reps", "1"], "--reps: give at least 2"),
+        (["--reps", "1"], "--reps: give 2 to 200"),
         (["--until", "2013"], "--until: give a year from 2020 to 2040"),
         (["--parameter-draws", "-1"], "--parameter-draws: give 0 to 400"),
         (["--port", "0"], "--port: give a port from 1 to 65535"),
