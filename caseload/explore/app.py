@@ -351,7 +351,9 @@ def make_app(
                     class_="note",
                 )
             return ui.div(
-                ui.h4(f"Parameters and simulation: {input.draws()} draws x 2 replications"),
+                ui.h4(
+                    f"Parameters and simulation: {spread.manifest['parameter_draws']['used']} draws x 2 replications"
+                ),
                 section("uncertainty", shown["spread"].get),
             )
 
