@@ -24,6 +24,12 @@ def shipped_dir() -> Path:
     return Path(str(resources.files("scenarios")))
 
 
+def names_a_file(ref: str) -> bool:
+    """Whether a scenario reference (on the command line or in an `include`) is a file's path
+    rather than a shipped scenario's name: it ends in `.toml` or holds a `/`."""
+    return ref.endswith(".toml") or "/" in ref
+
+
 def shipped_names() -> list[str]:
     """Names of shipped scenarios (files whose name does not start with an underscore)."""
     return sorted(p.stem for p in shipped_dir().glob("*.toml") if not p.stem.startswith("_"))
@@ -50,7 +56,7 @@ def _description(path: Path, seen: frozenset[Path] = frozenset()) -> str:
     for ref in reversed(includes if isinstance(includes, list) else [includes]):
         if not isinstance(ref, str):
             continue
-        included = path.parent / ref if ref.endswith(".toml") or "/" in ref else shipped_dir() / f"{ref}.toml"
+        included = path.parent / ref if names_a_file(ref) else shipped_dir() / f"{ref}.toml"
         if included.is_file() and (text := _description(included.resolve(), seen | {path})):
             return text
     return ""

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
-from sim.catalogue import describe_shipped, shipped_dir, shipped_names  # noqa: F401 (the API)
+from sim.catalogue import describe_shipped, names_a_file, shipped_dir, shipped_names  # noqa: F401 (the API)
 from sim.config import did_you_mean, first_problem, is_number, merge, parse_toml, read_toml
 from sim.files import FileProblem, slugify
 from sim.parameters import Region, Scenario, is_count
@@ -36,7 +36,7 @@ class ScenarioError(Exception):
 
 
 def _resolve_path(ref: str, relative_to: Path | None, referrer: str) -> Path:
-    if ref.endswith(".toml") or "/" in ref:
+    if names_a_file(ref):
         path = Path(ref)
         if not path.is_absolute() and relative_to is not None:
             path = relative_to / path

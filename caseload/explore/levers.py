@@ -12,13 +12,14 @@ shocks at strength 0).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from sim.files import slugify
 from sim.parameters import LEVERS, Policy, Scenario
-from sim.scenario import LoadedScenario, load, load_text
+from sim.scenario import LoadedScenario, load, load_text, names_a_file
 
 FIRST_LEVER_YEAR = 2019
 """The levers act from 1 January of this year at the earliest (the first compared year)."""
@@ -127,11 +128,10 @@ class Settings:
         return {k: v for k, v in self.changes.items() if k in own and not same(own[k], v)}
 
 
-def _include_ref(base: str) -> str:
-    """How the exported file includes the base: a shipped name as it is, a file by its full path."""
-    if base.endswith(".toml") or "/" in base:
-        return str(Path(base).resolve())
-    return base
+def _include_ref(settings: Settings, base: LoadedScenario) -> str:
+    """How the exported file includes the base: a shipped name as it is, a file by its full path
+    (as the loader resolved it)."""
+    return str(base.path) if names_a_file(settings.base) else settings.base
 
 
 def default_name(settings: Settings, base: Scenario) -> str:
@@ -144,8 +144,10 @@ def default_name(settings: Settings, base: Scenario) -> str:
     return slugify("-".join(parts))
 
 
-def _shock_names(choice: ShockChoice) -> set[str]:
-    return set(load(choice.example).scenario.shocks) if choice.example else set()
+@functools.cache
+def _shock_names(choice: ShockChoice) -> frozenset[str]:
+    """The shocks a shipped shock file sets (read once: the page builds both sides on every change)."""
+    return frozenset(load(choice.example).scenario.shocks) if choice.example else frozenset()
 
 
 def _value_text(value: Any) -> str:
@@ -165,10 +167,11 @@ def scenario_text(settings: Settings, base: LoadedScenario, name: str | None = N
     changes = settings.changed_from(scenario)
     name = name or default_name(settings, scenario)
     shock = SHOCKS[settings.shock]
-    includes = [_include_ref(settings.base)] + ([shock.include] if shock.include else [])
+    includes = [_include_ref(settings, base)] + ([shock.include] if shock.include else [])
     start = lever_start(scenario)
     policy_name, policy = policy_from(scenario)
-    said = [f"{f}: {_value_text(v)} (was {_value_text(lever_values(scenario)[f])})" for f, v in changes.items()]
+    own = lever_values(scenario)
+    said = [f"{f}: {_value_text(v)} (was {_value_text(own[f])})" for f, v in changes.items()]
     description = scenario.description
     if changes:
         description += f"; the explorer's levers from {start}: " + "; ".join(said)
@@ -213,8 +216,8 @@ def build(settings: Settings, folder: Path | None = None, name: str | None = Non
     `folder/NAME.toml` (default: the working directory). Raises ScenarioError (file: field: what is
     allowed) for a base that cannot be loaded or a lever value the schema does not allow."""
     base = load(settings.base)
-    text = scenario_text(settings, base, name)
     chosen = name or default_name(settings, base.scenario)
+    text = scenario_text(settings, base, chosen)
     return load_text(text, (folder or Path.cwd()) / f"{chosen}.toml"), text
 
 
@@ -226,8 +229,9 @@ def field_of(error_field: str) -> str | None:
         path = ".".join(parts[2:4])
         if path in FIELDS_BY_PATH:
             return path
+        # a lever's own check names its field (`staffing.work_consultants`); one that names none,
+        # or a field without a control, is said beside the lever's first control
         lever = parts[2]
-        # a lever-wide check (`staffing: work_consultants: rule 'fixed' needs it`) names its field in the message
         return next((f.path for f in LEVER_FIELDS if f.lever == lever), None)
     if parts[0] == "simulation":
         return "until"
