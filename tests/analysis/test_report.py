@@ -14,6 +14,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
+from browser import MISSING, chromium
 from matplotlib import image
 from typer.testing import CliRunner
 
@@ -219,17 +220,10 @@ def test_report_command_rewrites_the_page_from_the_folder(folder, tmp_path):
     assert (copy / "report.html").read_text(encoding="utf-8") == (folder / "report.html").read_text(encoding="utf-8")
 
 
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
-        if path := shutil.which(name):
-            return path
-    return None
-
-
 def test_the_page_renders_in_headless_chromium(folder, tmp_path):
-    browser = _chromium()
+    browser = chromium()
     if browser is None:
-        pytest.skip("chromium not found on PATH (install: apt-get install -y chromium; .ci/run does it)")
+        pytest.skip(MISSING)
     png = tmp_path / "report.png"
     command = [
         browser,
@@ -293,9 +287,9 @@ def test_the_page_fits_a_phone_and_a_desktop_in_headless_chromium(folder, tmp_pa
     """Nothing but a table's own scroll box is wider than the screen, so the page never scrolls
     sideways; plots are shown at 0.6 of their size or more on a phone (10-point text stays 8 px or
     more) and whole on a desktop."""
-    browser = _chromium()
+    browser = chromium()
     if browser is None:
-        pytest.skip("chromium not found on PATH (install: apt-get install -y chromium; .ci/run does it)")
+        pytest.skip(MISSING)
     layout = _layout(browser, folder / "report.html", width, tmp_path)
     assert layout["width"] == width
     assert layout["scrollWidth"] <= width, f"the page scrolls sideways at {width} px"

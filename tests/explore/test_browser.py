@@ -19,6 +19,8 @@ import pytest
 pytest.importorskip("shiny", reason="the explorer's extra is not installed: pip install -e '.[explore]'")
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the test extra has it)")
 
+from browser import MISSING, chromium  # noqa: E402
+
 from sim.analysis.report import fmt  # noqa: E402
 
 pytestmark = pytest.mark.cli
@@ -28,13 +30,6 @@ UNTIL = 2022  # short runs: the page and the command both to 2022
 REPS = 4
 STARTUP_SECONDS = 120
 ANSWER_MS = 240_000
-
-
-def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome", "chrome"):
-        if path := shutil.which(name):
-            return path
-    return None
 
 
 def _free_port() -> int:
@@ -76,9 +71,9 @@ def served(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def page(served):
-    browser_path = _chromium()
+    browser_path = chromium()
     if browser_path is None:
-        pytest.skip("chromium not found on PATH (install: apt-get install -y chromium; .ci/run does it)")
+        pytest.skip(MISSING)
     url, _ = served
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=browser_path, args=["--no-sandbox", "--disable-gpu"])
