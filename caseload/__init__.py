@@ -32,6 +32,7 @@ from caseload.results import (
 )
 from sim.parameters import Scenario
 from sim.replications import ExecutorError, RunFailed
+from sim.scenario import LoadedScenario
 
 __all__ = [
     "CalibrationResults",
@@ -53,15 +54,18 @@ FIRST_COMPARED_YEAR = 2019
 """The first year of a comparison's tables by default, as `caseload compare --from-year`."""
 
 
-def scenario(ref: str | Path | Scenario, until: int | None = None, overrides: dict | None = None) -> Scenario:
-    """A validated scenario: a shipped name (`"focus"`), a TOML file's path, or a Scenario; with
-    `until` (the last simulated year) and nested `overrides` applied.
+def scenario(
+    ref: str | Path | Scenario | LoadedScenario, until: int | None = None, overrides: dict | None = None
+) -> Scenario:
+    """A validated scenario: a shipped name (`"focus"`), a TOML file's path, a Scenario, or a
+    `sim.scenario.LoadedScenario` (a scenario with the files it came from); with `until` (the last
+    simulated year) and nested `overrides` applied.
 
     Raises `sim.scenario.ScenarioError` (file: field: what is allowed) for a bad one.
     """
-    from sim.scenario import ScenarioError, load, with_overrides
+    from sim.scenario import ScenarioError, with_overrides
 
-    resolved = ref if isinstance(ref, Scenario) else load(ref).scenario
+    resolved = ref if isinstance(ref, Scenario) else _loaded(ref).scenario
     if until is not None:
         start = resolved.simulation.start_year
         if until <= start:
@@ -72,6 +76,13 @@ def scenario(ref: str | Path | Scenario, until: int | None = None, overrides: di
     if overrides:
         resolved = with_overrides(resolved, overrides)
     return resolved
+
+
+def _loaded(ref: str | Path | LoadedScenario) -> LoadedScenario:
+    """A reference loaded (a LoadedScenario as it is)."""
+    from sim.scenario import load
+
+    return ref if isinstance(ref, LoadedScenario) else load(ref)
 
 
 def _executor(executor, workers: int | None, scheduler: str | None, tasks: int):
@@ -138,6 +149,7 @@ def compare(
     scheduler: str | None = None,
     executor=None,
     parameter_draws: int = 0,
+    on_done=None,
 ) -> ComparisonResults:
     """Compare scenarios with paired replications (as `caseload compare`, in memory): the first is
     the reference; the tables run from `from_year` to the scenarios' last year. With
@@ -146,7 +158,8 @@ def compare(
     With `parameter_draws` N > 0 (scenarios given by name or file), every run is also made at
     draws 0..N-1 of the calibration's parameter draws, and the tables get total intervals
     (parameters and simulation) beside the noise ones, as `caseload compare --parameter-draws N`;
-    0 (the default here) gives noise intervals only.
+    0 (the default here) gives noise intervals only. `on_done(done, total)` is called as each
+    replication ends (it may raise to give the comparison up).
 
     Raises `sim.analysis.comparison.ComparisonError` for scenarios that cannot be compared (fewer
     than two, one named twice, different start or last years, `from_year` outside them) or when
@@ -155,7 +168,6 @@ def compare(
     from sim.analysis import attribution as split
     from sim.analysis.comparison import ComparisonError, check_comparable, run_comparison
     from sim.analysis.draws import NoDraws, draws_for
-    from sim.scenario import load
 
     scenarios: dict[str, Scenario] = {}
     files: dict[str, tuple[Path, ...]] = {}
@@ -164,7 +176,7 @@ def compare(
         if resolved.name in scenarios:
             raise ComparisonError(f"scenario {resolved.name!r} is named twice; compare distinct scenarios")
         scenarios[resolved.name] = resolved
-        files[resolved.name] = () if isinstance(ref, Scenario) else load(ref).files
+        files[resolved.name] = () if isinstance(ref, Scenario) else _loaded(ref).files
     if parameter_draws < 0:
         raise ComparisonError(f"parameter_draws: give 0 or more draws (got {parameter_draws})")
     draws = None
@@ -196,6 +208,7 @@ def compare(
             attribution=attribution,
             draws=draws,
             parameter_draws=parameter_draws,
+            on_done=on_done,
         )
     finally:
         if made:

@@ -14,13 +14,16 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from caseload import FIRST_COMPARED_YEAR, ComparisonResults
+import caseload
+from caseload import ComparisonResults
 from sim.parameters import Scenario
 from sim.replications import ReplicationTask, make_executor, run_task
 from sim.scenario import LoadedScenario
 
 CACHE_REPLICATIONS = 4000
 """Replications kept (about 20 kB each in memory: some 80 MB at most), the least recently used dropped first."""
+CACHE_COMPARISONS = 64
+"""Whole comparisons kept, the least recently used dropped first."""
 
 
 def scenario_key(scenario: Scenario) -> str:
@@ -200,42 +203,24 @@ class Runner:
         return self._results.get(request.key)
 
     def compare(self, request: Request, on_done: Callable[[int, int], None] | None = None) -> ComparisonResults:
-        """The comparison of `request` (as `caseload compare` makes it, in memory). Raises
-        ComparisonError or DrawsError as `run_comparison` does."""
-        from sim.analysis.comparison import ComparisonError, check_comparable, run_comparison
-        from sim.analysis.draws import NoDraws, draws_for
-
+        """The comparison of `request`: `caseload.compare` on the session's pool, kept by request.
+        Raises ComparisonError as it does."""
         found = self.cached(request)
         if found is not None:
             return found
-        ref, other = request.reference.scenario, request.scenario.scenario
-        scenarios = {ref.name: ref, other.name: other}
-        if len(scenarios) < 2:
-            raise ComparisonError(f"the reference and the scenario are both named {ref.name!r}; rename one")
-        check_comparable(scenarios)
-        draws = None
-        if request.parameter_draws:
-            files = {ref.name: request.reference.files, other.name: request.scenario.files}
-            try:
-                draws = draws_for(files, request.parameter_draws)
-            except NoDraws as exc:
-                raise ComparisonError(f"parameter draws: {exc}") from None
-        until = ref.simulation.until_year
         with self._lock:
-            paired = run_comparison(
-                scenarios,
-                (FIRST_COMPARED_YEAR, until),
-                request.seed,
-                request.reps,
-                self.executor,
+            result = caseload.compare(
+                request.reference,
+                request.scenario,
+                reps=request.reps,
+                seed=request.seed,
                 attribution=request.attribution,
-                draws=draws,
                 parameter_draws=request.parameter_draws,
+                executor=self.executor,
                 on_done=on_done,
             )
-        result = ComparisonResults.from_paired(paired)
         self._results[request.key] = result
-        while len(self._results) > 64:
+        while len(self._results) > CACHE_COMPARISONS:
             self._results.popitem(last=False)
         return result
 

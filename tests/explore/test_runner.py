@@ -106,4 +106,4 @@ def test_a_failing_comparison_is_said_in_the_stage_not_raised(sides):
     runner = Runner(workers=1)
     job = runner.start([Stage("live", Request(reference, reference, reps=2))])
     assert job.wait(60)
-    assert "both named" in job.stages[0].error
+    assert "named twice" in job.stages[0].error
