@@ -819,7 +819,7 @@ def explore_command(
 ) -> None:
     """Start the explorer, a local web page: move the levers and see caseload and euros with their ranges, live
     (needs the extra: pip install -e ".[explore]")."""
-    from caseload.explore import DRAWS, HORIZON, REPS, ExploreError, check_installed, check_port
+    from caseload.explore import DRAWS, HORIZON, REPS, ExploreError, serve
 
     _check_seed(seed)
     if not REPS[0] <= reps <= REPS[1]:
@@ -830,16 +830,10 @@ def explore_command(
         fail(f"--until: give a year from {HORIZON[0]} to {HORIZON[1]} (got {until})")
     if not 1 <= port <= 65535:
         fail(f"--port: give a port from 1 to 65535 (got {port})")
-    try:
-        check_installed()
-        check_port(host, port)
-    except ExploreError as exc:
-        fail(str(exc))
     for ref in (reference, scenario):
         load_scenario(ref)
     if host not in ("127.0.0.1", "localhost", "::1"):
         typer.echo(f"note: listening on {host}: anyone who reaches this machine there can run the model", err=True)
-    from caseload.explore import serve
 
     def ready(url: str) -> None:
         typer.echo(f"caseload explore: {url} (Ctrl-C to stop)")
@@ -850,6 +844,8 @@ def explore_command(
 
     try:
         serve(host, port, reference, scenario, workers, out.absolute(), reps, parameter_draws, seed, until, ready)
+    except ExploreError as exc:
+        fail(str(exc))
     except KeyboardInterrupt:
         typer.echo("stopped")
 

@@ -63,14 +63,15 @@ def serve(
     on_ready=None,
 ) -> None:
     """Serve the explorer on host:port until interrupted (loopback by default: the app runs the
-    model for whoever reaches it). `on_ready(url)` is called once it listens."""
+    model for whoever reaches it). `on_ready(url)` is called once it listens. Raises ExploreError
+    before anything starts if the extra is missing or the port cannot be listened on."""
+    check_installed()
+    check_port(host, port)
     import uvicorn
 
     from caseload.explore.app import make_app
     from caseload.explore.runner import Runner
 
-    check_installed()
-    check_port(host, port)
     runner = Runner(workers)
     try:
         app = make_app(runner, reference, scenario, until=until, reps=reps, draws=draws, folder=folder, seed=seed)
